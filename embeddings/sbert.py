@@ -50,6 +50,7 @@ class SentenceTransformerEmbeddings(BaseEmbedder):
         prompt = self.query_prompt if is_query else self.passage_prompt
         return model.encode(
             [prompt + t for t in texts],
+            prompt="",  # our prompts only: never also the model's saved default_prompt_name
             batch_size=self.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,

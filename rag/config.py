@@ -67,6 +67,7 @@ class RetrievalSettings:
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
     doc_weight: float = 1.0
+    dense_on_content: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in ("dense", "bm25", "hybrid"):

@@ -125,7 +125,8 @@ def ingest(
         old = None
         if not rebuild:
             try:
-                old = load_index(index_dir, settings_fingerprint(settings, embedder))
+                # the keyword indexes are rebuilt on every ingest, so only the vectors' settings must match
+                old = load_index(index_dir, {**settings_fingerprint(settings, embedder), "tokenizer": None})
             except IndexMissingError:
                 old = None
         old_rows: dict[str, list[int]] = {}
@@ -182,7 +183,13 @@ def ingest(
         chunk_tokens = [tokenize(index_text(c, context_of[c.doc_id])) for c in chunks]
         doc_tokens = [tokenize(d.title + "\n" + d.text) for d in docs]
         manifest = manifest_header(header, splitter_header(settings), TOKENIZER_NAME)
-        if old is None or to_embed or report.removed or [d.source for d in docs] != [d.source for d in old.docs]:
+        if (
+            old is None
+            or to_embed
+            or report.removed
+            or [d.source for d in docs] != [d.source for d in old.docs]
+            or old.manifest.get("tokenizer") != TOKENIZER_NAME
+        ):
             write_index(index_dir, manifest, docs, chunks, vectors, chunk_tokens, doc_tokens)
         report.total_chunks = len(chunks)
     report.seconds = time.perf_counter() - started

@@ -44,7 +44,9 @@ class _Span:
     start: int
     end: int
     section: tuple[str, ...]
+    major: tuple[str, ...]  # the section path above enumerations (一是/二是): a change here forces a new chunk
     is_heading: bool = False
+    level: int = 99
 
 
 def _heading(line: str) -> tuple[int, str] | None:
@@ -117,6 +119,10 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+def _titles(stack: list[tuple[int, str]], below: int = 99) -> tuple[str, ...]:
+    return tuple(t for level, t in stack if level < below)
+
+
 def _spans(doc: Document, size: int) -> list[_Span]:
     """Sentence-level spans, each tagged with its section path; heading lines are their own span."""
     text = doc.text
@@ -139,7 +145,7 @@ def _spans(doc: Document, size: int) -> list[_Span]:
             if h_end < line_end and text[h_end] in "。：:":
                 h_end += 1
             a, b = _trim(text, line_start, h_end)
-            spans.append(_Span(a, b, tuple(t for _, t in stack), is_heading=True))
+            spans.append(_Span(a, b, _titles(stack), _titles(stack, _ENUMERATED_LEVEL), is_heading=True, level=level))
             body_start = h_end
         for a, b in _sentences(text, body_start, line_end):
             a, b = _trim(text, a, b)
@@ -150,11 +156,11 @@ def _spans(doc: Document, size: int) -> list[_Span]:
                     while stack and stack[-1][0] >= _ENUMERATED_LEVEL:
                         stack.pop()
                     stack.append((_ENUMERATED_LEVEL, sub[1].rstrip("；;")))
-            section = tuple(t for _, t in stack)
+            section, major = _titles(stack), _titles(stack, _ENUMERATED_LEVEL)
             for pa, pb in _pieces(text, a, b, size):
                 pa, pb = _trim(text, pa, pb)
                 if pb > pa:
-                    spans.append(_Span(pa, pb, section))
+                    spans.append(_Span(pa, pb, section, major))
     return spans
 
 
@@ -167,7 +173,8 @@ def split_document(doc: Document, settings: SplitterSettings) -> list[Chunk]:
 
     def emit(group: list[_Span]) -> None:
         start, end = group[0].start, group[-1].end
-        section = next((s.section for s in reversed(group) if not s.is_heading), group[-1].section)
+        # a chunk is labelled by where its first body sentence sits (enumerations may continue inside it)
+        section = next((s.section for s in group if not s.is_heading), group[-1].section)
         chunks.append(
             Chunk(
                 chunk_id=Chunk.make_id(doc.doc_id, start),
@@ -186,7 +193,7 @@ def split_document(doc: Document, settings: SplitterSettings) -> list[Chunk]:
 
     for span in spans:
         if current:
-            new_section = span.is_heading or span.section != current[-1].section
+            new_section = (span.is_heading and span.level < _ENUMERATED_LEVEL) or span.major != current[-1].major
             too_long = span.end - current[0].start > size
             if (new_section and not only_headings(current)) or (too_long and not only_headings(current)):
                 emit(current)

@@ -11,7 +11,7 @@ import threading
 import unicodedata
 from functools import lru_cache
 
-TOKENIZER_NAME = "jieba-search-v1"
+TOKENIZER_NAME = "jieba-search+cjk-bigrams-v1"
 
 # Function words and question words: they say what is asked, not what it is about.
 STOPWORDS = frozenset(
@@ -49,10 +49,29 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower()
 
 
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
+_STOP_BIGRAMS = frozenset(w for w in STOPWORDS if len(w) == 2)
+
+
+def cjk_bigrams(text: str) -> list[str]:
+    """Overlapping character pairs of each run of Chinese characters, marked with a leading ``~``.
+
+    Word segmentation is unstable on names and numbers-with-units (it may cut 永北圩 differently in a
+    question and a report); character pairs match whatever the segmenter did, and reward contiguous
+    phrases (“三大攻坚行动”)."""
+    out = []
+    for run in _CJK_RUN.findall(text):
+        out.extend("~" + run[i : i + 2] for i in range(len(run) - 1) if run[i : i + 2] not in _STOP_BIGRAMS)
+    return out
+
+
 def tokenize(text: str) -> list[str]:
-    """BM25 tokens: jieba search-mode words (long words and their parts), no punctuation or stopwords."""
-    words = _segmenter().lcut_for_search(normalise(text))
-    return [w for w in (w.strip() for w in words) if w and w not in STOPWORDS and not _PUNCT_OR_SPACE.match(w)]
+    """BM25 tokens: jieba search-mode words (long words and their parts) plus CJK character bigrams;
+    no punctuation or stopwords."""
+    text = normalise(text)
+    words = _segmenter().lcut_for_search(text)
+    kept = [w for w in (w.strip() for w in words) if w and w not in STOPWORDS and not _PUNCT_OR_SPACE.match(w)]
+    return kept + cjk_bigrams(text)
 
 
 def words(text: str) -> list[str]:

@@ -1,0 +1,85 @@
+"""What a question asks for, read from its wording: ``str`` in, ``QueryPlan`` out. No model, no I/O.
+
+- locator: a phrase that names the report indirectly (“永北圩所在的镇”, “以花鼓戏巡演的那个镇”,
+  “华海药业所在镇”, “临海这个镇”). It picks the report, not the passage, so retrieval ranks passages
+  on the rest of the question (``content``) and uses the locator only to find the report.
+- kind: ``number`` (多少 / 几 / 百分之 / how many), ``list`` (哪些 / 哪几 / 哪两), ``which_reports``
+  (哪些报告 / 哪个镇 — the answer spans reports), or ``fact``.
+- units: the measure words a number question expects (多少户 → 户; 百分之多少 → %).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+# “X所在(的)镇”, “X的那个镇”, “X这个镇”, “推行X的镇，…” at the start of a question
+_PLACE = r"(?:镇|乡|县|市|区|村|街道|地方|城市|省|公司|企业|单位)"
+_LOCATOR_PATTERNS = [
+    re.compile(rf"^(?P<loc>.{{1,30}}?)(?:所在的?[^，,？?的]{{0,4}}?|的那个|那个|这个){_PLACE}[的，,、]?"),
+    re.compile(rf"^(?P<loc>(?:以|推行|开展|打造|拥有|有|提出|位于|建设|创建|实施)[^，,？?]{{1,24}}?)的{_PLACE}[，,的]?"),
+    re.compile(rf"^(?P<loc>.{{1,12}}?)[（(](?P<loc2>[^）)]{{1,12}})[）)][的，,]?"),
+    re.compile(r"^in the (?:town|county|city|district) (?:that|which|where) (?P<loc>[^,?]{3,80}?),", re.I),
+]
+_LOCATOR_EN = re.compile(r"\b(?:in|of|for) the (?:town|county|city|district|place)\s+(?:that|which|where|whose)\s+(?P<loc>[^,?]+)", re.I)
+
+_NUMBER_Q = re.compile(r"多少|(?<!哪)几[个名户人次项家所座条起万亿年%]|百分之|百分比|比例|比重|增长率|完成率|增幅|同比|金额|数量|总额|规模|排名第几|how many|how much|what percentage|what proportion|what was the .*(?:value|amount|number|rate|output|revenue)", re.I)
+_LIST_Q = re.compile(r"哪些|哪几|哪两|哪三|哪四|哪五|有哪|分别是|包括什么|which (?:\w+ )?(?:ones|projects|crops|items)|what are the", re.I)
+_WHICH_REPORTS_Q = re.compile(r"哪些(?:报告|镇|乡|县|市|区|地方|文件|单位)|哪(?:个|几个)(?:报告|镇|乡|县|市|区|地方)|哪份报告|which (?:reports?|towns?|counties|documents?)", re.I)
+_UNIT_AFTER = re.compile(r"(?:多少|几)(?P<unit>平方米|平方公里|亩|公顷|吨|万元|亿元|元|户|人次|人|名|位|家|个|项|次|件|起|条|座|所|处|场|期|批|支|天|钱|倍|公里|米)")
+_PERCENT_Q = re.compile(r"百分之|百分比|比例|比重|率|增幅|同比|\bpercent|\bpercentage\b|\brate\b|\bgrowth\b", re.I)
+_MONEY_Q = re.compile(r"投资|资金|金额|产值|收入|出口|进口|总额|营收|税收|销售额|钱|value|revenue|investment|funds?\b|yuan", re.I)
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    question: str
+    content: str  # the question without its locator phrase: what the passage must say
+    locator: str = ""
+    kind: str = "fact"  # number | list | which_reports | fact
+    units: tuple[str, ...] = field(default_factory=tuple)
+    english: bool = False
+
+
+def find_locator(question: str) -> tuple[str, str]:
+    """(locator phrase, rest of the question). Empty locator when the question names no report indirectly."""
+    q = question.strip()
+    for pattern in _LOCATOR_PATTERNS:
+        m = pattern.match(q)
+        if m:
+            loc = m.group("loc").strip("“”\"' ")
+            if "loc2" in m.groupdict() and m.group("loc2"):
+                loc = f"{loc} {m.group('loc2')}"
+            rest = q[m.end():].strip(" ，,、")
+            if len(rest) >= 4:
+                return loc, rest
+    m = _LOCATOR_EN.search(q)
+    if m:
+        rest = (q[: m.start()] + q[m.end():]).strip(" ,")
+        if len(rest) >= 8:
+            return m.group("loc").strip(), rest
+    return "", q
+
+
+def plan_query(question: str) -> QueryPlan:
+    q = question.strip()
+    locator, content = find_locator(q)
+    ascii_letters = sum(ch.isascii() and ch.isalpha() for ch in q)
+    english = ascii_letters > 0.5 * max(1, len(q.replace(" ", "")))
+    if _WHICH_REPORTS_Q.search(q):
+        kind = "which_reports"
+    elif _NUMBER_Q.search(q):
+        kind = "number"
+    elif _LIST_Q.search(q):
+        kind = "list"
+    else:
+        kind = "fact"
+    units: list[str] = []
+    for m in _UNIT_AFTER.finditer(q):
+        unit = m.group("unit")
+        units.append("元" if unit == "钱" else unit)
+    if kind == "number" and _PERCENT_Q.search(q):
+        units.append("%")
+    if kind == "number" and _MONEY_Q.search(q):
+        units.append("元")
+    return QueryPlan(question=q, content=content, locator=locator, kind=kind, units=tuple(dict.fromkeys(units)), english=english)

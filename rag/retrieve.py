@@ -1,0 +1,173 @@
+"""Hybrid retrieval: dense (FAISS inner product) + BM25 over jieba tokens, fused, with a report-level prior.
+
+In: a question, an ``IndexStore``, an embedder, ``RetrievalSettings``. Out: ranked ``Hit``s.
+
+Fusion is weighted reciprocal-rank fusion of the chunk rankings. Questions often name their report
+indirectly (“永北圩所在的镇…”); a BM25 ranking of whole reports catches that, and its score, scaled to
+[0, 1] against the best report, multiplies each chunk's fused score by ``1 + doc_weight * share``.
+An optional cross-encoder (config ``[reranker]``) re-scores the fused top candidates.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .config import RerankerSettings, RetrievalSettings
+from .index import IndexStore
+from .schema import Hit
+from .query import plan_query
+from .text import tokenize
+
+LOCATOR_TOKEN_WEIGHT = 0.3
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    timings: dict[str, float] = field(default_factory=dict)
+    doc_scores: dict[str, float] = field(default_factory=dict)  # doc_id -> share of the best report's score
+
+
+def _ranks(scores: "np.ndarray", limit: int) -> dict[int, int]:
+    """row -> 1-based rank for the ``limit`` best rows with a positive score."""
+    import numpy as np
+
+    if scores.size == 0:
+        return {}
+    limit = min(limit, scores.size)
+    top = np.argpartition(-scores, limit - 1)[:limit]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return {int(r): i + 1 for i, r in enumerate(top) if scores[r] > 0}
+
+
+class CrossEncoderReranker:
+    """A sentence-transformers CrossEncoder, loaded on first use (off by default: no weights offline)."""
+
+    def __init__(self, settings: RerankerSettings):
+        self.settings = settings
+        self._model = None
+        self._lock = threading.Lock()
+
+    def rerank(self, question: str, hits: list[Hit]) -> list[Hit]:
+        from .errors import EmbeddingError
+
+        with self._lock:
+            if self._model is None:
+                try:
+                    from sentence_transformers import CrossEncoder
+
+                    self._model = CrossEncoder(self.settings.model, device="cpu")
+                except Exception as exc:  # many library error types; surface one clear message
+                    raise EmbeddingError(f"cannot load reranker {self.settings.model!r}: {exc}") from exc
+            head = hits[: self.settings.top_n]
+            scores = self._model.predict([(question, h.chunk.text) for h in head], show_progress_bar=False)
+        order = sorted(range(len(head)), key=lambda i: -float(scores[i]))
+        reranked = [head[i] for i in order] + hits[len(head):]
+        return [
+            Hit(h.chunk, float(scores[order[i]]) if i < len(head) else h.score, i + 1, h.dense_score, h.bm25_score)
+            for i, h in enumerate(reranked)
+        ]
+
+
+class HybridRetriever:
+    """Searches one loaded index. Thread-safe: the index is read-only, the embedder locks itself."""
+
+    def __init__(self, store: IndexStore, embedder, settings: RetrievalSettings, reranker: CrossEncoderReranker | None = None):
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings
+        self.reranker = reranker
+
+    def doc_shares(self, query_tokens: list[str]) -> "np.ndarray":
+        """Each report's BM25 score for the question as a share of the best report's (0..1)."""
+        import numpy as np
+
+        store = self.store
+        if store.bm25_docs is None or not query_tokens:
+            return np.zeros(len(store.docs), dtype=np.float32)
+        known = [t for t in query_tokens if t in store.bm25_docs.vocab_dict]
+        if not known:
+            return np.zeros(len(store.docs), dtype=np.float32)
+        scores = np.asarray(store.bm25_docs.get_scores(known), dtype=np.float32)
+        best = float(scores.max()) if scores.size else 0.0
+        return scores / best if best > 0 else np.zeros_like(scores)
+
+    def _bm25(self, tokens: list[str]) -> "np.ndarray":
+        import numpy as np
+
+        known = [tok for tok in tokens if tok in self.store.bm25_chunks.vocab_dict]
+        if not known:
+            return np.zeros(len(self.store.chunks), np.float32)
+        return np.asarray(self.store.bm25_chunks.get_scores(known), dtype=np.float32)
+
+    def search(self, question: str, top_k: int | None = None, mode: str | None = None) -> SearchResult:
+        import numpy as np
+
+        settings = self.settings
+        top_k = top_k or settings.top_k
+        mode = mode or settings.mode
+        store = self.store
+        timings: dict[str, float] = {}
+        n = len(store.chunks)
+        if n == 0:
+            return SearchResult([], timings)
+
+        plan = plan_query(question)
+        dense_scores = bm25_scores = None
+        fused = np.zeros(n, dtype=np.float64)
+        limit = min(settings.candidates, n)
+        if mode in ("dense", "hybrid"):
+            t = time.perf_counter()
+            query_vec = self.embedder.encode_queries([plan.content if settings.dense_on_content else question])
+            timings["embed_query"] = time.perf_counter() - t
+            t = time.perf_counter()
+            if query_vec.shape[1] != store.dim:
+                from .errors import IndexMismatchError
+
+                raise IndexMismatchError(f"the query vector has dim {query_vec.shape[1]}, the index has {store.dim}")
+            sims, rows = store.dense.search(query_vec, limit)
+            dense_scores = np.zeros(n, dtype=np.float32)
+            valid = rows[0] >= 0
+            dense_scores[rows[0][valid]] = sims[0][valid]
+            for rank, row in enumerate(rows[0][valid], start=1):
+                fused[row] += settings.dense_weight / (settings.rrf_k + rank)
+            timings["dense"] = time.perf_counter() - t
+        t = time.perf_counter()
+        tokens = tokenize(question)
+        if mode in ("bm25", "hybrid"):
+            content_tokens = tokenize(plan.content)
+            locator_tokens = [tok for tok in tokens if tok not in set(content_tokens)]
+            bm25_scores = self._bm25(content_tokens)
+            if locator_tokens:
+                # the locator picks the report; inside it, the passage is ranked on the rest of the question
+                bm25_scores = bm25_scores + LOCATOR_TOKEN_WEIGHT * self._bm25(locator_tokens)
+            for row, rank in _ranks(bm25_scores, limit).items():
+                fused[row] += settings.bm25_weight / (settings.rrf_k + rank)
+        shares = self.doc_shares(tokens)
+        doc_scores = {store.docs[i].doc_id: float(s) for i, s in enumerate(shares) if s > 0}
+        if settings.doc_weight > 0 and shares.any():
+            fused *= 1.0 + settings.doc_weight * shares[np.asarray(store.chunk_doc_rows)]
+        timings["bm25"] = time.perf_counter() - t
+
+        order = [int(r) for r in np.argsort(-fused, kind="stable")[: max(top_k, self.reranker.settings.top_n if self.reranker else 0)] if fused[r] > 0]
+        hits = [
+            Hit(
+                chunk=store.chunks[row],
+                score=float(fused[row]),
+                rank=i + 1,
+                dense_score=float(dense_scores[row]) if dense_scores is not None else None,
+                bm25_score=float(bm25_scores[row]) if bm25_scores is not None else None,
+            )
+            for i, row in enumerate(order)
+        ]
+        if self.reranker is not None and hits:
+            t = time.perf_counter()
+            hits = self.reranker.rerank(question, hits)
+            timings["rerank"] = time.perf_counter() - t
+        return SearchResult(hits[:top_k], timings, doc_scores)
