@@ -121,6 +121,19 @@ class IndexStore:
         self.doc_row = {d.doc_id: i for i, d in enumerate(docs)}
         self.chunk_doc_rows = [self.doc_row[c.doc_id] for c in chunks]
 
+    def idf(self, token: str) -> float:
+        """Inverse document frequency of a BM25 token over the chunks (unknown tokens get the maximum)."""
+        import math
+
+        n = len(self.chunks)
+        df = 0
+        if self.bm25_chunks is not None:
+            tid = self.bm25_chunks.vocab_dict.get(token)
+            if tid is not None:
+                indptr = self.bm25_chunks.scores["indptr"]
+                df = int(indptr[tid + 1] - indptr[tid])
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
     @property
     def dim(self) -> int:
         return int(self.manifest["embedding"]["dim"])

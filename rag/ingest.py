@@ -30,7 +30,7 @@ from .index import (
 from .load import load_folder
 from .schema import Chunk, Document
 from .split import split_document
-from .text import TOKENIZER_NAME, tokenize
+from .text import TOKENIZER_NAME, pinyin_tokens, tokenize
 
 Progress = Callable[[int, int, str], None]
 
@@ -181,7 +181,7 @@ def ingest(
             progress(total, total, "keyword index")
         context_of = {d.doc_id: d.context for d in docs}
         chunk_tokens = [tokenize(index_text(c, context_of[c.doc_id])) for c in chunks]
-        doc_tokens = [tokenize(d.title + "\n" + d.text) for d in docs]
+        doc_tokens = [tokenize(d.title + "\n" + d.text) + pinyin_tokens(d.title + "\n" + d.text) for d in docs]
         manifest = manifest_header(header, splitter_header(settings), TOKENIZER_NAME)
         if (
             old is None

@@ -23,12 +23,24 @@ _LOCATOR_PATTERNS = [
 ]
 _LOCATOR_EN = re.compile(r"\b(?:in|of|for) the (?:town|county|city|district|place)\s+(?:that|which|where|whose)\s+(?P<loc>[^,?]+)", re.I)
 
-_NUMBER_Q = re.compile(r"多少|(?<!哪)几[个名户人次项家所座条起万亿年%]|百分之|百分比|比例|比重|增长率|完成率|增幅|同比|金额|数量|总额|规模|排名第几|how many|how much|what percentage|what proportion|what was the .*(?:value|amount|number|rate|output|revenue)", re.I)
+_NUMBER_Q = re.compile(r"多少|(?<!哪)几[个名户人次项家所座条起万亿年%场支批期天]|百分之|百分比|比例|比重|增长率|完成率|增幅|同比|金额|数量|总额|规模|排名第几|how many|how much|what percentage|what proportion|what was the .*(?:value|amount|number|rate|output|revenue)", re.I)
 _LIST_Q = re.compile(r"哪些|哪几|哪两|哪三|哪四|哪五|有哪|分别是|包括什么|which (?:\w+ )?(?:ones|projects|crops|items)|what are the", re.I)
 _WHICH_REPORTS_Q = re.compile(r"哪些(?:报告|镇|乡|县|市|区|地方|文件|单位)|哪(?:个|几个)(?:报告|镇|乡|县|市|区|地方)|哪份报告|which (?:reports?|towns?|counties|documents?)", re.I)
-_UNIT_AFTER = re.compile(r"(?:多少|几)(?P<unit>平方米|平方公里|亩|公顷|吨|万元|亿元|元|户|人次|人|名|位|家|个|项|次|件|起|条|座|所|处|场|期|批|支|天|钱|倍|公里|米)")
+_UNIT_AFTER = re.compile(r"(?:多少|几)(?:万|亿|千|百)?(?P<unit>平方米|平方公里|亩|公顷|吨|万元|亿元|元|户|人次|人|名|位|家|个|项|次|件|起|条|座|所|处|场|期|批|支|天|钱|倍|公里|米)")
+_ENGLISH_UNITS = [
+    (re.compile(r"\bhouseholds?\b", re.I), "户"),
+    (re.compile(r"\b(?:people|persons?|residents?|individuals?)\b", re.I), "人"),
+    (re.compile(r"\b(?:times|sessions|rounds|cases|incidents)\b", re.I), "次"),
+    (re.compile(r"\b(?:square met(?:er|re)s?)\b", re.I), "平方米"),
+    (re.compile(r"\b(?:mu)\b", re.I), "亩"),
+    (re.compile(r"\b(?:tons?|tonnes?)\b", re.I), "吨"),
+    (re.compile(r"\b(?:kilomet(?:er|re)s?|km)\b", re.I), "公里"),
+    (re.compile(r"\b(?:enterprises|companies|firms)\b", re.I), "家"),
+    (re.compile(r"\b(?:projects|items|points|sites)\b", re.I), "个"),
+    (re.compile(r"\b(?:recruits|soldiers|volunteers)\b", re.I), "名"),
+]
 _PERCENT_Q = re.compile(r"百分之|百分比|比例|比重|率|增幅|同比|\bpercent|\bpercentage\b|\brate\b|\bgrowth\b", re.I)
-_MONEY_Q = re.compile(r"投资|资金|金额|产值|收入|出口|进口|总额|营收|税收|销售额|钱|value|revenue|investment|funds?\b|yuan", re.I)
+_MONEY_Q = re.compile(r"外资|资本|投资|资金|金额|产值|收入|出口|进口|总额|营收|税收|销售额|钱|value|revenue|investment|funds?\b|yuan", re.I)
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,8 @@ def plan_query(question: str) -> QueryPlan:
     for m in _UNIT_AFTER.finditer(q):
         unit = m.group("unit")
         units.append("元" if unit == "钱" else unit)
+    if english:
+        units.extend(unit for pattern, unit in _ENGLISH_UNITS if pattern.search(q))
     if kind == "number" and _PERCENT_Q.search(q):
         units.append("%")
     if kind == "number" and _MONEY_Q.search(q):

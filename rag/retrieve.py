@@ -19,9 +19,10 @@ from .config import RerankerSettings, RetrievalSettings
 from .index import IndexStore
 from .schema import Hit
 from .query import plan_query
-from .text import tokenize
+from .text import english_pinyin_query, tokenize
 
 LOCATOR_TOKEN_WEIGHT = 0.3
+WHICH_REPORTS_TOP_K = 40  # "which reports mention X" needs passages from every report, not the best five
 
 if TYPE_CHECKING:
     import numpy as np
@@ -111,6 +112,9 @@ class HybridRetriever:
 
         settings = self.settings
         top_k = top_k or settings.top_k
+        plan = plan_query(question)
+        if plan.kind == "which_reports":
+            top_k = max(top_k, WHICH_REPORTS_TOP_K)
         mode = mode or settings.mode
         store = self.store
         timings: dict[str, float] = {}
@@ -118,7 +122,6 @@ class HybridRetriever:
         if n == 0:
             return SearchResult([], timings)
 
-        plan = plan_query(question)
         dense_scores = bm25_scores = None
         fused = np.zeros(n, dtype=np.float64)
         limit = min(settings.candidates, n)
@@ -140,6 +143,7 @@ class HybridRetriever:
             timings["dense"] = time.perf_counter() - t
         t = time.perf_counter()
         tokens = tokenize(question)
+        doc_tokens = tokens + (english_pinyin_query(question) if plan.english else [])
         if mode in ("bm25", "hybrid"):
             content_tokens = tokenize(plan.content)
             locator_tokens = [tok for tok in tokens if tok not in set(content_tokens)]
@@ -149,9 +153,10 @@ class HybridRetriever:
                 bm25_scores = bm25_scores + LOCATOR_TOKEN_WEIGHT * self._bm25(locator_tokens)
             for row, rank in _ranks(bm25_scores, limit).items():
                 fused[row] += settings.bm25_weight / (settings.rrf_k + rank)
-        shares = self.doc_shares(tokens)
+        shares = self.doc_shares(doc_tokens)
         doc_scores = {store.docs[i].doc_id: float(s) for i, s in enumerate(shares) if s > 0}
-        if settings.doc_weight > 0 and shares.any():
+        # "which reports mention X" spans reports: no single report gets a head start
+        if settings.doc_weight > 0 and shares.any() and plan.kind != "which_reports":
             fused *= 1.0 + settings.doc_weight * shares[np.asarray(store.chunk_doc_rows)]
         timings["bm25"] = time.perf_counter() - t
 

@@ -1,0 +1,129 @@
+"""The one place the stages are wired: load -> split -> embed -> index -> retrieve -> answer -> cite.
+
+``Assistant`` owns a loaded index, an embedder, a retriever and an answerer; ``ask()`` is safe to call
+from several threads at once (the index is read-only; the embedder serialises its own calls; an ingest
+swaps the index under a lock). The CLI, the evaluation scripts and the chat all call ``Assistant.ask``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from .answer import ExtractiveAnswerer
+from .config import Settings, load_settings
+from .errors import EmptyQuestionError, IndexMissingError
+from .index import IndexStore, load_index
+from .ingest import IngestReport, Progress, ingest, settings_fingerprint
+from .query import plan_query
+from .retrieve import CrossEncoderReranker, HybridRetriever
+from .schema import Answer
+
+MAX_QUESTION_CHARS = 2000
+
+
+class Assistant:
+    """Question answering over one index folder."""
+
+    def __init__(self, index_dir: str | Path, settings: Settings | None = None, embedder=None):
+        self.settings = settings or load_settings()
+        self.index_dir = Path(index_dir)
+        if embedder is None:
+            from embeddings import make_embedder
+
+            embedder = make_embedder(self.settings.embedding)
+        self.embedder = embedder
+        self._lock = threading.RLock()
+        self._reranker = CrossEncoderReranker(self.settings.reranker) if self.settings.reranker.enabled else None
+        self.store: IndexStore = load_index(self.index_dir, settings_fingerprint(self.settings, embedder))
+        self._build_parts()
+
+    def _build_parts(self) -> None:
+        self.retriever = HybridRetriever(self.store, self.embedder, self.settings.retrieval, self._reranker)
+        docs = self.store.doc_by_id
+        self.answerer = ExtractiveAnswerer(
+            self.settings.answer, self.store.idf, lambda doc_id: docs[doc_id].context if doc_id in docs else ""
+        )
+
+    @classmethod
+    def from_dir(
+        cls,
+        reports_dir: str | Path,
+        index_dir: str | Path | None = None,
+        settings: Settings | None = None,
+        embedder=None,
+        progress: Progress | None = None,
+    ) -> "Assistant":
+        """Build or update the index of ``reports_dir`` (only new reports are embedded), then load it."""
+        settings = settings or load_settings()
+        if embedder is None:
+            from embeddings import make_embedder
+
+            embedder = make_embedder(settings.embedding)
+        index_dir = Path(index_dir) if index_dir is not None else Path(reports_dir) / ".rag_index"
+        report = ingest(reports_dir, index_dir, settings, embedder, progress=progress)
+        assistant = cls(index_dir, settings, embedder)
+        assistant.last_ingest = report
+        return assistant
+
+    def ingest(self, reports_dir: str | Path, rebuild: bool = False, progress: Progress | None = None) -> IngestReport:
+        """Update this assistant's index from a folder and switch to the new version."""
+        report = ingest(reports_dir, self.index_dir, self.settings, self.embedder, rebuild=rebuild, progress=progress)
+        store = load_index(self.index_dir, settings_fingerprint(self.settings, self.embedder))
+        with self._lock:
+            self.store = store
+            self._build_parts()
+        return report
+
+    def _dense_similarity(self, question: str):
+        """A function scoring sentences against the question with the embedding model (used sparingly)."""
+
+        def score(texts: list[str]) -> list[float]:
+            if not texts:
+                return []
+            q = self.embedder.encode_queries([question])[0]
+            vecs = self.embedder.encode_passages(texts)
+            return [float(x) for x in vecs @ q]
+
+        return score
+
+    def ask(self, question: str, top_k: int | None = None, mode: str | None = None) -> Answer:
+        """Answer one question with cited quotes. Raises EmptyQuestionError for an empty question."""
+        if question is None or not str(question).strip():
+            raise EmptyQuestionError("the question is empty")
+        question = str(question).strip()[:MAX_QUESTION_CHARS]
+        with self._lock:
+            retriever, answerer = self.retriever, self.answerer
+        started = time.perf_counter()
+        result = retriever.search(question, top_k=top_k, mode=mode)
+        t = time.perf_counter()
+        plan = plan_query(question)
+        answer = answerer.answer(plan, result.hits, dense_rescue=self._dense_similarity(question))
+        timings = dict(result.timings)
+        timings["answer"] = time.perf_counter() - t
+        timings["total"] = time.perf_counter() - started
+        answer.timings.update(timings)
+        return answer
+
+
+_default: Assistant | None = None
+_default_lock = threading.Lock()
+
+
+def default_assistant() -> Assistant:
+    """The assistant over the bundled reports (config.toml's corpus), building its index on first use."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            settings = load_settings()
+            try:
+                _default = Assistant(settings.corpus.index_dir, settings)
+            except IndexMissingError:
+                _default = Assistant.from_dir(settings.corpus.reports_dir, settings.corpus.index_dir, settings)
+        return _default
+
+
+def ask(question: str, top_k: int | None = None, mode: str | None = None) -> Answer:
+    """Answer a question over the bundled reports (see ``default_assistant``)."""
+    return default_assistant().ask(question, top_k=top_k, mode=mode)
