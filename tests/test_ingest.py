@@ -1,0 +1,185 @@
+"""Index + incremental ingest rules: embed only what is new, drop what is gone, never pickle, atomic writes.
+
+The bookkeeping tests use a counting fake embedder (they test the code around the model); the test that
+says incremental ingest works end to end uses the real default model.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from rag.config import load_settings
+from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from rag.index import CURRENT_FILE, current_version, load_index
+from rag.ingest import ingest
+
+from conftest import REPORTS_DIR
+
+SETTINGS = load_settings()
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    for name in sorted(p.name for p in REPORTS_DIR.glob("*.txt"))[:3]:
+        shutil.copy(REPORTS_DIR / name, folder / name)
+    return folder
+
+
+def test_first_ingest_embeds_everything_then_nothing(corpus, tmp_path, fake_embedder):
+    index = tmp_path / "index"
+    first = ingest(corpus, index, SETTINGS, fake_embedder)
+    assert len(first.added) == 3 and first.embedded_chunks == first.total_chunks > 0
+    n = len(fake_embedder.embedded)
+    again = ingest(corpus, index, SETTINGS, fake_embedder)
+    assert again.embedded_chunks == 0 and len(again.unchanged) == 3
+    assert len(fake_embedder.embedded) == n
+
+
+def test_adding_a_report_embeds_only_that_report(corpus, tmp_path, fake_embedder):
+    index = tmp_path / "index"
+    ingest(corpus, index, SETTINGS, fake_embedder)
+    before = load_index(index)
+    new_name = sorted(p.name for p in REPORTS_DIR.glob("*.txt"))[3]
+    shutil.copy(REPORTS_DIR / new_name, corpus / new_name)
+    fake_embedder.embedded.clear()
+    report = ingest(corpus, index, SETTINGS, fake_embedder)
+    assert report.added == [new_name] and len(report.unchanged) == 3
+    after = load_index(index)
+    new_chunks = [c for c in after.chunks if c.source == new_name]
+    assert report.embedded_chunks == len(new_chunks) == len(fake_embedder.embedded)
+    # the other reports' vectors are carried over bit for bit
+    for row, chunk in enumerate(before.chunks):
+        new_row = after.chunks.index(chunk)
+        assert (after.dense.reconstruct(new_row) == before.dense.reconstruct(row)).all()
+
+
+def test_removed_report_leaves_the_index(corpus, tmp_path, fake_embedder):
+    index = tmp_path / "index"
+    ingest(corpus, index, SETTINGS, fake_embedder)
+    gone = sorted(p.name for p in corpus.iterdir())[0]
+    (corpus / gone).unlink()
+    report = ingest(corpus, index, SETTINGS, fake_embedder)
+    assert report.removed == [gone] and report.embedded_chunks == 0
+    store = load_index(index)
+    assert all(c.source != gone for c in store.chunks) and all(d.source != gone for d in store.docs)
+    assert store.dense.ntotal == len(store.chunks)
+
+
+def test_changed_report_is_re_embedded_and_renamed_one_is_not(corpus, tmp_path, fake_embedder):
+    index = tmp_path / "index"
+    ingest(corpus, index, SETTINGS, fake_embedder)
+    names = sorted(p.name for p in corpus.iterdir())
+    (corpus / names[0]).write_text((corpus / names[0]).read_text(encoding="utf-8") + "\n新增一段：全年新建道路5公里。", encoding="utf-8")
+    (corpus / names[1]).rename(corpus / "renamed.txt")
+    fake_embedder.embedded.clear()
+    report = ingest(corpus, index, SETTINGS, fake_embedder)
+    assert report.added == [names[0]]
+    assert "renamed.txt" in report.unchanged
+    store = load_index(index)
+    assert {d.source for d in store.docs} == {names[0], "renamed.txt", names[2]}
+    assert all(c.source == "renamed.txt" for c in store.chunks if c.doc_id == next(d.doc_id for d in store.docs if d.source == "renamed.txt"))
+
+
+def test_unreadable_file_is_reported_and_the_rest_indexed(corpus, tmp_path, fake_embedder):
+    (corpus / "broken.txt").write_bytes(bytes(range(256)) * 10)
+    report = ingest(corpus, tmp_path / "index", SETTINGS, fake_embedder)
+    assert "broken.txt" in report.skipped and len(report.added) == 3
+
+
+def test_index_folder_has_no_pickle_and_describes_itself(corpus, tmp_path, fake_embedder):
+    index = tmp_path / "index"
+    ingest(corpus, index, SETTINGS, fake_embedder)
+    version = current_version(index)
+    manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["embedding"]["model"] == "multilingual-e5-small"
+    assert manifest["embedding"]["query_prompt"] == "query: " and manifest["embedding"]["dim"] == 64
+    assert manifest["splitter"]["chunk_size"] == SETTINGS.splitter.chunk_size
+    for path in version.rglob("*"):
+        if path.is_file():
+            head = path.read_bytes()[:2]
+            assert head not in (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05"), f"{path} looks like a pickle"
+            assert path.suffix not in (".pkl", ".pickle")
+
+
+def test_loading_with_other_settings_names_both_values(corpus, tmp_path, fake_embedder):
+    index = tmp_path / "index"
+    ingest(corpus, index, SETTINGS, fake_embedder)
+    from rag.ingest import settings_fingerprint
+
+    other = load_settings(overrides={"splitter.chunk_size": 500, "embedding.backend": "sentence-transformers", "embedding.model": "my/model"})
+    with pytest.raises(IndexMismatchError) as err:
+        load_index(index, settings_fingerprint(other, fake_embedder))
+    message = str(err.value)
+    assert "chunk_size: index has 300, config has 500" in message
+    assert "'multilingual-e5-small'" in message and "'my/model'" in message
+    with pytest.raises(IndexMismatchError):
+        ingest(corpus, index, other, fake_embedder)
+    ingest(corpus, index, other, fake_embedder, rebuild=True)  # an explicit rebuild is allowed
+
+
+def test_crash_mid_write_leaves_previous_index_loadable(corpus, tmp_path, fake_embedder, monkeypatch):
+    index = tmp_path / "index"
+    ingest(corpus, index, SETTINGS, fake_embedder)
+    good = load_index(index)
+    new_name = sorted(p.name for p in REPORTS_DIR.glob("*.txt"))[3]
+    shutil.copy(REPORTS_DIR / new_name, corpus / new_name)
+
+    import rag.index as index_module
+
+    def explode(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(index_module, "_write_jsonl", explode)
+    with pytest.raises(OSError):
+        ingest(corpus, index, SETTINGS, fake_embedder)
+    monkeypatch.undo()
+    still = load_index(index)
+    assert len(still.chunks) == len(good.chunks) and still.path == good.path
+    assert not [p for p in index.iterdir() if p.name.startswith(".staging-")]
+
+
+def test_half_written_or_missing_index_is_a_clear_error(corpus, tmp_path, fake_embedder):
+    with pytest.raises(IndexMissingError):
+        load_index(tmp_path / "nothing")
+    index = tmp_path / "index"
+    ingest(corpus, index, SETTINGS, fake_embedder)
+    (current_version(index) / "chunks.jsonl").unlink()
+    with pytest.raises(IndexCorruptError, match="chunks.jsonl"):
+        load_index(index)
+    (index / CURRENT_FILE).write_text("v-does-not-exist", encoding="utf-8")
+    with pytest.raises(IndexCorruptError):
+        load_index(index)
+
+
+def test_empty_folder_gives_an_empty_index(tmp_path, fake_embedder):
+    (tmp_path / "empty").mkdir()
+    report = ingest(tmp_path / "empty", tmp_path / "index", SETTINGS, fake_embedder)
+    assert report.total_chunks == 0
+    assert load_index(tmp_path / "index").chunks == []
+
+
+@pytest.mark.model
+def test_incremental_ingest_with_the_real_model(corpus, tmp_path, e5_embedder):
+    """Adding a report embeds only it, and the answer from the added report is found right after."""
+    from rag.pipeline import Assistant
+
+    index = tmp_path / "index"
+    assistant = Assistant.from_dir(corpus, index, SETTINGS, e5_embedder)
+    first = assistant.last_ingest
+    assert first.embedded_chunks == first.total_chunks
+    new_name = "004_cb44ffcbd0f2a125.txt"
+    shutil.copy(REPORTS_DIR / new_name, corpus / new_name)
+    report = assistant.ingest(corpus)
+    assert report.added == [new_name]
+    assert report.embedded_chunks == sum(1 for c in assistant.store.chunks if c.source == new_name)
+    answer = assistant.ask("团螺山所在镇哪个村被创建为省级高质量就业村？")
+    assert answer.status == "answered" and "团螺村" in answer.text
+    assert answer.citations[0].chunk.source == new_name
+    # restart = load, no embedding
+    restarted = Assistant(index, SETTINGS, e5_embedder)
+    assert len(restarted.store.chunks) == len(assistant.store.chunks)
