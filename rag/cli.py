@@ -138,6 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rag",
         description="Cited answers from Chinese government work reports (offline: FAISS + BM25 + multilingual-e5-small).",
+        epilog=(
+            "examples / 示例:\n"
+            "  rag ask \"永北圩所在的镇2022年保障了多少户低保？\"      (bundled sample reports)\n"
+            "  rag ingest ~/my_reports --index ~/my_index            (only new reports are embedded)\n"
+            "  rag ask --index ~/my_index \"那个镇2023年计划投入多少钱？\"\n"
+            "  rag --set retrieval.mode=bm25 ask \"……\"                 (override one setting)"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--config", help="config.toml to read (default: $RAG_CONFIG or the project's config.toml)")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting, e.g. retrieval.mode=bm25")

@@ -1,0 +1,56 @@
+"""The console command, run as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import PROJECT_ROOT
+
+
+def run(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True, cwd=PROJECT_ROOT,
+                          env={**os.environ, **(env or {})}, timeout=600)
+
+
+def test_help_explains_the_subcommands():
+    out = run("--help").stdout
+    assert "ingest" in out and "ask" in out and "示例" in out
+    assert "永北圩" in run("ask", "--help").stdout
+
+
+def test_empty_question_is_a_clear_error(sample_index_dir):
+    result = run("ask", "--index", str(sample_index_dir), "  ")
+    assert result.returncode == 2 and "empty" in result.stderr
+
+
+def test_missing_index_is_a_clear_error(tmp_path):
+    result = run("ask", "--index", str(tmp_path / "none"), "问题")
+    assert result.returncode == 2 and "no index" in result.stderr
+
+
+@pytest.mark.model
+def test_ask_prints_answer_and_sources(sample_index_dir):
+    result = run("ask", "--index", str(sample_index_dir), "辽市镇下半年要打造哪两个新农村样板点？")
+    assert result.returncode == 0, result.stderr
+    assert "寒岭新屋组" in result.stdout and "[1]" in result.stdout
+    assert "001_f805fc5d83216290.txt" in result.stdout
+    as_json = json.loads(run("ask", "--index", str(sample_index_dir), "--json", "辽市镇下半年要打造哪两个新农村样板点？").stdout)
+    assert as_json["status"] == "answered" and as_json["citations"][0]["source"] == "001_f805fc5d83216290.txt"
+
+
+@pytest.mark.model
+def test_ingest_then_info(tmp_path):
+    reports = tmp_path / "r"
+    reports.mkdir()
+    (reports / "a.txt").write_text("2022年工作总结\n一、民生\n全年新建道路5公里，惠及群众3000人。", encoding="gb18030")
+    (reports / "bad.txt").write_bytes(bytes(range(256)) * 8)
+    result = run("ingest", str(reports), "--index", str(tmp_path / "idx"))
+    assert result.returncode == 0, result.stderr
+    assert "1 added" in result.stdout and "skipped bad.txt" in result.stdout
+    info = run("info", "--index", str(tmp_path / "idx"))
+    assert "a.txt" in info.stdout and "multilingual-e5-small" in info.stdout
