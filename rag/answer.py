@@ -30,8 +30,11 @@ _MIN_QUOTE = 16
 _SENT_END = "。！？；!?;\n"
 _CLAUSE_END = "，,：:。！？；!?;\n"
 _FIGURE = re.compile(r"\d+(?:[,，]\d{3})*(?:\.\d+)?(?:余|多)?(?:万|亿|千)?")
+_HEADING_NUMBER = re.compile(r"^(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[）)]|\d+[、.．])")
 _MASK = re.compile(r"[*＊]+(?:[.．][*＊]+)?")
-_UNIT_RE = re.compile(rf"^\s*(?:[万亿千百]?(?:{UNITS}))")
+_UNIT_RE = re.compile(rf"^\s*(?:余|多)?(?:[万亿千百]?(?:{UNITS}))")
+# measure words that count the same things (多少名 ~ *人, 多少家 ~ 个)
+_UNIT_SYNONYMS = [{"人", "名", "位", "人次"}, {"家", "个", "户"}, {"次", "场", "起", "场次", "期"}, {"条", "项", "个"}, {"座", "个", "处", "所"}]
 
 NOT_FOUND_TEXT = "报告中没有找到能回答这个问题的内容。"
 NOT_FOUND_TEXT_EN = "The reports do not contain the answer to this question."
@@ -49,6 +52,7 @@ class _Sentence:
     score: float = 0.0
     masked_match: bool = False
     figure_match: bool = False
+    heading: bool = False
 
 
 @dataclass
@@ -89,9 +93,26 @@ class _Scorer:
             total += w
         return got / total if total > 0 else 0.0
 
+    def has_key_word(self, text: str, report_names: str = "") -> bool:
+        """Does ``text`` contain, whole, at least one of the question's words that is not rare-as-noise
+        common (idf >= KEY_WORD_IDF) and does not just name the report?"""
+        text = normalise(text)
+        return any(t in text for t, w in self.weights.items() if w >= KEY_WORD_IDF and t not in report_names)
+
     def missing(self, text: str, report_names: str = "") -> set[str]:
         text = normalise(text)
         return {t for t in self.weights if t not in text and t not in report_names}
+
+
+def _named_report(doc_scores: dict[str, float]) -> str | None:
+    """The report a question names, when its keyword score clearly dominates (the runner-up below
+    ``NAMED_REPORT_RATIO`` of it); else None."""
+    if not doc_scores:
+        return None
+    ranked = sorted(doc_scores.items(), key=lambda kv: -kv[1])
+    top_id, top = ranked[0]
+    second = ranked[1][1] if len(ranked) > 1 else 0.0
+    return top_id if top > 0 and second <= NAMED_REPORT_RATIO * top else None
 
 
 def _split(text: str, ends: str) -> list[tuple[int, int]]:
@@ -120,7 +141,11 @@ def _figures_with_units(text: str, masked: bool) -> list[tuple[int, int, str]]:
 def _unit_ok(unit: str, wanted: tuple[str, ...]) -> bool:
     if not wanted:
         return True
-    return any(w in unit or unit.endswith(w) for w in wanted) or ("元" in wanted and unit in ("万", "亿"))
+    unit = unit.lstrip("余多")
+    base = unit.lstrip("万亿千百") or unit
+    if any(w in unit or unit.endswith(w) for w in wanted) or ("元" in wanted and unit in ("万", "亿")):
+        return True
+    return any(base in group and w in group for group in _UNIT_SYNONYMS for w in wanted)
 
 
 class ExtractiveAnswerer:
@@ -160,6 +185,11 @@ class ExtractiveAnswerer:
                     type_fit = 0.08 if ("、" in sentence or "“" in sentence) else 0.0
                 elif plan.kind == "fact":
                     type_fit = 0.05 if "“" in sentence else 0.0
+                # a heading names a topic and its body answers it; a heading that enumerates (、) can answer a list
+                heading = sentence.rstrip("。：:") in section and len(sentence) < 60
+                cand.heading = heading
+                if heading and plan.kind in ("fact", "list") and "、" not in _HEADING_NUMBER.sub("", sentence):
+                    type_fit -= HEADING_PENALTY
                 cand.score = cand.coverage + type_fit + 0.1 / hit.rank
                 out.append(cand)
         return out
@@ -215,6 +245,9 @@ class ExtractiveAnswerer:
                     i -= 1
                 elif j + 1 < len(clauses):
                     j += 1
+        # a clause ending in a colon introduces what follows (…有两家服务业：豆福网络…和禧宴科技…)
+        while j + 1 < len(clauses) and text[clauses[j][1] - 1] in "：:":
+            j += 1
         while clauses[j][1] - clauses[i][0] < _MIN_QUOTE and (i > 0 or j + 1 < len(clauses)):
             if j + 1 < len(clauses):
                 j += 1
@@ -232,8 +265,21 @@ class ExtractiveAnswerer:
         quote = chunk.text[a:b]
         return Citation(n=n, chunk=chunk, quote=quote, quote_start=chunk.start + a, quote_end=chunk.start + b)
 
-    def answer(self, plan: QueryPlan, hits: list[Hit], dense_rescue: Callable[[list[str]], list[float]] | None = None) -> Answer:
+    def answer(
+        self,
+        plan: QueryPlan,
+        hits: list[Hit],
+        dense_rescue: Callable[[list[str]], list[float]] | None = None,
+        doc_scores: dict[str, float] | None = None,
+    ) -> Answer:
+        """Answer from ``hits``. ``doc_scores`` (report id -> share of the best report's keyword score) lets a
+        question that clearly names one report be answered from that report only."""
         english = plan.english
+        hits_in = hits
+        named = _named_report(doc_scores or {})
+        if named is not None and plan.kind != "which_reports":
+            # “永北圩所在镇…”: a figure from another report would be a wrong answer, not a partial one
+            hits = [h for h in hits if h.chunk.doc_id == named] or hits
         if not hits:
             return Answer(NOT_FOUND_TEXT_EN if english else NOT_FOUND_TEXT, "not_found", [], hits, plan.question)
         scorer = _Scorer(plan, self.idf)
@@ -260,6 +306,7 @@ class ExtractiveAnswerer:
                 c
                 for c, s in zip(pool, sims)
                 if s >= DENSE_RESCUE_SIM and plan.kind == "number" and plan.units and c.figure_match
+                and scorer.has_key_word(c.text, normalise(self.context_of(c.hit.chunk.doc_id)))
             ]
             if fits:
                 best = fits[0]
@@ -270,17 +317,25 @@ class ExtractiveAnswerer:
 
     def _compose(self, plan, hits, best, cands, scorer, notes) -> Answer:
         bounds = self._trim(best, scorer)
-        if plan.kind == "number" and plan.units or plan.kind == "number" and best.masked_match:
+        if plan.kind == "number":
             # the figure asked for is the one next to the question's words: look only inside the quote
             window = best.hit.chunk.text[bounds[0] : bounds[1]]
             shown = [u for _, _, u in _figures_with_units(window, False) if u and _unit_ok(u, plan.units)]
             masked = [u for _, _, u in _figures_with_units(window, True) if u and _unit_ok(u, plan.units)]
-            if masked and not shown:
+            any_shown = [u for _, _, u in _figures_with_units(window, False) if u]
+            any_masked = [u for _, _, u in _figures_with_units(window, True) if u]
+            # the figure asked for is masked — or the quote's only figures are masks (units may be worded differently)
+            if (masked and not shown) or (any_masked and not any_shown):
                 citation = self._cite(best, 1, bounds)
                 lead = REDACTED_LEAD_EN if plan.english else REDACTED_LEAD
                 return Answer(f"{lead}“{citation.quote}”[1]", "redacted", [citation], hits, plan.question, notes=notes)
         chosen = [best]
-        if self.settings.max_quotes > 1:
+        if best.heading and plan.kind in ("fact", "list"):
+            # a heading only names the topic: add the sentence that opens its body
+            follow = [c for c in cands if c.hit.chunk.chunk_id == best.hit.chunk.chunk_id and c.start >= best.end]
+            if follow:
+                chosen.append(min(follow, key=lambda c: c.start))
+        if len(chosen) == 1 and self.settings.max_quotes > 1:
             # a two-part question (…多少户？涉及多少人？) may need a second sentence for the rest
             missing = scorer.missing(best.text, normalise(self.context_of(best.hit.chunk.doc_id)))
             gain = sum(scorer.weights[t] for t in missing) / scorer.total if scorer.total else 0
@@ -348,5 +403,8 @@ class ExtractiveAnswerer:
 
 DENSE_RESCUE_SIM = 0.875
 RESCUE_MIN_SUPPORT = 0.3
+KEY_WORD_IDF = 2.0
+NAMED_REPORT_RATIO = 0.5
+HEADING_PENALTY = 0.15
 DENSE_ANSWER_SIM = 0.74
 ENGLISH_FIT_BONUS = 0.03

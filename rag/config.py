@@ -61,6 +61,7 @@ class SplitterSettings:
 @dataclass(frozen=True)
 class RetrievalSettings:
     mode: str = "hybrid"  # "dense" | "bm25" | "hybrid"
+    fusion: str = "score"  # "score" (min-max normalised scores) | "rrf" (reciprocal rank)
     top_k: int = 5
     candidates: int = 100
     rrf_k: int = 60
@@ -72,6 +73,8 @@ class RetrievalSettings:
     def __post_init__(self) -> None:
         if self.mode not in ("dense", "bm25", "hybrid"):
             raise ConfigError(f"retrieval.mode must be 'dense', 'bm25' or 'hybrid', got {self.mode!r}")
+        if self.fusion not in ("rrf", "score"):
+            raise ConfigError(f"retrieval.fusion must be 'rrf' or 'score', got {self.fusion!r}")
         if self.top_k <= 0:
             raise ConfigError(f"retrieval.top_k must be > 0, got {self.top_k}")
         if self.candidates < self.top_k:
@@ -89,6 +92,8 @@ class RerankerSettings:
     def __post_init__(self) -> None:
         if self.enabled and not self.model:
             raise ConfigError("reranker.enabled is true but reranker.model is empty")
+        if self.top_n < 1:
+            raise ConfigError(f"reranker.top_n must be >= 1, got {self.top_n}")
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,7 @@ class Assistant:
         result = retriever.search(question, top_k=top_k, mode=mode)
         t = time.perf_counter()
         plan = plan_query(question)
-        answer = answerer.answer(plan, result.hits, dense_rescue=self._dense_similarity(question))
+        answer = answerer.answer(plan, result.hits, dense_rescue=self._dense_similarity(question), doc_scores=result.doc_scores)
         timings = dict(result.timings)
         timings["answer"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - started

@@ -17,15 +17,15 @@ from dataclasses import dataclass, field
 _PLACE = r"(?:镇|乡|县|市|区|村|街道|地方|城市|省|公司|企业|单位)"
 _LOCATOR_PATTERNS = [
     re.compile(rf"^(?P<loc>.{{1,30}}?)(?:所在的?[^，,？?的]{{0,4}}?|的那个|那个|这个){_PLACE}[的，,、]?"),
-    re.compile(rf"^(?P<loc>(?:以|推行|开展|打造|拥有|有|提出|位于|建设|创建|实施)[^，,？?]{{1,24}}?)的{_PLACE}[，,的]?"),
+    # “推行“一地三种”的镇，…”, “推广古镇中秋“耍宝塔”民俗的镇…”: a clause describing the town, then 的镇
+    re.compile(rf"^(?P<loc>[^，,？?。]{{2,30}}?)的{_PLACE}(?![长委政级内外])[，,的]?"),
     re.compile(rf"^(?P<loc>.{{1,12}}?)[（(](?P<loc2>[^）)]{{1,12}})[）)][的，,]?"),
-    re.compile(r"^in the (?:town|county|city|district) (?:that|which|where) (?P<loc>[^,?]{3,80}?),", re.I),
 ]
 _LOCATOR_EN = re.compile(r"\b(?:in|of|for) the (?:town|county|city|district|place)\s+(?:that|which|where|whose)\s+(?P<loc>[^,?]+)", re.I)
 
 _NUMBER_Q = re.compile(r"多少|(?<!哪)几[个名户人次项家所座条起万亿年%场支批期天]|百分之|百分比|比例|比重|增长率|完成率|增幅|同比|金额|数量|总额|规模|排名第几|how many|how much|what percentage|what proportion|what was the .*(?:value|amount|number|rate|output|revenue)", re.I)
 _LIST_Q = re.compile(r"哪些|哪几|哪两|哪三|哪四|哪五|有哪|分别是|包括什么|which (?:\w+ )?(?:ones|projects|crops|items)|what are the", re.I)
-_WHICH_REPORTS_Q = re.compile(r"哪些(?:报告|镇|乡|县|市|区|地方|文件|单位)|哪(?:个|几个)(?:报告|镇|乡|县|市|区|地方)|哪份报告|which (?:reports?|towns?|counties|documents?)", re.I)
+_WHICH_REPORTS_Q = re.compile(r"哪(?:些|几|几个|几份|个|份|一份)(?:报告|镇|乡|县|市|区|地方|文件|单位|乡镇)|which (?:reports?|towns?|counties|documents?)", re.I)
 _UNIT_AFTER = re.compile(r"(?:多少|几)(?:万|亿|千|百)?(?P<unit>平方米|平方公里|亩|公顷|吨|万元|亿元|元|户|人次|人|名|位|家|个|项|次|件|起|条|座|所|处|场|期|批|支|天|钱|倍|公里|米)")
 _ENGLISH_UNITS = [
     (re.compile(r"\bhouseholds?\b", re.I), "户"),
@@ -37,7 +37,11 @@ _ENGLISH_UNITS = [
     (re.compile(r"\b(?:kilomet(?:er|re)s?|km)\b", re.I), "公里"),
     (re.compile(r"\b(?:enterprises|companies|firms)\b", re.I), "家"),
     (re.compile(r"\b(?:projects|items|points|sites)\b", re.I), "个"),
-    (re.compile(r"\b(?:recruits|soldiers|volunteers)\b", re.I), "名"),
+    (re.compile(r"\b(?:recruits|soldiers|volunteers|cadres|officials|members)\b", re.I), "名"),
+    (re.compile(r"\b(?:rules|regulations|systems|measures|policies|roads|lines)\b", re.I), "条"),
+    (re.compile(r"\b(?:villages)\b", re.I), "村"),
+    (re.compile(r"\b(?:teams|squads)\b", re.I), "支"),
+    (re.compile(r"\b(?:meetings|events|activities|campaigns)\b", re.I), "次"),
 ]
 _PERCENT_Q = re.compile(r"百分之|百分比|比例|比重|率|增幅|同比|\bpercent|\bpercentage\b|\brate\b|\bgrowth\b", re.I)
 _MONEY_Q = re.compile(r"外资|资本|投资|资金|金额|产值|收入|出口|进口|总额|营收|税收|销售额|钱|value|revenue|investment|funds?\b|yuan", re.I)

@@ -138,8 +138,14 @@ class HybridRetriever:
             dense_scores = np.zeros(n, dtype=np.float32)
             valid = rows[0] >= 0
             dense_scores[rows[0][valid]] = sims[0][valid]
-            for rank, row in enumerate(rows[0][valid], start=1):
-                fused[row] += settings.dense_weight / (settings.rrf_k + rank)
+            if settings.fusion == "rrf":
+                for rank, row in enumerate(rows[0][valid], start=1):
+                    fused[row] += settings.dense_weight / (settings.rrf_k + rank)
+            elif valid.any():
+                # cosine scores of one model sit in a narrow band: spread the candidates over [0, 1]
+                top, low = float(sims[0][valid].max()), float(sims[0][valid].min())
+                span = top - low if top > low else 1.0
+                fused[rows[0][valid]] += settings.dense_weight * (sims[0][valid] - low) / span
             timings["dense"] = time.perf_counter() - t
         t = time.perf_counter()
         tokens = tokenize(question)
@@ -151,9 +157,20 @@ class HybridRetriever:
             if locator_tokens:
                 # the locator picks the report; inside it, the passage is ranked on the rest of the question
                 bm25_scores = bm25_scores + LOCATOR_TOKEN_WEIGHT * self._bm25(locator_tokens)
-            for row, rank in _ranks(bm25_scores, limit).items():
-                fused[row] += settings.bm25_weight / (settings.rrf_k + rank)
+            ranks = _ranks(bm25_scores, limit)
+            if settings.fusion == "rrf":
+                for row, rank in ranks.items():
+                    fused[row] += settings.bm25_weight / (settings.rrf_k + rank)
+            elif ranks:
+                top = float(bm25_scores.max())
+                rows_ = np.fromiter(ranks.keys(), dtype=np.int64)
+                fused[rows_] += settings.bm25_weight * bm25_scores[rows_] / top
         shares = self.doc_shares(doc_tokens)
+        if plan.locator:
+            # “永北圩所在镇…”: the locator alone says which report; the rest may be rarer elsewhere
+            locator_shares = self.doc_shares(tokenize(plan.locator) + (english_pinyin_query(plan.locator) if plan.english else []))
+            if locator_shares.any():
+                shares = locator_shares
         doc_scores = {store.docs[i].doc_id: float(s) for i, s in enumerate(shares) if s > 0}
         # "which reports mention X" spans reports: no single report gets a head start
         if settings.doc_weight > 0 and shares.any() and plan.kind != "which_reports":

@@ -126,7 +126,7 @@ MASKED_FIGURE = re.compile(r"[*＊]+(?:[.．][*＊]+)?")
 # Measure words/units that follow a figure in these reports; `*` before one of them is a masked figure.
 UNITS = (
     "%|％|‰|个百分点|平方米|平方公里|立方米|公里|千米|米|公顷|亩|吨|千瓦时|万元|亿元|元|户|人次|人|名|位|家|个|项|次|件|起|条|"
-    "座|所|处|栋|套|台|辆|场|期|批|类|支|场次|余|多|万|亿|天|小时|年|月|届|村|组|批次|车次|倍|株|棵|头|只|份|篇|张|本|kw|km"
+    "座|所|处|栋|套|台|辆|场|期|批|类|支|场次|万|亿|天|小时|年|月|届|村|组|批次|车次|倍|株|棵|头|只|份|篇|张|本|kw|km"
 )
 MASKED_WITH_UNIT = re.compile(rf"[*＊]+(?:[.．][*＊]+)?\s*(?:{UNITS})")
 FIGURE_WITH_UNIT = re.compile(rf"{_NUM}(?:余|多)?\s*(?:{UNITS})?")

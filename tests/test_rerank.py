@@ -154,7 +154,7 @@ def reranking_assistant(sample_index_dir, e5_embedder, tiny_ce_dir):
 
 
 @pytest.mark.model
-@pytest.mark.parametrize("question", QUESTIONS)
+@pytest.mark.parametrize("question", QUESTIONS, ids=["sample-points", "dibao"])
 def test_assistant_hits_follow_the_cross_encoder_scores(reranking_assistant, cross_encoder, e5_embedder, question):
     assistant = reranking_assistant
     assert assistant.retriever.reranker is not None
