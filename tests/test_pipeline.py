@@ -2,8 +2,9 @@
 
 The dev-set targets from the issue: gold evidence in the top 5 for >= 95% of answerable questions, every
 gold string in the answer for >= 90%, every masked-figure question `redacted`, every unanswerable one
-`not_found`, and no answerable question `not_found`. ``tests/data/extra_questions.jsonl`` (ours, shipped)
-adds more questions of the same kinds; ``../shared/eval/dev.jsonl`` is used when it is there.
+`not_found`, and no answerable question `not_found`. ``tests/data/extra_questions.jsonl`` and
+``tests/data/heldout_questions.jsonl`` (45 questions written by a separate author from the reports alone)
+add more questions of the same kinds; ``../shared/eval/dev.jsonl`` is used when it is there.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from conftest import SHARED, TESTS_DIR
 pytestmark = pytest.mark.model
 
 EXTRA = TESTS_DIR / "data" / "extra_questions.jsonl"
+HELDOUT = TESTS_DIR / "data" / "heldout_questions.jsonl"
 DEV = SHARED / "eval" / "dev.jsonl"
 
 
@@ -35,7 +37,7 @@ def norm(text: str) -> str:
 
 
 def question_sets():
-    sets = [pytest.param(EXTRA, id="extra")]
+    sets = [pytest.param(EXTRA, id="extra"), pytest.param(HELDOUT, id="heldout")]
     sets.append(pytest.param(DEV, id="shared-dev", marks=pytest.mark.skipif(not DEV.exists(), reason=f"{DEV} not present (../shared is not beside this checkout)")))
     return sets
 
