@@ -65,7 +65,7 @@ class RetrievalSettings:
     top_k: int = 5
     candidates: int = 100
     rrf_k: int = 60
-    dense_weight: float = 1.0
+    dense_weight: float = 0.5
     bm25_weight: float = 1.0
     doc_weight: float = 1.0
     dense_on_content: bool = False
