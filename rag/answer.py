@@ -104,6 +104,16 @@ class _Scorer:
         return {t for t in self.weights if t not in text and t not in report_names}
 
 
+def top_passage_answer(question: str, hits: list[Hit]) -> Answer:
+    """The day-one baseline (``answer.mode = "top_passage"``): the best passage is the answer, cited as [1].
+    It never refuses and never checks a figure; the evaluation compares our answerer against it."""
+    if not hits:
+        return Answer(NOT_FOUND_TEXT, "not_found", [], hits, question)
+    chunk = hits[0].chunk
+    citation = Citation(1, chunk, chunk.text, chunk.start, chunk.end)
+    return Answer(f"{chunk.text}[1]", "answered", [citation], hits, question)
+
+
 def _named_report(doc_scores: dict[str, float]) -> str | None:
     """The report a question names, when its keyword score clearly dominates (the runner-up below
     ``NAMED_REPORT_RATIO`` of it); else None."""

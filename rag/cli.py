@@ -3,6 +3,7 @@
     rag ingest DIR [--index IDX] [--rebuild]     build or update an index (only new reports are embedded)
     rag ask "问题" [--index IDX | --reports DIR]  print the answer, then its numbered sources
     rag info [--index IDX]                        what an index holds and how it was built
+    rag eval QUESTIONS [--corpus DIR] [--compare dense,bm25,hybrid]   score a question set
 
 Global options: ``--config FILE`` (default: $RAG_CONFIG or the project's config.toml) and
 ``--set section.key=value`` (repeatable) to override one setting for this run.
@@ -134,6 +135,33 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    from .evaluate import BASELINE, EvalConfig, evaluate, format_table, parse_config_spec, write_report
+
+    settings = _settings(args)
+    configs: list[EvalConfig] = []
+    for mode in filter(None, (args.compare or "").split(",")):
+        mode = mode.strip()
+        configs.append(BASELINE if mode == "baseline" else EvalConfig(mode, {"retrieval.mode": mode}))
+    configs += [parse_config_spec(spec) for spec in args.config_spec or []]
+    if not configs:
+        configs = [EvalConfig("ours", {})]
+    if not args.no_baseline and all(c.name != "baseline" for c in configs):
+        configs.append(BASELINE)
+    corpus = Path(args.corpus) if args.corpus else settings.corpus.reports_dir
+    report = evaluate(args.questions, corpus, configs, settings, index_root=args.index_root, limit=args.limit)
+    print(format_table(report))
+    if args.by_kind:
+        for kind in sorted({k for r in report.results for k in r.by_kind}):
+            print(f"\n[kind: {kind}]")
+            print(format_table(report, kind))
+    out = Path(args.out) if args.out else Path("var") / "eval" / "reports" / Path(args.questions).stem
+    paths = write_report(report, out, title=f"Evaluation: {Path(args.questions).name}")
+    print(f"\n{report.n_questions} questions × {len(report.results)} configurations in {report.seconds:.1f} s")
+    print("wrote " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rag",
@@ -166,6 +194,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     p.add_argument("--hits", action="store_true", help="also print the retrieved passages")
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("eval", help="score retrieval, answers and citations on a question file (JSON Lines)")
+    p.add_argument("questions", help="question file: id, question, answers, docs, evidence, kind per line")
+    p.add_argument("--corpus", help="folder of the reports the questions are about (default: the bundled reports)")
+    p.add_argument("--compare", help="comma-separated retrieval modes and/or 'baseline', e.g. dense,bm25,hybrid")
+    p.add_argument("--config", dest="config_spec", action="append", metavar="NAME:KEY=V,KEY=V",
+                   help="a named configuration to compare, e.g. 'rrf:retrieval.fusion=rrf' (repeatable)")
+    p.add_argument("--no-baseline", action="store_true", help="do not add the day-one LangChain baseline")
+    p.add_argument("--index-root", help="where per-configuration indexes are cached (default: var/eval)")
+    p.add_argument("--out", help="folder for results.json, report.md and hit_at_k.png")
+    p.add_argument("--limit", type=int, help="only the first N questions")
+    p.add_argument("--by-kind", action="store_true", help="also print a table per question kind")
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("info", help="describe an index")
     p.add_argument("--index", help="index folder (default: corpus.index_dir)")

@@ -45,11 +45,15 @@ class EmbeddingSettings:
 
 @dataclass(frozen=True)
 class SplitterSettings:
+    strategy: str = "structure"  # "structure" (ours) | "recursive" (LangChain's RecursiveCharacterTextSplitter)
     chunk_size: int = 300
     chunk_overlap: int = 80
+    context: bool = True  # index each passage with its report's context line and section path
     context_terms: int = 12
 
     def __post_init__(self) -> None:
+        if self.strategy not in ("structure", "recursive"):
+            raise ConfigError(f"splitter.strategy must be 'structure' or 'recursive', got {self.strategy!r}")
         if self.chunk_size < 50:
             raise ConfigError(f"splitter.chunk_size must be >= 50 characters, got {self.chunk_size}")
         if not 0 <= self.chunk_overlap < self.chunk_size:
@@ -104,8 +108,8 @@ class AnswerSettings:
     max_reports: int = 8
 
     def __post_init__(self) -> None:
-        if self.mode not in ("extractive",):
-            raise ConfigError(f"answer.mode must be 'extractive', got {self.mode!r}")
+        if self.mode not in ("extractive", "top_passage"):
+            raise ConfigError(f"answer.mode must be 'extractive' or 'top_passage', got {self.mode!r}")
         if not 0.0 <= self.min_support <= 1.0:
             raise ConfigError(f"answer.min_support must be in [0, 1], got {self.min_support}")
 

@@ -51,8 +51,10 @@ class StoredDocument:
     text: str
 
 
-def index_text(chunk: Chunk, context: str) -> str:
+def index_text(chunk: Chunk, context: str, with_context: bool = True) -> str:
     """What is embedded and keyword-indexed for a chunk: report context, section path, then the text."""
+    if not with_context:
+        return chunk.text
     head = "\n".join(p for p in (context, chunk.section) if p)
     return f"{head}\n{chunk.text}" if head else chunk.text
 

@@ -78,7 +78,13 @@ def settings_fingerprint(settings: Settings, embedder) -> dict:
 
 def splitter_header(settings: Settings) -> dict:
     s = settings.splitter
-    return {"chunk_size": s.chunk_size, "chunk_overlap": s.chunk_overlap, "context_terms": s.context_terms}
+    return {
+        "strategy": s.strategy,
+        "chunk_size": s.chunk_size,
+        "chunk_overlap": s.chunk_overlap,
+        "context": s.context,
+        "context_terms": s.context_terms,
+    }
 
 
 def embedder_header(settings: Settings, embedder, load_model: bool = True) -> dict:
@@ -98,10 +104,10 @@ def embedder_header(settings: Settings, embedder, load_model: bool = True) -> di
 
 def prepare_document(doc: Document, settings: Settings) -> tuple[StoredDocument, list[Chunk], list[str]]:
     """Split a report and build the text each of its chunks is indexed by."""
-    context = report_context(doc, settings.splitter.context_terms).line()
+    context = report_context(doc, settings.splitter.context_terms).line() if settings.splitter.context else ""
     chunks = split_document(doc, settings.splitter)
     stored = StoredDocument(doc.doc_id, doc.source, doc.title, doc.encoding, context, doc.text)
-    return stored, chunks, [index_text(c, context) for c in chunks]
+    return stored, chunks, [index_text(c, context, settings.splitter.context) for c in chunks]
 
 
 def ingest(
@@ -180,7 +186,7 @@ def ingest(
         if progress:
             progress(total, total, "keyword index")
         context_of = {d.doc_id: d.context for d in docs}
-        chunk_tokens = [tokenize(index_text(c, context_of[c.doc_id])) for c in chunks]
+        chunk_tokens = [tokenize(index_text(c, context_of[c.doc_id], settings.splitter.context)) for c in chunks]
         doc_tokens = [tokenize(d.title + "\n" + d.text) + pinyin_tokens(d.title + "\n" + d.text) for d in docs]
         manifest = manifest_header(header, splitter_header(settings), TOKENIZER_NAME)
         if (

@@ -7,11 +7,12 @@ swaps the index under a lock). The CLI, the evaluation scripts and the chat all 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from pathlib import Path
 
-from .answer import ExtractiveAnswerer
+from .answer import ExtractiveAnswerer, top_passage_answer
 from .config import Settings, load_settings
 from .errors import EmptyQuestionError, IndexMissingError
 from .index import IndexStore, load_index
@@ -88,23 +89,31 @@ class Assistant:
 
         return score
 
-    def ask(self, question: str, top_k: int | None = None, mode: str | None = None) -> Answer:
-        """Answer one question with cited quotes. Raises EmptyQuestionError for an empty question."""
+    def ask(self, question: str, top_k: int | None = None, mode: str | None = None, extra_hits: int = 0) -> Answer:
+        """Answer one question with cited quotes. Raises EmptyQuestionError for an empty question.
+
+        ``top_k`` / ``mode`` override retrieval for this question. ``extra_hits`` retrieves that many more
+        passages for the caller to inspect (``Answer.hits``) without changing what the answer is built from
+        (the evaluation uses it to score hit@10)."""
         if question is None or not str(question).strip():
             raise EmptyQuestionError("the question is empty")
         question = str(question).strip()[:MAX_QUESTION_CHARS]
         with self._lock:
             retriever, answerer = self.retriever, self.answerer
+        k = top_k or self.settings.retrieval.top_k
         started = time.perf_counter()
-        result = retriever.search(question, top_k=top_k, mode=mode)
+        result = retriever.search(question, top_k=k + max(0, extra_hits), mode=mode)
+        used = result.hits if len(result.hits) <= k or plan_query(question).kind == "which_reports" else result.hits[:k]
         t = time.perf_counter()
         plan = plan_query(question)
-        answer = answerer.answer(plan, result.hits, dense_rescue=self._dense_similarity(question), doc_scores=result.doc_scores)
+        if self.settings.answer.mode == "top_passage":
+            answer = top_passage_answer(question, used)
+        else:
+            answer = answerer.answer(plan, used, dense_rescue=self._dense_similarity(question), doc_scores=result.doc_scores)
         timings = dict(result.timings)
         timings["answer"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - started
-        answer.timings.update(timings)
-        return answer
+        return dataclasses.replace(answer, hits=list(result.hits), timings={**answer.timings, **timings})
 
 
 _default: Assistant | None = None

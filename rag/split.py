@@ -164,8 +164,32 @@ def _spans(doc: Document, size: int) -> list[_Span]:
     return spans
 
 
+def split_recursive(doc: Document, settings: SplitterSettings) -> list[Chunk]:
+    """LangChain's ``RecursiveCharacterTextSplitter`` with its default separators (\\n\\n, \\n, space, "").
+
+    The day-one baseline the evaluation compares against; same Chunk contract (exact offsets), no sections."""
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    splitter = RecursiveCharacterTextSplitter(
+        chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap, add_start_index=True
+    )
+    chunks = []
+    for piece in splitter.create_documents([doc.text]):
+        start = int(piece.metadata["start_index"])
+        if start < 0 or doc.text[start : start + len(piece.page_content)] != piece.page_content:
+            start = doc.text.find(piece.page_content)
+        end = start + len(piece.page_content)
+        if start < 0 or not piece.page_content.strip():
+            continue
+        chunks.append(Chunk(Chunk.make_id(doc.doc_id, start), doc.doc_id, doc.source, doc.title, "", start, end, doc.text[start:end]))
+    unique = {c.chunk_id: c for c in chunks}
+    return sorted(unique.values(), key=lambda c: c.start)
+
+
 def split_document(doc: Document, settings: SplitterSettings) -> list[Chunk]:
     """Split a report into chunks that follow its structure. See the module docstring for the rules."""
+    if settings.strategy == "recursive":
+        return split_recursive(doc, settings)
     size, overlap = settings.chunk_size, settings.chunk_overlap
     spans = _spans(doc, size)
     chunks: list[Chunk] = []
