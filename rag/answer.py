@@ -164,6 +164,10 @@ class ExtractiveAnswerer:
         self.idf = idf
         self.context_of = context_of
 
+    def _threshold(self, plan: QueryPlan) -> float:
+        """Open questions (有何措施 / 如何…) are answered in other words than they are asked: a lower bar."""
+        return self.settings.min_support_open if plan.kind == "open" else self.settings.min_support
+
     # -- candidate sentences -------------------------------------------------------------------------
     def _sentences(self, hits: list[Hit], scorer: _Scorer) -> list[_Sentence]:
         plan = scorer.plan
@@ -211,7 +215,8 @@ class ExtractiveAnswerer:
         Kept: every question word the sentence covers; for number questions the figure asked for; for
         list questions the enumeration (、) next to it; at least ``_MIN_QUOTE`` characters."""
         text = cand.text
-        if len(text) <= _SHORT_SENTENCE:
+        if len(text) <= _SHORT_SENTENCE or scorer.plan.kind == "open":
+            # an open question's answer is the whole measure or rule, not one clause of it
             return cand.start, cand.end
         clauses = _split(text, _CLAUSE_END)
         if len(clauses) <= 1:
@@ -304,7 +309,7 @@ class ExtractiveAnswerer:
         best = cands[0]
         support = best.coverage
         notes = [f"support={support:.2f}"]
-        if support < self.settings.min_support and dense_rescue is not None and support >= RESCUE_MIN_SUPPORT:
+        if support < self._threshold(plan) and dense_rescue is not None and support >= RESCUE_MIN_SUPPORT:
             # A paraphrase (新兵 ~ 兵员) defeats word matching. Accept one of the best few sentences when the
             # embedding model finds it close to the question AND it carries the kind of figure asked for
             # (a number question with an explicit unit): without that check the model's similarity alone
@@ -321,7 +326,7 @@ class ExtractiveAnswerer:
             if fits:
                 best = fits[0]
                 support = self.settings.min_support
-        if support < self.settings.min_support:
+        if support < self._threshold(plan):
             return Answer(NOT_FOUND_TEXT, "not_found", [], hits, plan.question, notes=notes)
         return self._compose(plan, hits, best, cands, scorer, notes)
 

@@ -4,7 +4,8 @@
   “华海药业所在镇”, “临海这个镇”). It picks the report, not the passage, so retrieval ranks passages
   on the rest of the question (``content``) and uses the locator only to find the report.
 - kind: ``number`` (多少 / 几 / 百分之 / how many), ``list`` (哪些 / 哪几 / 哪两), ``which_reports``
-  (哪些报告 / 哪个镇 — the answer spans reports), or ``fact``.
+  (哪些报告 / 哪个镇 — the answer spans reports), ``open`` (有何 / 如何 / 什么措施 — a measure, rule or
+  reason, answered in the report's own words), or ``fact``.
 - units: the measure words a number question expects (多少户 → 户; 百分之多少 → %).
 """
 
@@ -26,6 +27,8 @@ _LOCATOR_EN = re.compile(r"\b(?:in|of|for) the (?:town|county|city|district|plac
 _NUMBER_Q = re.compile(r"多少|(?<!哪)几[个名户人次项家所座条起万亿年%场支批期天]|百分之|百分比|比例|比重|增长率|完成率|增幅|同比|金额|数量|总额|规模|排名第几|how many|how much|what percentage|what proportion|what was the .*(?:value|amount|number|rate|output|revenue)", re.I)
 _LIST_Q = re.compile(r"哪些|哪几|哪两|哪三|哪四|哪五|有哪|分别是|包括什么|which (?:\w+ )?(?:ones|projects|crops|items)|what are the", re.I)
 _WHICH_REPORTS_Q = re.compile(r"哪(?:些|几|几个|几份|个|份|一份)(?:报告|镇|乡|县|市|区|地方|文件|单位|乡镇)|which (?:reports?|towns?|counties|documents?)", re.I)
+# open questions ask for a measure, a rule, a reason: their answers paraphrase the question's words
+_OPEN_Q = re.compile(r"有何|如何|怎样|怎么|为何|为什么|什么(?:样的)?(?:措施|政策|要求|规定|办法|举措|内容|作用|意义|目的|条件|标准|渠道|途径|方式|服务|支持|补贴|优惠|便利|安排|建议|注意事项)|哪些(?:措施|政策|要求|规定|办法|举措|内容|条件|标准|渠道|途径|方式|服务|支持|补贴|优惠|便利|安排|建议|注意事项|条例|文件)|\bhow\b(?!\s+(?:many|much))|\bwhy\b|what measures", re.I)
 _UNIT_AFTER = re.compile(r"(?:多少|几)(?:万|亿|千|百)?(?P<unit>平方米|平方公里|亩|公顷|吨|万元|亿元|元|户|人次|人|名|位|家|个|项|次|件|起|条|座|所|处|场|期|批|支|天|钱|倍|公里|米)")
 _ENGLISH_UNITS = [
     (re.compile(r"\bhouseholds?\b", re.I), "户"),
@@ -52,7 +55,7 @@ class QueryPlan:
     question: str
     content: str  # the question without its locator phrase: what the passage must say
     locator: str = ""
-    kind: str = "fact"  # number | list | which_reports | fact
+    kind: str = "fact"  # number | list | which_reports | open | fact
     units: tuple[str, ...] = field(default_factory=tuple)
     english: bool = False
 
@@ -84,8 +87,10 @@ def plan_query(question: str) -> QueryPlan:
     english = ascii_letters > 0.5 * max(1, len(q.replace(" ", "")))
     if _WHICH_REPORTS_Q.search(q):
         kind = "which_reports"
-    elif _NUMBER_Q.search(q):
+    elif _NUMBER_Q.search(q) and not _OPEN_Q.search(q):
         kind = "number"
+    elif _OPEN_Q.search(q):
+        kind = "open"
     elif _LIST_Q.search(q):
         kind = "list"
     else:

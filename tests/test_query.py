@@ -36,6 +36,9 @@ def test_locators(question, locator, rest_starts):
         ("哪些报告提到了落实“河长制”？", "which_reports", ()),
         ("这些报告里哪个镇建成了地铁站？", "which_reports", ()),
         ("How many households received the minimum living allowance?", "number", ("户",)),
+        ("东营市对雇佣全日制大学生的企业有何补贴政策？", "open", ()),
+        ("黑龙江省是如何解决部分农民工不能外出务工这一问题的？", "open", ()),
+        ("How does the town handle returning workers?", "open", ()),
     ],
 )
 def test_kinds_and_units(question, kind, units):
