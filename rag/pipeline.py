@@ -12,7 +12,10 @@ import threading
 import time
 from pathlib import Path
 
+from typing import Sequence
+
 from .answer import ExtractiveAnswerer, top_passage_answer
+from .conversation import follow_up
 from .config import Settings, load_settings
 from .errors import EmptyQuestionError, IndexMissingError
 from .index import IndexStore, load_index
@@ -89,12 +92,21 @@ class Assistant:
 
         return score
 
-    def ask(self, question: str, top_k: int | None = None, mode: str | None = None, extra_hits: int = 0) -> Answer:
+    def ask(
+        self,
+        question: str,
+        top_k: int | None = None,
+        mode: str | None = None,
+        extra_hits: int = 0,
+        history: Sequence[Answer] = (),
+    ) -> Answer:
         """Answer one question with cited quotes. Raises EmptyQuestionError for an empty question.
 
         ``top_k`` / ``mode`` override retrieval for this question. ``extra_hits`` retrieves that many more
         passages for the caller to inspect (``Answer.hits``) without changing what the answer is built from
-        (the evaluation uses it to score hit@10)."""
+        (the evaluation uses it to score hit@10). ``history``: the conversation's earlier answers, oldest
+        first; a follow-up (“那2023年呢？”) is rewritten into a standalone question and keeps the report
+        under discussion unless it names another (see ``rag.conversation``)."""
         if question is None or not str(question).strip():
             raise EmptyQuestionError("the question is empty")
         question = str(question).strip()[:MAX_QUESTION_CHARS]
@@ -102,10 +114,13 @@ class Assistant:
             retriever, answerer = self.retriever, self.answerer
         k = top_k or self.settings.retrieval.top_k
         started = time.perf_counter()
-        result = retriever.search(question, top_k=k + max(0, extra_hits), mode=mode)
-        used = result.hits if len(result.hits) <= k or plan_query(question).kind == "which_reports" else result.hits[:k]
-        t = time.perf_counter()
+        asked = question
+        turn = follow_up(question, list(history))
+        question = turn.standalone
+        result = retriever.search(question, top_k=k + max(0, extra_hits), mode=mode, prefer_doc=turn.prefer_doc)
         plan = plan_query(question)
+        used = result.hits if len(result.hits) <= k or plan.kind == "which_reports" else result.hits[:k]
+        t = time.perf_counter()
         if self.settings.answer.mode == "top_passage":
             answer = top_passage_answer(question, used)
         else:
@@ -113,7 +128,9 @@ class Assistant:
         timings = dict(result.timings)
         timings["answer"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - started
-        return dataclasses.replace(answer, hits=list(result.hits), timings={**answer.timings, **timings})
+        return dataclasses.replace(
+            answer, hits=list(result.hits), timings={**answer.timings, **timings}, question=asked, standalone_question=question
+        )
 
 
 _default: Assistant | None = None
@@ -133,6 +150,6 @@ def default_assistant() -> Assistant:
         return _default
 
 
-def ask(question: str, top_k: int | None = None, mode: str | None = None) -> Answer:
+def ask(question: str, top_k: int | None = None, mode: str | None = None, history: Sequence[Answer] = ()) -> Answer:
     """Answer a question over the bundled reports (see ``default_assistant``)."""
-    return default_assistant().ask(question, top_k=top_k, mode=mode)
+    return default_assistant().ask(question, top_k=top_k, mode=mode, history=history)

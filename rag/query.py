@@ -21,6 +21,8 @@ _LOCATOR_PATTERNS = [
     # “推行“一地三种”的镇，…”, “推广古镇中秋“耍宝塔”民俗的镇…”: a clause describing the town, then 的镇
     re.compile(rf"^(?P<loc>[^，,？?。]{{2,30}}?)的{_PLACE}(?![长委政级内外])[，,的]?"),
     re.compile(rf"^(?P<loc>.{{1,12}}?)[（(](?P<loc2>[^）)]{{1,12}})[）)][的，,]?"),
+    # a question that starts with a town or county name (“辽市镇上半年…”, “城关镇下半年…”)
+    re.compile(r"^(?![全我该本各每这那此])(?P<loc>[\u4e00-\u9fff]{1,6}?(?:镇|乡|街道|县|区))(?![镇乡县区市街])(?:的|在|对)?"),
 ]
 _LOCATOR_EN = re.compile(r"\b(?:in|of|for) the (?:town|county|city|district|place)\s+(?:that|which|where|whose)\s+(?P<loc>[^,?]+)", re.I)
 
@@ -28,7 +30,7 @@ _NUMBER_Q = re.compile(r"多少|(?<!哪)几[个名户人次项家所座条起万
 _LIST_Q = re.compile(r"哪些|哪几|哪两|哪三|哪四|哪五|有哪|分别是|包括什么|which (?:\w+ )?(?:ones|projects|crops|items)|what are the", re.I)
 _WHICH_REPORTS_Q = re.compile(r"哪(?:些|几|几个|几份|个|份|一份)(?:报告|镇|乡|县|市|区|地方|文件|单位|乡镇)|which (?:reports?|towns?|counties|documents?)", re.I)
 # open questions ask for a measure, a rule, a reason: their answers paraphrase the question's words
-_OPEN_Q = re.compile(r"有何|如何|怎样|怎么|为何|为什么|什么(?:样的)?(?:措施|政策|要求|规定|办法|举措|内容|作用|意义|目的|条件|标准|渠道|途径|方式|服务|支持|补贴|优惠|便利|安排|建议|注意事项)|哪些(?:措施|政策|要求|规定|办法|举措|内容|条件|标准|渠道|途径|方式|服务|支持|补贴|优惠|便利|安排|建议|注意事项|条例|文件)|\bhow\b(?!\s+(?:many|much))|\bwhy\b|what measures", re.I)
+_OPEN_Q = re.compile(r"有何|如何|怎样|怎么|为何|为什么|什么(?:样的)?(?:措施|政策|要求|规定|办法|举措|内容|作用|意义|目的|条件|标准|渠道|途径|方式|服务|支持|补贴|优惠|便利|安排|建议|注意事项|工作计划|计划|打算|目标|思路)|哪些(?:措施|政策|要求|规定|办法|举措|内容|条件|标准|渠道|途径|方式|服务|支持|补贴|优惠|便利|安排|建议|注意事项|条例|文件)|\bhow\b(?!\s+(?:many|much))|\bwhy\b|what measures", re.I)
 _UNIT_AFTER = re.compile(r"(?:多少|几)(?:万|亿|千|百)?(?P<unit>平方米|平方公里|亩|公顷|吨|万元|亿元|元|户|人次|人|名|位|家|个|项|次|件|起|条|座|所|处|场|期|批|支|天|钱|倍|公里|米)")
 _ENGLISH_UNITS = [
     (re.compile(r"\bhouseholds?\b", re.I), "户"),

@@ -107,7 +107,9 @@ class HybridRetriever:
             return np.zeros(len(self.store.chunks), np.float32)
         return np.asarray(self.store.bm25_chunks.get_scores(known), dtype=np.float32)
 
-    def search(self, question: str, top_k: int | None = None, mode: str | None = None) -> SearchResult:
+    def search(self, question: str, top_k: int | None = None, mode: str | None = None, prefer_doc: str | None = None) -> SearchResult:
+        """Rank passages for ``question``. ``prefer_doc`` (a report id carried over from the conversation) is
+        the report prior when the question names no report of its own (no locator or place name)."""
         import numpy as np
 
         settings = self.settings
@@ -171,6 +173,10 @@ class HybridRetriever:
             locator_shares = self.doc_shares(tokenize(plan.locator) + (english_pinyin_query(plan.locator) if plan.english else []))
             if locator_shares.any():
                 shares = locator_shares
+        if prefer_doc is not None and prefer_doc in store.doc_row and not plan.locator:
+            # a follow-up that names no report of its own stays with the report under discussion
+            shares = np.zeros(len(store.docs), dtype=np.float32)
+            shares[store.doc_row[prefer_doc]] = 1.0
         doc_scores = {store.docs[i].doc_id: float(s) for i, s in enumerate(shares) if s > 0}
         # "which reports mention X" spans reports: no single report gets a head start
         if settings.doc_weight > 0 and shares.any() and plan.kind != "which_reports":

@@ -93,7 +93,8 @@ class Answer:
     status: "answered" | "redacted" | "not_found".
     citations: numbered sources, ``n`` matching the markers in ``text``.
     hits: the ranked retrieval results the answer was chosen from.
-    question: the question as asked; timings: seconds per stage.
+    question: the question as asked; standalone_question: as understood in its conversation;
+    timings: seconds per stage; notes: how the answer was decided (support, checks).
     """
 
     text: str
@@ -103,3 +104,4 @@ class Answer:
     question: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    standalone_question: str = ""  # the question as understood in the conversation (follow-ups rewritten)
