@@ -3,6 +3,7 @@
     rag ingest DIR [--index IDX] [--rebuild]     build or update an index (only new reports are embedded)
     rag ask "问题" [--index IDX | --reports DIR]  print the answer, then its numbered sources
     rag info [--index IDX]                        what an index holds and how it was built
+    rag serve [--host H --port P] [--reports DIR] the chat (Gradio)
     rag eval QUESTIONS [--corpus DIR] [--compare dense,bm25,hybrid]   score a question set
 
 Global options: ``--config FILE`` (default: $RAG_CONFIG or the project's config.toml) and
@@ -65,7 +66,9 @@ def format_answer(answer, show_hits: bool = False) -> str:
             if c.n in seen:
                 continue
             seen.add(c.n)
-            where = f"{c.chunk.title} › {c.chunk.section}" if c.chunk.section else c.chunk.title
+            where = c.chunk.section if c.chunk.section.startswith(c.chunk.title) else (
+                f"{c.chunk.title} › {c.chunk.section}" if c.chunk.section else c.chunk.title
+            )
             lines.append(f"[{c.n}] {where}  ({c.chunk.source}, 字符 {c.quote_start}–{c.quote_end})")
             lines.append(f"    “{c.quote}”")
     if show_hits:
@@ -162,6 +165,18 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    try:
+        from ui.app import serve
+    except ImportError as exc:
+        raise RagError(f"the chat needs gradio: pip install -e '.[ui]' ({exc})") from exc
+
+    settings = _settings(args)
+    print(f"starting the chat on http://{args.host}:{args.port} …", file=sys.stderr)
+    serve(settings, host=args.host, port=args.port, reports_dir=args.reports, index_dir=args.index, block=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rag",
@@ -207,6 +222,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="only the first N questions")
     p.add_argument("--by-kind", action="store_true", help="also print a table per question kind")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("serve", help="start the chat (Gradio) on the bundled reports or a folder of yours")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--reports", help="serve this folder of reports (default: the library folder, seeded with the samples)")
+    p.add_argument("--index", help="index folder (default: corpus.index_dir, or REPORTS/.rag_index with --reports)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("info", help="describe an index")
     p.add_argument("--index", help="index folder (default: corpus.index_dir)")

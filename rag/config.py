@@ -24,7 +24,9 @@ DEFAULT_CONFIG = PROJECT_ROOT / "config.toml"
 class CorpusSettings:
     reports_dir: Path = PROJECT_ROOT / "data" / "reports"
     index_dir: Path = PROJECT_ROOT / "var" / "index"
-    extensions: tuple[str, ...] = (".txt", ".md")
+    extensions: tuple[str, ...] = (".txt", ".md", ".docx", ".pdf")
+    library_dir: Path = PROJECT_ROOT / "var" / "library"  # the chat's report library (seeded from reports_dir)
+    max_upload_mb: int = 20
 
 
 @dataclass(frozen=True)

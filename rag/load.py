@@ -104,13 +104,56 @@ def guess_title(text: str, fallback: str) -> str:
     return fallback
 
 
+def _docx_text(data: bytes, source: str) -> str:
+    """Paragraph text of a .docx (python-docx), one paragraph a line; tables row by row."""
+    import io
+
+    try:
+        import docx
+    except ImportError as exc:  # pragma: no cover - install problem
+        raise UnreadableReportError(f"{source}: reading .docx needs python-docx") from exc
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except Exception as exc:  # python-docx raises several kinds for a damaged file
+        raise UnreadableReportError(f"{source}: not a readable .docx file ({exc.__class__.__name__})") from exc
+    lines = [p.text for p in document.paragraphs]
+    for table in document.tables:
+        for row in table.rows:
+            lines.append("\t".join(cell.text for cell in row.cells))
+    return "\n".join(lines)
+
+
+def _pdf_text(data: bytes, source: str) -> str:
+    """The text layer of a PDF (pypdf), page by page. A scanned PDF without text is unreadable here."""
+    import io
+
+    try:
+        from pypdf import PdfReader
+    except ImportError as exc:  # pragma: no cover - install problem
+        raise UnreadableReportError(f"{source}: reading .pdf needs pypdf") from exc
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        text = "\n".join(page.extract_text() or "" for page in reader.pages)
+    except Exception as exc:  # pypdf raises many kinds for a damaged file
+        raise UnreadableReportError(f"{source}: not a readable PDF ({exc.__class__.__name__})") from exc
+    if not text.strip():
+        raise UnreadableReportError(f"{source}: the PDF has no text layer (a scan?); convert it to text first")
+    return text
+
+
 def read_document(path: Path, root: Path) -> Document:
-    """Read one report file. ``source`` is its path relative to ``root``."""
+    """Read one report file (.txt/.md in any common encoding, .docx, .pdf). ``source`` is its path relative
+    to ``root``; the id is the hash of the file's bytes."""
     source = path.relative_to(root).as_posix()
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise UnreadableReportError(f"{source}: cannot read file: {exc}") from exc
+    suffix = path.suffix.lower()
+    if suffix in (".docx", ".pdf"):
+        text = _docx_text(data, source) if suffix == ".docx" else _pdf_text(data, source)
+        text = normalise_text(text)
+        return Document(content_id(data), source, guess_title(text, path.stem), text, suffix[1:])
     if b"\x00" in data[:4096] and not _looks_like_utf16(data) and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise UnreadableReportError(f"{source}: binary file, not text")
     text, encoding = decode_bytes(data, source)

@@ -68,3 +68,19 @@ def test_title_guess():
     assert guess_title("镇2022年工作总结及2023年工作思路\n\n一、今年来工作总结", "f") == "镇2022年工作总结及2023年工作思路"
     assert guess_title("很长的一段开场白，" * 10 + "\n一、2022年上半年工作总结\n", "f") == "2022年上半年工作总结"
     assert guess_title("很长的一段开场白，" * 10 + "\n一、固本培元\n", "fallback") == "fallback"
+
+
+def test_docx_and_pdf_text_layers(tmp_path):
+    import docx
+
+    d = docx.Document()
+    d.add_paragraph("2022年工作总结")
+    d.add_paragraph("全年新建道路5公里，惠及群众3000人。")
+    d.save(tmp_path / "r.docx")
+    doc = read_document(tmp_path / "r.docx", tmp_path)
+    assert "新建道路5公里" in doc.text and doc.title == "2022年工作总结"
+    (tmp_path / "broken.docx").write_bytes(b"PK\x03\x04 not really a zip")
+    (tmp_path / "scan.pdf").write_bytes(b"%PDF-1.4\n%%EOF")
+    result = load_folder(tmp_path, (".docx", ".pdf"))
+    assert [x.source for x in result.documents] == ["r.docx"]
+    assert set(result.skipped) == {"broken.docx", "scan.pdf"}

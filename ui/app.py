@@ -1,0 +1,249 @@
+"""The Gradio chat: a thin shell over ``Assistant.ask`` and the report library (no retrieval logic here).
+
+Tabs: 问答 (chat with streaming answers, a sources panel, settings), 报告库 (list / upload / delete reports),
+原文 (a report with the cited passage highlighted). Named API endpoints for ``gradio_client``:
+``/ask`` (question [+ conversation id] -> answer Markdown with numbered sources), ``/ingest`` (files ->
+library status), ``/delete`` (report name -> library status).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from pathlib import Path
+
+import gradio as gr
+
+from rag.errors import RagError
+from rag.library import Library
+from rag.pipeline import Assistant
+from rag.schema import Answer
+
+from .render import CSS, answer_markdown, answer_with_sources_markdown, library_rows, passage_view_html, sources_html
+
+EXAMPLES = [
+    "永北圩所在的镇2022年一共保障了多少户城乡低保？",
+    "那2023年计划投入多少钱对东岸圩进行清杂？",
+    "华海药业所在镇1-9月规上工业产值是多少，同比增长多少？",
+    "辽市镇目前全镇共有多少户低保户？",
+    "哪些报告提到了落实“河长制”？",
+    "这些报告里哪个镇建成了地铁站？",
+]
+LIBRARY_HEADERS = ["标题", "文件", "时期", "字数", "段落数"]
+HISTORY_TURNS = 4  # earlier answers a follow-up is read against
+STREAM_STEP = 6  # characters per streamed update
+MAX_CONVERSATIONS = 500
+
+
+class ConversationStore:
+    """Per-conversation answer history for API callers (bounded, oldest dropped)."""
+
+    def __init__(self, capacity: int = MAX_CONVERSATIONS):
+        self.capacity = capacity
+        self._items: OrderedDict[str, list[Answer]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> list[Answer]:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+            return list(self._items.get(key, []))
+
+    def append(self, key: str, answer: Answer) -> None:
+        with self._lock:
+            turns = self._items.setdefault(key, [])
+            turns.append(answer)
+            del turns[:-HISTORY_TURNS]
+            self._items.move_to_end(key)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
+
+def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Blocks:
+    settings = assistant.settings
+    conversations = ConversationStore()
+
+    def library_view():
+        reports = library.reports()
+        names = [r.source for r in reports]
+        return library_rows(reports), gr.update(choices=names, value=None), gr.update(choices=names, value=None)
+
+    # -- chat ---------------------------------------------------------------------------------------------
+    def respond(message, chat, answers, mode, top_k):
+        chat = list(chat or [])
+        answers = list(answers or [])
+        message = (message or "").strip()
+        if not message:
+            gr.Warning("请输入问题 / Please type a question")
+            yield chat, answers, gr.update(), gr.update(), message
+            return
+        chat.append({"role": "user", "content": message})
+        try:
+            answer = assistant.ask(message, top_k=int(top_k), mode=mode, history=answers[-HISTORY_TURNS:])
+        except RagError as exc:
+            chat.append({"role": "assistant", "content": f"⚠️ {exc}"})
+            yield chat, answers, gr.update(), gr.update(), ""
+            return
+        # stream the plain answer, then replace it with the rendered message (markers, status)
+        plain = answer.text
+        chat.append({"role": "assistant", "content": ""})
+        for i in range(STREAM_STEP, len(plain) + STREAM_STEP, STREAM_STEP):
+            chat[-1] = {"role": "assistant", "content": plain[:i]}
+            yield chat, answers, gr.update(), gr.update(), ""
+            time.sleep(0.01)
+        chat[-1] = {"role": "assistant", "content": answer_markdown(answer, lang)}
+        answers.append(answer)
+        choices = [f"[{c.n}] {c.chunk.title} · {c.chunk.source}" for c in {c.n: c for c in answer.citations}.values()]
+        yield chat, answers[-HISTORY_TURNS:], sources_html(answer, lang), gr.update(choices=choices, value=choices[0] if choices else None), ""
+
+    def new_conversation():
+        return [], [], "", gr.update(choices=[], value=None)
+
+    def open_citation(choice, answers):
+        if not choice or not answers:
+            return gr.update(), gr.update()
+        n = int(choice.split("]")[0].lstrip("["))
+        citation = next((c for c in answers[-1].citations if c.n == n), None)
+        if citation is None:
+            return gr.update(), gr.update()
+        doc = assistant.store.doc_by_id.get(citation.chunk.doc_id)
+        if doc is None:
+            return "<em>该报告已不在库中 / report no longer in the library</em>", gr.Tabs(selected="viewer")
+        return passage_view_html(doc.title, doc.source, doc.text, citation.quote_start, citation.quote_end), gr.Tabs(selected="viewer")
+
+    def view_report(source):
+        doc = next((d for d in assistant.store.docs if d.source == source), None)
+        if doc is None:
+            return ""
+        return passage_view_html(doc.title, doc.source, doc.text, 0, 0)
+
+    # -- API ----------------------------------------------------------------------------------------------
+    def api_ask(question: str, conversation_id: str = "") -> str:
+        """Answer a question; pass the same conversation_id to ask follow-ups. Returns Markdown with sources."""
+        history = conversations.get(conversation_id) if conversation_id else []
+        answer = assistant.ask(question, history=history)
+        if conversation_id:
+            conversations.append(conversation_id, answer)
+        return answer_with_sources_markdown(answer, lang)
+
+    # -- library ------------------------------------------------------------------------------------------
+    def add_files(files, progress=gr.Progress()):
+        files = files or []
+        if not files:
+            return ("请先选择文件 / choose files first", *library_view())
+        uploads = [(f, Path(f).name) for f in (files if isinstance(files, list) else [files])]
+
+        def report_progress(done, total, message):
+            progress(done / total if total else 1.0, desc=f"{message} {done}/{total}")
+
+        try:
+            report, refused = library.add(uploads, progress=report_progress)
+        except RagError as exc:
+            return (f"⚠️ {exc}", *library_view())
+        lines = [f"✅ 新增 {len(report.added)} 份，未变 {len(report.unchanged)} 份；本次嵌入 {report.embedded_chunks} 个段落（{report.seconds:.1f} 秒）"]
+        lines += [f"⚠️ 未能添加 {name}：{why}" for name, why in refused.items()]
+        lines += [f"⚠️ 跳过 {name}：{why}" for name, why in report.skipped.items()]
+        return ("\n\n".join(lines), *library_view())
+
+    def delete_report(source):
+        if not source:
+            return ("请选择要删除的报告 / choose a report", *library_view())
+        try:
+            report = library.delete(source)
+        except RagError as exc:
+            return (f"⚠️ {exc}", *library_view())
+        return (f"🗑️ 已删除 {source}（库中还有 {len(library.reports())} 份报告）", *library_view())
+
+    with gr.Blocks(title="工作报告问答 · Report QA") as demo:
+        answers_state = gr.State([])
+        gr.Markdown(
+            "## 工作报告问答\n每个回答都引用原文出处（报告 › 章节 › 原句）；数字被遮盖时直说，报告里没有时不编造。"
+        )
+        with gr.Tabs() as tabs:
+            with gr.Tab("问答", id="chat"):
+                chatbot = gr.Chatbot(label="对话", height=430, elem_id="rag-chat")
+                with gr.Row():
+                    box = gr.Textbox(placeholder="输入问题，例如：永北圩所在的镇2022年保障了多少户低保？", show_label=False, scale=8, elem_id="rag-question")
+                    send = gr.Button("发送", variant="primary", scale=1, elem_id="rag-send")
+                    clear = gr.Button("新对话", scale=1)
+                gr.Examples(EXAMPLES, inputs=box, label="示例问题")
+                sources = gr.HTML(elem_id="rag-sources")
+                with gr.Row():
+                    cite_pick = gr.Dropdown(label="在原文中查看引用", choices=[], scale=4)
+                    open_btn = gr.Button("打开原文", scale=1)
+                with gr.Accordion("设置", open=False):
+                    mode = gr.Radio(["hybrid", "dense", "bm25"], value=settings.retrieval.mode, label="检索方式（混合 / 向量 / 关键词）")
+                    top_k = gr.Slider(1, 20, value=settings.retrieval.top_k, step=1, label="检索段落数 top-k")
+            with gr.Tab("报告库", id="library"):
+                rows, _, _ = library_view()
+                table = gr.Dataframe(headers=LIBRARY_HEADERS, value=rows, interactive=False, label="库中的报告")
+                upload = gr.File(
+                    label=f"上传报告（.txt .md .docx .pdf，单个不超过 {settings.corpus.max_upload_mb} MB）",
+                    file_count="multiple",
+                    file_types=list(settings.corpus.extensions),
+                    type="filepath",
+                )
+                add_btn = gr.Button("添加到报告库并建立索引", variant="primary")
+                lib_status = gr.Markdown()
+                with gr.Row():
+                    names = [r.source for r in library.reports()]
+                    del_pick = gr.Dropdown(choices=names, label="删除报告", scale=4)
+                    del_btn = gr.Button("删除", variant="stop", scale=1)
+            with gr.Tab("原文", id="viewer"):
+                doc_pick = gr.Dropdown(choices=[r.source for r in library.reports()], label="选择报告")
+                viewer = gr.HTML(elem_id="rag-viewer")
+
+        chat_io = dict(
+            fn=respond,
+            inputs=[box, chatbot, answers_state, mode, top_k],
+            outputs=[chatbot, answers_state, sources, cite_pick, box],
+        )
+        send.click(api_name="chat", **chat_io)
+        box.submit(api_visibility="private", **chat_io)
+        clear.click(new_conversation, outputs=[chatbot, answers_state, sources, cite_pick], api_visibility="private")
+        open_btn.click(open_citation, inputs=[cite_pick, answers_state], outputs=[viewer, tabs], api_visibility="private")
+        doc_pick.change(view_report, inputs=doc_pick, outputs=viewer, api_visibility="private")
+        add_btn.click(add_files, inputs=upload, outputs=[lib_status, table, del_pick, doc_pick], api_name="ingest")
+        del_btn.click(delete_report, inputs=del_pick, outputs=[lib_status, table, del_pick, doc_pick], api_name="delete")
+        gr.api(api_ask, api_name="ask")
+    demo.queue(default_concurrency_limit=2)
+    return demo
+
+
+def make_assistant_and_library(settings, reports_dir: str | Path | None = None, index_dir: str | Path | None = None):
+    """The served assistant: over ``reports_dir`` if given, else over the library folder (seeded once
+    from the bundled reports), with its index updated incrementally at start."""
+    if reports_dir is not None:
+        folder = Path(reports_dir)
+        index = Path(index_dir) if index_dir else folder / ".rag_index"
+    else:
+        folder = settings.corpus.library_dir
+        index = Path(index_dir) if index_dir else settings.corpus.index_dir
+        if not folder.exists():
+            Library.seeded(folder, settings.corpus.reports_dir, None, settings.corpus.extensions)
+    assistant = Assistant.from_dir(folder, index, settings)
+    library = Library(folder, assistant, settings.corpus.extensions, settings.corpus.max_upload_mb)
+    return assistant, library
+
+
+def serve(settings, host: str = "127.0.0.1", port: int = 7860, reports_dir=None, index_dir=None, block: bool = True):
+    """Start the chat. Returns the Blocks (with ``block=False`` the server runs in a background thread)."""
+    assistant, library = make_assistant_and_library(settings, reports_dir, index_dir)
+    demo = build_app(assistant, library)
+    demo.launch(
+        server_name=host,
+        server_port=port,
+        prevent_thread_lock=not block,
+        show_error=True,
+        css=CSS,
+        theme=gr.themes.Soft(),
+        max_file_size=f"{settings.corpus.max_upload_mb}mb",
+        quiet=not block,
+    )
+    return demo
+
+
+def new_conversation_id() -> str:
+    return uuid.uuid4().hex

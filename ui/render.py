@@ -1,0 +1,153 @@
+"""How an answer looks: pure functions from ``Answer`` (and friends) to Markdown / HTML strings.
+
+No Gradio here, so every rendering rule is unit-tested on its own. Chinese interface text by default,
+English with ``lang="en"``. All report text is HTML-escaped before it is shown.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from rag.schema import Answer
+
+TEXT = {
+    "zh": {
+        "redacted": "⚠️ 报告中这个数字被遮盖（以“*”显示），无法给出具体数值。",
+        "not_found": "ℹ️ 报告中没有找到能回答这个问题的内容。",
+        "sources": "来源",
+        "score": "检索得分",
+        "open": "查看原文",
+        "understood": "理解为",
+        "chars": "字符",
+        "no_sources": "（无引用）",
+    },
+    "en": {
+        "redacted": "⚠️ The report masks this figure (printed as “*”); no number can be given.",
+        "not_found": "ℹ️ The reports do not contain an answer to this question.",
+        "sources": "Sources",
+        "score": "retrieval score",
+        "open": "open in report",
+        "understood": "understood as",
+        "chars": "chars",
+        "no_sources": "(no citations)",
+    },
+}
+
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+def _t(lang: str, key: str) -> str:
+    return TEXT.get(lang, TEXT["zh"])[key]
+
+
+def answer_markdown(answer: Answer, lang: str = "zh") -> str:
+    """The chat message: the answer with each ``[n]`` as a superscript link whose tooltip is the quote,
+    a plain status line for masked / not-found answers, and the rewritten question of a follow-up."""
+    quotes = {c.n: c.quote for c in answer.citations}
+    body = html.escape(answer.text, quote=False)
+
+    def marker(m: re.Match) -> str:
+        n = int(m.group(1))
+        if n not in quotes:
+            return m.group(0)
+        title = html.escape(quotes[n].replace("\n", " ")[:200], quote=True)
+        return f'<sup><a href="#src-{n}" title="{title}">[{n}]</a></sup>'
+
+    body = _MARKER.sub(marker, body)
+    lines = []
+    if answer.status in ("redacted", "not_found"):
+        lines.append(f"**{_t(lang, answer.status)}**")
+    if answer.status != "not_found":
+        lines.append(body)
+    if answer.standalone_question and answer.standalone_question != answer.question:
+        lines.append(f"<small>{_t(lang, 'understood')}：{html.escape(answer.standalone_question)}</small>")
+    return "\n\n".join(lines)
+
+
+def highlight(text: str, start: int, end: int, context: int | None = None) -> str:
+    """HTML of ``text`` with ``text[start:end]`` in <mark>; ``context`` characters either side (None: all)."""
+    start, end = max(0, start), min(len(text), end)
+    a = 0 if context is None else max(0, start - context)
+    b = len(text) if context is None else min(len(text), end + context)
+    before, quote, after = text[a:start], text[start:end], text[end:b]
+    lead = "…" if a > 0 else ""
+    tail = "…" if b < len(text) else ""
+    esc = lambda s: html.escape(s).replace("\n", "<br>")  # noqa: E731
+    return f"{lead}{esc(before)}<mark>{esc(quote)}</mark>{esc(after)}{tail}"
+
+
+def sources_html(answer: Answer, lang: str = "zh") -> str:
+    """The sources panel: per citation the report title, section path, retrieval score, file and offsets,
+    and the quote highlighted inside its passage."""
+    if not answer.citations:
+        return f'<div class="rag-sources"><em>{_t(lang, "no_sources")}</em></div>'
+    scores = {h.chunk.chunk_id: h.score for h in answer.hits}
+    parts = [f'<div class="rag-sources"><h4>{_t(lang, "sources")}</h4>']
+    seen: set[int] = set()
+    for c in answer.citations:
+        if c.n in seen:
+            continue
+        seen.add(c.n)
+        chunk = c.chunk
+        local_a, local_b = c.quote_start - chunk.start, c.quote_end - chunk.start
+        score = scores.get(chunk.chunk_id)
+        score_text = f" · {_t(lang, 'score')} {score:.3f}" if score is not None else ""
+        section = f"<div class='rag-section'>{html.escape(chunk.section)}</div>" if chunk.section else ""
+        parts.append(
+            f"<div class='rag-source' id='src-{c.n}'>"
+            f"<div class='rag-head'><b>[{c.n}] 《{html.escape(chunk.title)}》</b>"
+            f"<span class='rag-file'> {html.escape(chunk.source)} · {_t(lang, 'chars')} {c.quote_start}–{c.quote_end}{score_text}</span></div>"
+            f"{section}<div class='rag-passage'>{highlight(chunk.text, local_a, local_b)}</div></div>"
+        )
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def where(chunk) -> str:
+    """“title › section path”, without repeating a title that is also the first heading."""
+    section = chunk.section
+    if section == chunk.title or section.startswith(chunk.title + " › "):
+        return section
+    return f"{chunk.title} › {section}" if section else chunk.title
+
+
+def answer_with_sources_markdown(answer: Answer, lang: str = "zh") -> str:
+    """One Markdown string for API callers: the answer, then its numbered sources with quotes."""
+    lines = [answer.text]
+    if answer.status != "answered":
+        lines.append(f"\n_{_t(lang, answer.status)}_")
+    if answer.citations:
+        lines.append(f"\n**{_t(lang, 'sources')}**")
+        seen: set[int] = set()
+        for c in answer.citations:
+            if c.n in seen:
+                continue
+            seen.add(c.n)
+            lines.append(f"{c.n}. {where(c.chunk)} ({c.chunk.source}, {_t(lang, 'chars')} {c.quote_start}–{c.quote_end}): “{c.quote}”")
+    return "\n".join(lines)
+
+
+def passage_view_html(title: str, source: str, text: str, start: int, end: int) -> str:
+    """The passage viewer: the whole report with the cited range highlighted (scrolled into view by id)."""
+    start, end = max(0, start), min(len(text), end)
+    esc = lambda s: html.escape(s).replace("\n", "<br>")  # noqa: E731
+    return (
+        f"<div class='rag-viewer'><h4>《{html.escape(title)}》 <small>{html.escape(source)}</small></h4>"
+        f"<div class='rag-doc'>{esc(text[:start])}<mark id='rag-cited'>{esc(text[start:end])}</mark>{esc(text[end:])}</div></div>"
+    )
+
+
+def library_rows(reports) -> list[list]:
+    """Rows for the library table: title, file, period, characters, passages."""
+    return [[r.title, r.source, r.period, r.characters, r.passages] for r in reports]
+
+
+CSS = """
+.rag-sources { font-size: 0.92em; }
+.rag-source { border-left: 3px solid #c0392b; padding: 4px 10px; margin: 8px 0; background: #fafafa; }
+.rag-head .rag-file { color: #666; font-size: 0.9em; }
+.rag-section { color: #555; font-size: 0.9em; margin: 2px 0 4px; }
+.rag-passage mark, .rag-doc mark { background: #ffe58f; padding: 0 1px; }
+.rag-doc { max-height: 480px; overflow-y: auto; white-space: normal; line-height: 1.7; }
+"""
