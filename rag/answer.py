@@ -114,6 +114,16 @@ def top_passage_answer(question: str, hits: list[Hit]) -> Answer:
     return Answer(f"{chunk.text}[1]", "answered", [citation], hits, question)
 
 
+def _novelty(sentence: str, question: str) -> float:
+    """Share of the sentence's Chinese characters that are not in the question: low when a sentence only
+    restates the question (“…做到“三个逐一、三个优先”。”) and the answer follows it."""
+    chars = [ch for ch in sentence if "\u4e00" <= ch <= "\u9fff"]
+    if not chars:
+        return 1.0
+    asked = set(question)
+    return sum(ch not in asked for ch in chars) / len(chars)
+
+
 def _named_report(doc_scores: dict[str, float]) -> str | None:
     """The report a question names, when its keyword score clearly dominates (the runner-up below
     ``NAMED_REPORT_RATIO`` of it); else None."""
@@ -306,6 +316,15 @@ class ExtractiveAnswerer:
         if plan.kind == "which_reports":
             return self._answer_which_reports(plan, hits, cands)
         cands.sort(key=lambda c: -c.score)
+        if dense_rescue is not None and plan.kind in SEMANTIC_KINDS and SEMANTIC_WEIGHT > 0:
+            # descriptive answers paraphrase: let the embedding model help choose among the closest few
+            pool = [c for c in cands[:SEMANTIC_POOL] if c.coverage >= cands[0].coverage - 0.25]
+            if len(pool) > 1:
+                sims = dense_rescue([c.text for c in pool])
+                mean = sum(sims) / len(sims)
+                for c, sim in zip(pool, sims):
+                    c.score += SEMANTIC_WEIGHT * (sim - mean)
+                cands[: len(pool)] = sorted(pool, key=lambda c: -c.score)
         best = cands[0]
         support = best.coverage
         notes = [f"support={support:.2f}"]
@@ -345,6 +364,16 @@ class ExtractiveAnswerer:
                 lead = REDACTED_LEAD_EN if plan.english else REDACTED_LEAD
                 return Answer(f"{lead}“{citation.quote}”[1]", "redacted", [citation], hits, plan.question, notes=notes)
         chosen = [best]
+        restates = plan.kind in ("fact", "list") and (_novelty(best.text, plan.question) < RESTATE_NOVELTY or best.text.rstrip().endswith(("：", ":")))
+        if (plan.kind == "open" or restates) and len(best.text) < OPEN_ANSWER_CHARS:
+            # a measure or rule often runs on into the next sentence: keep reading while it stays on topic
+            follow = sorted((c for c in cands if c.hit.chunk.chunk_id == best.hit.chunk.chunk_id and c.start >= best.end), key=lambda c: c.start)
+            total = len(best.text)
+            for c in follow[:3]:
+                if c.heading or total + len(c.text) > OPEN_ANSWER_CHARS:
+                    break
+                chosen.append(c)
+                total += len(c.text)
         if best.heading and plan.kind in ("fact", "list"):
             # a heading only names the topic: add the sentence that opens its body
             follow = [c for c in cands if c.hit.chunk.chunk_id == best.hit.chunk.chunk_id and c.start >= best.end]
@@ -363,10 +392,18 @@ class ExtractiveAnswerer:
                         break
         citations, parts = [], []
         n_of: dict[str, int] = {}
+        spans: list[tuple[_Sentence, int, int]] = []
         for cand in chosen:
-            key = cand.hit.chunk.chunk_id
-            n = n_of.setdefault(key, len(n_of) + 1)
-            citation = self._cite(cand, n, self._trim(cand, scorer))
+            a, b = self._trim(cand, scorer)
+            last = spans[-1] if spans else None
+            if last and last[0].hit.chunk.chunk_id == cand.hit.chunk.chunk_id and 0 <= a - last[2] <= 2:
+                # adjacent sentences of one passage stay one verbatim quote
+                spans[-1] = (last[0], last[1], b)
+            else:
+                spans.append((cand, a, b))
+        for cand, a, b in spans:
+            n = n_of.setdefault(cand.hit.chunk.chunk_id, len(n_of) + 1)
+            citation = self._cite(cand, n, (a, b))
             citations.append(citation)
             parts.append(f"{citation.quote.rstrip('。；;')}[{n}]")
         text = "；".join(parts) + "。"
@@ -419,6 +456,11 @@ class ExtractiveAnswerer:
 DENSE_RESCUE_SIM = 0.875
 RESCUE_MIN_SUPPORT = 0.3
 KEY_WORD_IDF = 2.0
+OPEN_ANSWER_CHARS = 160
+RESTATE_NOVELTY = 0.35
+SEMANTIC_KINDS = ("open", "fact", "list")
+SEMANTIC_POOL = 6
+SEMANTIC_WEIGHT = 2.0
 NAMED_REPORT_RATIO = 0.5
 HEADING_PENALTY = 0.15
 DENSE_ANSWER_SIM = 0.74

@@ -158,7 +158,8 @@ def cmd_eval(args) -> int:
         for kind in sorted({k for r in report.results for k in r.by_kind}):
             print(f"\n[kind: {kind}]")
             print(format_table(report, kind))
-    out = Path(args.out) if args.out else Path("var") / "eval" / "reports" / Path(args.questions).stem
+    qpath = Path(args.questions).resolve()
+    out = Path(args.out) if args.out else Path("var") / "eval" / "reports" / f"{qpath.parent.name}-{qpath.stem}"
     paths = write_report(report, out, title=f"Evaluation: {Path(args.questions).name}")
     print(f"\n{report.n_questions} questions × {len(report.results)} configurations in {report.seconds:.1f} s")
     print("wrote " + ", ".join(str(p) for p in paths.values()))
