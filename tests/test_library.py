@@ -1,0 +1,72 @@
+"""The report library: upload checks (type, size, name), add and delete in step with the index."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from rag.config import load_settings
+from rag.library import Library, UploadError, safe_name
+from rag.pipeline import Assistant
+
+from conftest import REPORTS_DIR
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [("报告.txt", "报告.txt"), ("../../etc/passwd.txt", "passwd.txt"), ("..\\\\x\\\\y.md", "y.md"), (".hidden.txt", "hidden.txt"), ("a<b>.txt", "a_b_.txt")],
+)
+def test_safe_names_never_escape(name, expected):
+    assert safe_name(name) == expected
+
+
+@pytest.mark.parametrize("name", ["", "..", "/", "."])
+def test_unusable_names(name):
+    with pytest.raises(UploadError):
+        safe_name(name)
+
+
+@pytest.fixture
+def library(tmp_path, fake_embedder):
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    shutil.copy(REPORTS_DIR / "000_4b3cc5d7d519229c.txt", folder)
+    settings = load_settings()
+    assistant = Assistant.from_dir(folder, tmp_path / "idx", settings, fake_embedder)
+    return Library(folder, assistant, settings.corpus.extensions, max_upload_mb=1)
+
+
+def test_add_checks_then_indexes_only_the_new_file(library, tmp_path, fake_embedder):
+    good = tmp_path / "up" / "new.txt"
+    good.parent.mkdir()
+    good.write_text("2022年工作总结\n全年新建农家书屋12个。", encoding="utf-16")
+    bad_type = tmp_path / "up" / "x.exe"
+    bad_type.write_bytes(b"MZ")
+    empty = tmp_path / "up" / "empty.txt"
+    empty.write_bytes(b"")
+    fake_embedder.embedded.clear()
+    report, refused = library.add([(good, "../new.txt"), (bad_type, None), (empty, None)])
+    assert report.added == ["new.txt"] and len(fake_embedder.embedded) == report.embedded_chunks
+    assert set(refused) == {"x.exe", "empty.txt"} and "not allowed" in refused["x.exe"]
+    assert sorted(p.name for p in library.folder.iterdir()) == ["000_4b3cc5d7d519229c.txt", "new.txt"]
+    assert {r.source for r in library.reports()} == {"000_4b3cc5d7d519229c.txt", "new.txt"}
+
+
+def test_oversized_and_undecodable_uploads_are_refused(library, tmp_path):
+    big = tmp_path / "big.txt"
+    big.write_bytes("字".encode() * 400_000)
+    binary = tmp_path / "bin.txt"
+    binary.write_bytes(bytes(range(256)) * 10)
+    with pytest.raises(UploadError, match="limit"):
+        library.check_upload(big)
+    with pytest.raises(Exception, match="bin.txt"):
+        library.check_upload(binary)
+
+
+def test_delete_removes_file_and_passages(library):
+    report = library.delete("000_4b3cc5d7d519229c.txt")
+    assert report.removed == ["000_4b3cc5d7d519229c.txt"]
+    assert library.reports() == [] and list(library.folder.iterdir()) == []
+    with pytest.raises(UploadError):
+        library.delete("../../etc/passwd")

@@ -1,0 +1,83 @@
+"""Rendering an answer (markers, sources, status) is a pure function: tested without Gradio."""
+
+from __future__ import annotations
+
+from rag.schema import Answer, Chunk, Citation, Hit
+from ui.render import (
+    answer_markdown,
+    answer_with_sources_markdown,
+    highlight,
+    library_rows,
+    passage_view_html,
+    sources_html,
+    where,
+)
+
+CHUNK = Chunk("d:100", "d", "000.txt", "2022年工作总结", "2022年工作总结 › 三、民生 › （一）社会保障", 100, 140,
+              "（一）社会保障不断完善。一年来全镇共保障城乡低保1120户1774人。<b>")
+
+
+def answered():
+    quote = "一年来全镇共保障城乡低保1120户1774人"
+    a = CHUNK.text.index(quote)
+    c = Citation(1, CHUNK, quote, CHUNK.start + a, CHUNK.start + a + len(quote))
+    return Answer(f"{quote}[1]。", "answered", [c], [Hit(CHUNK, 0.8123, 1)], "多少户低保？")
+
+
+def test_markers_become_links_with_the_quote_as_tooltip():
+    md = answer_markdown(answered())
+    assert '<a href="#src-1" title="一年来全镇共保障城乡低保1120户1774人">[1]</a>' in md
+    assert "1120户" in md
+
+
+def test_markers_without_a_citation_stay_plain():
+    a = Answer("文字[3]。", "answered", [], [], "q")
+    assert "[3]" in answer_markdown(a) and "href" not in answer_markdown(a)
+
+
+def test_status_lines():
+    red = Answer("报告中该数字以“*”遮盖。原文：“低保户*户”[1]", "redacted", answered().citations, [], "q")
+    assert "遮盖" in answer_markdown(red).split("\n\n")[0]
+    nf = Answer("报告中没有找到能回答这个问题的内容。", "not_found", [], [], "q")
+    md = answer_markdown(nf)
+    assert "没有找到" in md and md.count("没有找到") == 1
+    assert "not contain" in answer_markdown(nf, lang="en")
+
+
+def test_follow_up_shows_how_it_was_understood():
+    a = Answer("x[1]", "answered", answered().citations, [], "那2023年呢？", standalone_question="永北圩所在的镇2023年保障了多少户低保？")
+    assert "理解为" in answer_markdown(a) and "2023年保障" in answer_markdown(a)
+
+
+def test_sources_panel_highlights_the_quote_and_escapes_html():
+    html_text = sources_html(answered())
+    assert "<mark>一年来全镇共保障城乡低保1120户1774人</mark>" in html_text
+    assert "《2022年工作总结》" in html_text and "（一）社会保障" in html_text
+    assert "0.812" in html_text and "000.txt" in html_text and 'id=\'src-1\'' in html_text
+    assert "<b>" not in html_text.replace("<b>[1]", "") and "&lt;b&gt;" in html_text
+    assert "无引用" in sources_html(Answer("…", "not_found", [], [], "q"))
+
+
+def test_highlight_with_context():
+    assert highlight("abcdefghij", 4, 6, context=2) == "…cd<mark>ef</mark>gh…"
+    assert highlight("a<b", 1, 2) == "a<mark>&lt;</mark>b"
+
+
+def test_api_markdown_lists_numbered_sources():
+    md = answer_with_sources_markdown(answered())
+    assert md.startswith("一年来全镇共保障城乡低保1120户1774人[1]。")
+    assert "1. 2022年工作总结 › 三、民生 › （一）社会保障 (000.txt" in md and "“一年来全镇共保障城乡低保1120户1774人”" in md
+
+
+def test_where_does_not_repeat_the_title():
+    assert where(CHUNK) == "2022年工作总结 › 三、民生 › （一）社会保障"
+    other = Chunk("d:0", "d", "x.txt", "报告", "一、民生", 0, 1, "x")
+    assert where(other) == "报告 › 一、民生"
+
+
+def test_passage_viewer_and_library_rows():
+    view = passage_view_html("标题", "a.txt", "前文。引用。后文。", 3, 6)
+    assert "<mark id='rag-cited'>引用。</mark>" in view
+    from rag.library import ReportInfo
+
+    assert library_rows([ReportInfo("a.txt", "标题", "2022年", 100, 3)]) == [["标题", "a.txt", "2022年", 100, 3]]
