@@ -422,7 +422,10 @@ def evaluate(
         if progress:
             from tqdm import tqdm
 
-            iterator = tqdm(questions, desc=f"{config.name:>12}", unit="q", leave=False)
+            import sys
+
+            # a bar on a terminal; in a log file it would be noise
+            iterator = tqdm(questions, desc=f"{config.name:>12}", unit="q", leave=False, disable=not sys.stderr.isatty())
         records = []
         for q in iterator:
             answer = assistant.ask(q.question, extra_hits=max(0, top_k - settings_c.retrieval.top_k))
