@@ -11,5 +11,5 @@ PIP=".venv/bin/pip"
 "$PIP" install -q --disable-pip-version-check --upgrade pip
 # A bare `torch` requirement would pull a multi-GB CUDA build; 2.13.0 is a CPU build on this machine's disk.
 "$PIP" install -q --disable-pip-version-check "torch==2.13.0"
-"$PIP" install -q --disable-pip-version-check -c constraints.txt -e ".[st,dev]"
+"$PIP" install -q --disable-pip-version-check -c constraints.txt -e ".[st,ui,dev]"
 echo "installed into .venv ($(.venv/bin/python --version))"

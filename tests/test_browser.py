@@ -157,4 +157,10 @@ def test_chat_answers_with_sources_in_a_real_browser(app_url, driver):
     # 4. The library tab lists the reports.
     tab = next(b for b in driver.find_elements(By.CSS_SELECTOR, "button[role='tab']") if "报告库" in b.text)
     tab.click()
-    _wait_for(driver, "the library table listing 000_4b3cc5d7d519229c.txt", lambda d: "000_4b3cc5d7d519229c.txt" in d.find_element(By.TAG_NAME, "body").text)
+    _wait_for(
+        driver,
+        "the library table listing 000_4b3cc5d7d519229c.txt",
+        lambda d: any("000_4b3cc5d7d519229c.txt" in t.text for t in d.find_elements(By.CSS_SELECTOR, "table") if t.is_displayed()),
+    )
+    table = next(t.text for t in driver.find_elements(By.CSS_SELECTOR, "table") if "000_4b3cc5d7d519229c.txt" in t.text)
+    assert all(f.name in table for f in REPORTS_DIR.glob("*.txt")), table
