@@ -105,7 +105,7 @@ class RerankerSettings:
 @dataclass(frozen=True)
 class AnswerSettings:
     mode: str = "extractive"
-    min_support: float = 0.5
+    min_support: float = 0.45
     min_support_open: float = 0.4
     max_quotes: int = 2
     max_reports: int = 8

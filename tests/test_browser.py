@@ -20,6 +20,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOT = PROJECT_ROOT / "docs" / "screenshot.png"
 TIMEOUT = 60
+# gr.Dataframe's container: its rows live in a virtualized <table> below a separate header <table>
+TABLE = ".table-wrap"
 
 if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
     pytest.skip(
@@ -64,7 +66,7 @@ def app_url(tmp_path_factory, e5_embedder):
     library = rag.library.Library(reports, assistant, settings.corpus.extensions)
     demo = ui.app.build_app(assistant, library)
     port = _free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, css=ui.render.CSS)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **ui.app.style())
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
@@ -160,7 +162,7 @@ def test_chat_answers_with_sources_in_a_real_browser(app_url, driver):
     _wait_for(
         driver,
         "the library table listing 000_4b3cc5d7d519229c.txt",
-        lambda d: any("000_4b3cc5d7d519229c.txt" in t.text for t in d.find_elements(By.CSS_SELECTOR, "table") if t.is_displayed()),
+        lambda d: any("000_4b3cc5d7d519229c.txt" in t.text for t in d.find_elements(By.CSS_SELECTOR, TABLE) if t.is_displayed()),
     )
-    table = next(t.text for t in driver.find_elements(By.CSS_SELECTOR, "table") if "000_4b3cc5d7d519229c.txt" in t.text)
+    table = next(t.text for t in driver.find_elements(By.CSS_SELECTOR, TABLE) if "000_4b3cc5d7d519229c.txt" in t.text)
     assert all(f.name in table for f in REPORTS_DIR.glob("*.txt")), table

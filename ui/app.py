@@ -84,14 +84,15 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
             answer = assistant.ask(message, top_k=int(top_k), mode=mode, history=answers[-HISTORY_TURNS:])
         except RagError as exc:
             chat.append({"role": "assistant", "content": f"⚠️ {exc}"})
-            yield chat, answers, gr.update(), gr.update(), ""
+            yield chat, answers, "", gr.update(choices=[], value=None), ""
             return
         # stream the plain answer, then replace it with the rendered message (markers, status)
         plain = answer.text
         chat.append({"role": "assistant", "content": ""})
         for i in range(STREAM_STEP, len(plain) + STREAM_STEP, STREAM_STEP):
             chat[-1] = {"role": "assistant", "content": plain[:i]}
-            yield chat, answers, gr.update(), gr.update(), ""
+            # the previous answer's sources must not sit beside the new one
+            yield chat, answers, "", gr.update(choices=[], value=None), ""
             time.sleep(0.01)
         chat[-1] = {"role": "assistant", "content": answer_markdown(answer, lang)}
         answers.append(answer)
@@ -228,6 +229,11 @@ def make_assistant_and_library(settings, reports_dir: str | Path | None = None, 
     return assistant, library
 
 
+def style() -> dict:
+    """The look of the app, for ``launch(**style())`` (Gradio 6 takes css and theme at launch)."""
+    return {"css": CSS, "theme": gr.themes.Soft()}
+
+
 def serve(settings, host: str = "127.0.0.1", port: int = 7860, reports_dir=None, index_dir=None, block: bool = True):
     """Start the chat. Returns the Blocks (with ``block=False`` the server runs in a background thread)."""
     assistant, library = make_assistant_and_library(settings, reports_dir, index_dir)
@@ -237,8 +243,7 @@ def serve(settings, host: str = "127.0.0.1", port: int = 7860, reports_dir=None,
         server_port=port,
         prevent_thread_lock=not block,
         show_error=True,
-        css=CSS,
-        theme=gr.themes.Soft(),
+        **style(),
         max_file_size=f"{settings.corpus.max_upload_mb}mb",
         quiet=not block,
     )
