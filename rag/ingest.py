@@ -183,12 +183,6 @@ def ingest(
         report.embedded_chunks = total
         vectors = np.vstack(vector_parts) if vector_parts else np.zeros((0, header["dim"]), np.float32)
 
-        if progress:
-            progress(total, total, "keyword index")
-        context_of = {d.doc_id: d.context for d in docs}
-        chunk_tokens = [tokenize(index_text(c, context_of[c.doc_id], settings.splitter.context)) for c in chunks]
-        doc_tokens = [tokenize(d.title + "\n" + d.text) + pinyin_tokens(d.title + "\n" + d.text) for d in docs]
-        manifest = manifest_header(header, splitter_header(settings), TOKENIZER_NAME)
         if (
             old is None
             or to_embed
@@ -196,6 +190,13 @@ def ingest(
             or [d.source for d in docs] != [d.source for d in old.docs]
             or old.manifest.get("tokenizer") != TOKENIZER_NAME
         ):
+            if progress:
+                progress(total, total, "keyword index")
+            # keyword statistics depend on the whole corpus: rebuilt from the stored texts (no embedding)
+            context_of = {d.doc_id: d.context for d in docs}
+            chunk_tokens = [tokenize(index_text(c, context_of[c.doc_id], settings.splitter.context)) for c in chunks]
+            doc_tokens = [tokenize(d.title + "\n" + d.text) + pinyin_tokens(d.title + "\n" + d.text) for d in docs]
+            manifest = manifest_header(header, splitter_header(settings), TOKENIZER_NAME)
             write_index(index_dir, manifest, docs, chunks, vectors, chunk_tokens, doc_tokens)
         report.total_chunks = len(chunks)
     report.seconds = time.perf_counter() - started
