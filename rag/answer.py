@@ -114,6 +114,15 @@ def top_passage_answer(question: str, hits: list[Hit]) -> Answer:
     return Answer(f"{chunk.text}[1]", "answered", [citation], hits, question)
 
 
+_QUOTED = re.compile(r"[“\"「]([^”\"」]{1,20})[”\"」]")
+_PART = re.compile(r"多少|几[个名户人次项家所座条起万亿年%场支批期天]|什么|哪些|哪个|哪|谁|是否")
+
+
+def _question_parts(question: str) -> int:
+    """How many things a question asks (…多少户？涉及多少人？ asks two)."""
+    return len(_PART.findall(question))
+
+
 def _novelty(sentence: str, question: str) -> float:
     """Share of the sentence's Chinese characters that are not in the question: low when a sentence only
     restates the question (“…做到“三个逐一、三个优先”。”) and the answer follows it."""
@@ -379,7 +388,7 @@ class ExtractiveAnswerer:
             follow = [c for c in cands if c.hit.chunk.chunk_id == best.hit.chunk.chunk_id and c.start >= best.end]
             if follow:
                 chosen.append(min(follow, key=lambda c: c.start))
-        if len(chosen) == 1 and self.settings.max_quotes > 1:
+        if len(chosen) == 1 and self.settings.max_quotes > 1 and _question_parts(plan.question) > 1:
             # a two-part question (…多少户？涉及多少人？) may need a second sentence for the rest
             missing = scorer.missing(best.text, normalise(self.context_of(best.hit.chunk.doc_id)))
             gain = sum(scorer.weights[t] for t in missing) / scorer.total if scorer.total else 0
@@ -412,8 +421,16 @@ class ExtractiveAnswerer:
         return Answer(text, "answered", citations, hits, plan.question, notes=notes)
 
     def _answer_which_reports(self, plan, hits, cands) -> Answer:
+        # “哪些报告提到了“五包一”…”: a report counts only if its sentence has the thing itself
+        quoted = [normalise(q) for q in _QUOTED.findall(plan.content)]
+        scorer = _Scorer(plan, self.idf)
+        key = max(scorer.weights, key=scorer.weights.get) if scorer.weights else ""
+        must = quoted or ([key] if key else [])
         by_doc: dict[str, _Sentence] = {}
         for cand in sorted(cands, key=lambda c: -c.score):
+            text = normalise(cand.text)
+            if not all(m in text for m in must):
+                continue
             if cand.coverage >= self.settings.min_support and cand.hit.chunk.doc_id not in by_doc:
                 by_doc[cand.hit.chunk.doc_id] = cand
         picked = list(by_doc.values())[: self.settings.max_reports]
