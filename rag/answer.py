@@ -309,7 +309,6 @@ class ExtractiveAnswerer:
         """Answer from ``hits``. ``doc_scores`` (report id -> share of the best report's keyword score) lets a
         question that clearly names one report be answered from that report only."""
         english = plan.english
-        hits_in = hits
         named = _named_report(doc_scores or {})
         if named is not None and plan.kind != "which_reports":
             # “永北圩所在镇…”: a figure from another report would be a wrong answer, not a partial one

@@ -20,7 +20,7 @@ _LOCATOR_PATTERNS = [
     re.compile(rf"^(?P<loc>.{{1,30}}?)(?:所在的?[^，,？?的]{{0,4}}?|的那个|那个|这个){_PLACE}[的，,、]?"),
     # “推行“一地三种”的镇，…”, “推广古镇中秋“耍宝塔”民俗的镇…”: a clause describing the town, then 的镇
     re.compile(rf"^(?P<loc>[^，,？?。]{{2,30}}?)的{_PLACE}(?![长委政级内外])[，,的]?"),
-    re.compile(rf"^(?P<loc>.{{1,12}}?)[（(](?P<loc2>[^）)]{{1,12}})[）)][的，,]?"),
+    re.compile(r"^(?P<loc>.{1,12}?)[（(](?P<loc2>[^）)]{1,12})[）)][的，,]?"),
     # a question that starts with a town or county name (“辽市镇上半年…”, “城关镇下半年…”)
     re.compile(r"^(?![全我该本各每这那此])(?P<loc>[\u4e00-\u9fff]{1,6}?(?:镇|乡|街道|县|区))(?![镇乡县区市街])(?:的|在|对)?"),
 ]

@@ -7,6 +7,7 @@ internet, and a model lookup that cannot reach the hub should fail at once rathe
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -111,3 +112,38 @@ class FakeEmbedder:
 @pytest.fixture
 def fake_embedder():
     return FakeEmbedder()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(root: Path, report_names, embedder, max_upload_mb: int = 20):
+    """The real chat app over copies of some bundled reports, served on a free loopback port.
+    Yields (url, library folder)."""
+    import shutil
+
+    from rag.config import load_settings
+    from rag.library import Library
+    from rag.pipeline import Assistant
+    from ui.app import build_app, style
+
+    library_dir = root / "library"
+    library_dir.mkdir(parents=True)
+    for name in report_names:
+        shutil.copy(REPORTS_DIR / name, library_dir / name)
+    settings = load_settings()
+    assistant = Assistant.from_dir(library_dir, root / "index", settings, embedder)
+    library = Library(library_dir, assistant, settings.corpus.extensions, max_upload_mb=max_upload_mb)
+    demo = build_app(assistant, library)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **style())
+    try:
+        yield f"http://127.0.0.1:{port}/", library_dir
+    finally:
+        demo.close()

@@ -8,13 +8,11 @@ the README. Install the browser with ``bash scripts/install_browser.sh``.
 
 from __future__ import annotations
 
-import shutil
-import socket
 from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT_ROOT, REPORTS_DIR
+from conftest import PROJECT_ROOT, REPORTS_DIR, running_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -41,36 +39,12 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 pytestmark = pytest.mark.model
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory, e5_embedder):
     """The real app over a copy of the bundled reports, served on a free loopback port."""
-    import rag.config
-    import rag.library
-    import rag.pipeline
-    import ui.app
-    import ui.render
-
-    root = tmp_path_factory.mktemp("browser-app")
-    reports = root / "reports"
-    reports.mkdir()
-    for f in sorted(REPORTS_DIR.glob("*.txt")):
-        shutil.copy2(f, reports / f.name)
-    settings = rag.config.load_settings()
-    assistant = rag.pipeline.Assistant.from_dir(reports, root / "index", settings, e5_embedder)
-    library = rag.library.Library(reports, assistant, settings.corpus.extensions)
-    demo = ui.app.build_app(assistant, library)
-    port = _free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **ui.app.style())
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
+    names = sorted(p.name for p in REPORTS_DIR.glob("*.txt"))
+    with running_app(tmp_path_factory.mktemp("browser-app"), names, e5_embedder) as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ add more questions of the same kinds; ``../shared/eval/dev.jsonl`` is used when 
 from __future__ import annotations
 
 import json
-import threading
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path

@@ -6,12 +6,9 @@ and that two conversations never see each other's context.
 
 from __future__ import annotations
 
-import shutil
-import socket
-
 import pytest
 
-from conftest import REPORTS_DIR
+from conftest import running_app
 
 gradio = pytest.importorskip("gradio")
 from gradio_client import Client, handle_file  # noqa: E402
@@ -19,34 +16,11 @@ from gradio_client import Client, handle_file  # noqa: E402
 pytestmark = pytest.mark.model
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, e5_embedder):
-    from rag.config import load_settings
-    from rag.library import Library
-    from rag.pipeline import Assistant
-    from ui.app import build_app
-
-    root = tmp_path_factory.mktemp("ui")
-    library_dir = root / "library"
-    library_dir.mkdir()
-    for name in ("000_4b3cc5d7d519229c.txt", "001_f805fc5d83216290.txt", "002_c5a246ededf7c1af.txt"):
-        shutil.copy(REPORTS_DIR / name, library_dir / name)
-    settings = load_settings()
-    assistant = Assistant.from_dir(library_dir, root / "index", settings, e5_embedder)
-    library = Library(library_dir, assistant, settings.corpus.extensions, max_upload_mb=1)
-    demo = build_app(assistant, library)
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield {"url": f"http://127.0.0.1:{port}/", "library": library_dir, "root": root}
-    finally:
-        demo.close()
+    names = ("000_4b3cc5d7d519229c.txt", "001_f805fc5d83216290.txt", "002_c5a246ededf7c1af.txt")
+    with running_app(tmp_path_factory.mktemp("ui"), names, e5_embedder, max_upload_mb=1) as (url, library_dir):
+        yield {"url": url, "library": library_dir}
 
 
 @pytest.fixture(scope="module")

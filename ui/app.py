@@ -152,7 +152,7 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         if not source:
             return ("请选择要删除的报告 / choose a report", *library_view())
         try:
-            report = library.delete(source)
+            library.delete(source)
         except RagError as exc:
             return (f"⚠️ {exc}", *library_view())
         return (f"🗑️ 已删除 {source}（库中还有 {len(library.reports())} 份报告）", *library_view())
