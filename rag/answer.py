@@ -91,6 +91,10 @@ class _Scorer:
                 continue
             got += w * m
             total += w
+        if total < NEUTRAL_FLOOR * self.total:
+            # nearly every word names the report (“…2023年工作思路是什么？” in the report titled so): those
+            # words are then the question itself, not a pointer to the report
+            return self.coverage(text) if report_names else 0.0
         return got / total if total > 0 else 0.0
 
     def has_key_word(self, text: str, report_names: str = "") -> bool:
@@ -116,6 +120,25 @@ def top_passage_answer(question: str, hits: list[Hit]) -> Answer:
 
 _QUOTED = re.compile(r"[“\"「]([^”\"」]{1,20})[”\"」]")
 _PART = re.compile(r"多少|几[个名户人次项家所座条起万亿年%场支批期天]|什么|哪些|哪个|哪|谁|是否")
+
+
+_LEADERS = frozenset("习近平 毛泽东 邓小平 江泽民 胡锦涛 李强 李克强 周恩来 孙中山 马克思 列宁".split())
+_WHO = re.compile(r"是谁|谁是|哪位|哪个人|哪些人|叫什么名字的人|\bwho\b", re.I)
+
+
+def _asks_who(question: str) -> bool:
+    return bool(_WHO.search(question))
+
+
+def _has_person(sentence: str) -> bool:
+    """Does the sentence name a person (jieba's part-of-speech tag nr*)?"""
+    import jieba.posseg as pseg
+
+    from .text import _segmenter
+
+    _segmenter()
+    # the national leadership is cited in every report; it never answers “who in this town…”
+    return any(p.flag.startswith("nr") and len(p.word) >= 2 and p.word not in _LEADERS for p in pseg.cut(sentence))
 
 
 def _question_parts(question: str) -> int:
@@ -191,6 +214,7 @@ class ExtractiveAnswerer:
     def _sentences(self, hits: list[Hit], scorer: _Scorer) -> list[_Sentence]:
         plan = scorer.plan
         out = []
+        quoted = [normalise(q) for q in _QUOTED.findall(plan.content)]
         for hit in hits:
             text = hit.chunk.text
             section = hit.chunk.section
@@ -219,10 +243,13 @@ class ExtractiveAnswerer:
                 elif plan.kind == "fact":
                     type_fit = 0.05 if "“" in sentence else 0.0
                 # a heading names a topic and its body answers it; a heading that enumerates (、) can answer a list
-                heading = sentence.rstrip("。：:") in section and len(sentence) < 60
+                heading = (sentence.rstrip("。：:") in section or sentence == hit.chunk.title) and len(sentence) < 60
                 cand.heading = heading
-                if heading and plan.kind in ("fact", "list") and "、" not in _HEADING_NUMBER.sub("", sentence):
+                if heading and plan.kind in ("fact", "list", "open") and "、" not in _HEADING_NUMBER.sub("", sentence):
                     type_fit -= HEADING_PENALTY
+                # a term the question puts in quotes (“月光夜谈”) names exactly what is asked about
+                if quoted and not all(q in normalise(sentence) for q in quoted):
+                    type_fit -= QUOTED_MISSING_PENALTY
                 cand.score = cand.coverage + type_fit + 0.1 / hit.rank
                 out.append(cand)
         return out
@@ -353,6 +380,9 @@ class ExtractiveAnswerer:
             if fits:
                 best = fits[0]
                 support = self.settings.min_support
+        if support >= self._threshold(plan) and _asks_who(plan.question) and not _has_person(best.text):
+            notes.append("asks who, the sentence names nobody")
+            support = 0.0
         if support < self._threshold(plan):
             return Answer(NOT_FOUND_TEXT, "not_found", [], hits, plan.question, notes=notes)
         return self._compose(plan, hits, best, cands, scorer, notes)
@@ -377,12 +407,15 @@ class ExtractiveAnswerer:
             # a measure or rule often runs on into the next sentence: keep reading while it stays on topic
             follow = sorted((c for c in cands if c.hit.chunk.chunk_id == best.hit.chunk.chunk_id and c.start >= best.end), key=lambda c: c.start)
             total = len(best.text)
+            text = best.hit.chunk.text
+            end = best.end
             for c in follow[:3]:
-                if c.heading or total + len(c.text) > OPEN_ANSWER_CHARS:
-                    break
+                if c.heading or total + len(c.text) > OPEN_ANSWER_CHARS or "\n" in text[end : c.start]:
+                    break  # a new paragraph is a new topic
+                end = c.end
                 chosen.append(c)
                 total += len(c.text)
-        if best.heading and plan.kind in ("fact", "list"):
+        if best.heading and plan.kind in ("fact", "list", "open") and len(chosen) == 1:
             # a heading only names the topic: add the sentence that opens its body
             follow = [c for c in cands if c.hit.chunk.chunk_id == best.hit.chunk.chunk_id and c.start >= best.end]
             if follow:
@@ -475,6 +508,8 @@ KEY_WORD_IDF = 2.0
 OPEN_ANSWER_CHARS = 160
 RESTATE_NOVELTY = 0.35
 SEMANTIC_KINDS = ("open", "fact", "list")
+QUOTED_MISSING_PENALTY = 0.2
+NEUTRAL_FLOOR = 0.3
 SEMANTIC_POOL = 6
 SEMANTIC_WEIGHT = 2.0
 NAMED_REPORT_RATIO = 0.5
