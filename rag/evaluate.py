@@ -33,6 +33,7 @@ from typing import Any, Callable
 from .config import Settings, load_settings
 from .errors import RagError
 from .schema import Answer, content_id
+from .text import expand_scale
 
 KINDS_WITH_ANSWERS = ("number", "fact", "list", "span")
 ANSWERABLE = ("number", "fact", "list", "span", "multi")
@@ -98,19 +99,8 @@ def load_questions(path: str | Path) -> list[EvalQuestion]:
 # ---------------------------------------------------------------------------------------------- scoring
 
 
-_SCALE = {"万": 10_000, "亿": 100_000_000}
 _MARKER = re.compile(r"\[\d+\]")
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
-
-
-def _expand_scale(text: str) -> str:
-    """28.01亿 -> 2801000000, 1.29万 -> 12900 (so 万/亿 written two ways compare equal)."""
-
-    def repl(m: re.Match) -> str:
-        value = float(m.group(1)) * _SCALE[m.group(2)]
-        return str(int(round(value))) if abs(value - round(value)) < 1e-6 else f"{value:g}"
-
-    return re.sub(r"(\d+(?:\.\d+)?)([万亿])", repl, text)
 
 
 def normalise_answer(text: str) -> str:
@@ -122,7 +112,7 @@ def normalise_answer(text: str) -> str:
 
 def contains_answer(text: str, gold: str) -> bool:
     t, g = normalise_answer(text), normalise_answer(gold)
-    return g in t or _expand_scale(g) in _expand_scale(t)
+    return g in t or expand_scale(g) in expand_scale(t)
 
 
 def char_f1(prediction: str, gold: str) -> float:

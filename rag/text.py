@@ -144,3 +144,16 @@ def figures(text: str) -> list[str]:
 def masked_figures(text: str) -> list[str]:
     """Masked figures (`*` followed by a unit, or `*%`), e.g. ['*户', '*%']."""
     return [m.group(0) for m in MASKED_WITH_UNIT.finditer(normalise(text))]
+
+
+_SCALE = {"万": 10_000, "亿": 100_000_000}
+
+
+def expand_scale(text: str) -> str:
+    """28.01亿 -> 2801000000, 1.29万 -> 12900: the same figure written the other way."""
+
+    def repl(m: re.Match) -> str:
+        value = float(m.group(1)) * _SCALE[m.group(2)]
+        return str(int(round(value))) if abs(value - round(value)) < 1e-6 else f"{value:g}"
+
+    return re.sub(r"(\d+(?:\.\d+)?)(?:余|多)?([万亿])", repl, text)
