@@ -141,6 +141,12 @@ def _has_person(sentence: str) -> bool:
     return any(p.flag.startswith("nr") and len(p.word) >= 2 and p.word not in _LEADERS for p in pseg.cut(sentence))
 
 
+def _english_content_words(text: str) -> int:
+    from .text import STOPWORDS
+
+    return sum(1 for w in re.findall(r"[A-Za-z]{3,}", text) if w.lower() not in STOPWORDS)
+
+
 def _question_parts(question: str) -> int:
     """How many things a question asks (…多少户？涉及多少人？ asks two)."""
     return len(_PART.findall(question))
@@ -346,8 +352,11 @@ class ExtractiveAnswerer:
         cands = self._sentences(hits, scorer)
         if not cands:
             return Answer(NOT_FOUND_TEXT_EN if english else NOT_FOUND_TEXT, "not_found", [], hits, plan.question)
-        if english or scorer.total <= 0:
+        if english and _english_content_words(plan.content) >= 2:
             return self._answer_by_similarity(plan, hits, cands, dense_rescue)
+        if english or scorer.total <= 0:
+            # nothing to look for (“？？？”, “请问”, an emoji): no passage can be said to answer it
+            return Answer(NOT_FOUND_TEXT_EN if english else NOT_FOUND_TEXT, "not_found", [], hits, plan.question, notes=["no content words"])
         if plan.kind == "which_reports":
             return self._answer_which_reports(plan, hits, cands)
         cands.sort(key=lambda c: -c.score)

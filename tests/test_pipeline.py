@@ -142,3 +142,9 @@ def test_module_level_ask_uses_the_bundled_reports(tmp_path, monkeypatch, e5_emb
     a = rag.ask("城关镇（永北圩）2022年开展志愿服务活动大约多少次？")
     assert a.status == "answered" and "150余次" in a.text
     assert (tmp_path / "idx" / "CURRENT").exists()
+
+
+@pytest.mark.parametrize("question", ["？？？", "😀😀", "请问", "的", "How?", "*"])
+def test_questions_with_nothing_to_look_for_are_not_found(sample_assistant, question):
+    a = sample_assistant.ask(question)
+    assert a.status == "not_found" and a.citations == []
