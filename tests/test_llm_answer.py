@@ -1,0 +1,71 @@
+"""The LLM answerer's guard rails, with a scripted chat model standing in for the LLM (unit tests of the code
+around the model; the end-to-end tests with a real local model come with the LLM backends)."""
+
+from __future__ import annotations
+
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from rag.llm_answer import FALLBACK_NOTICE, LLMAnswerer
+from rag.schema import Answer, Chunk, Citation, Hit
+
+TEXTS = ["一年来全镇共保障城乡低保1120户1774人。", "全年共开展志愿服务活动150余次。", "截至目前全镇现共有低保户*户*人。"]
+
+
+def hits():
+    out, pos = [], 0
+    for i, t in enumerate(TEXTS):
+        out.append(Hit(Chunk(f"d:{pos}", "d", "a.txt", "报告", "一、民生", pos, pos + len(t), t), 1 / (i + 1), i + 1))
+        pos += len(t) + 1
+    return out
+
+
+def extractive(status="answered"):
+    h = hits()[0]
+    quote = "一年来全镇共保障城乡低保1120户1774人"
+    return Answer(f"{quote}[1]。", status, [Citation(1, h.chunk, quote, 0, len(quote))], hits(), "q")
+
+
+def test_a_checked_answer_keeps_its_citations():
+    model = FakeListChatModel(responses=["全镇保障城乡低保1120户，共1774人[1]。志愿服务150余次[2]。"])
+    a = LLMAnswerer(model).answer("q", hits(), extractive())
+    assert a.status == "answered" and "1120户" in a.text
+    assert [c.n for c in a.citations] == [1, 2]
+    assert all(c.quote in c.chunk.text for c in a.citations)
+    assert "llm: checked" in a.notes
+
+
+def test_a_wrong_figure_falls_back_to_the_extractive_answer():
+    model = FakeListChatModel(responses=["全镇保障城乡低保1200户[1]。"])
+    a = LLMAnswerer(model).answer("q", hits(), extractive())
+    assert a.text == extractive().text
+    assert any("1200" in n for n in a.notes)
+
+
+def test_an_answer_citing_nothing_falls_back():
+    a = LLMAnswerer(FakeListChatModel(responses=["大概一千多户吧。"])).answer("q", hits(), extractive())
+    assert a.text == extractive().text and any("cites no passage" in n for n in a.notes)
+
+
+def test_masked_and_not_found_never_reach_the_model():
+    model = FakeListChatModel(responses=["共有低保户356户[3]。"])
+    for status in ("redacted", "not_found"):
+        e = extractive(status)
+        assert LLMAnswerer(model).answer("q", hits(), e) is e
+
+
+class Broken(FakeListChatModel):
+    def _call(self, *args, **kwargs):
+        raise ConnectionError("connection refused")
+
+
+def test_a_failed_model_call_falls_back_with_a_notice():
+    a = LLMAnswerer(Broken(responses=["x"])).answer("q", hits(), extractive())
+    assert a.text.startswith(FALLBACK_NOTICE) and "1120户" in a.text
+    assert any("ConnectionError" in n for n in a.notes)
+
+
+def test_streaming_yields_pieces_then_the_checked_answer():
+    model = FakeListChatModel(responses=["志愿服务150余次[2]。"])
+    out = list(LLMAnswerer(model).stream("q", hits(), extractive()))
+    assert all(isinstance(p, str) for p in out[:-1]) and "".join(out[:-1]) == "志愿服务150余次[2]。"
+    assert isinstance(out[-1], Answer) and out[-1].citations[0].chunk.text == TEXTS[1]
