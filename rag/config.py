@@ -111,10 +111,34 @@ class AnswerSettings:
     max_reports: int = 8
 
     def __post_init__(self) -> None:
-        if self.mode not in ("extractive", "top_passage"):
-            raise ConfigError(f"answer.mode must be 'extractive' or 'top_passage', got {self.mode!r}")
+        if self.mode not in ("extractive", "llm", "top_passage"):
+            raise ConfigError(f"answer.mode must be 'extractive', 'llm' or 'top_passage', got {self.mode!r}")
         if not 0.0 <= self.min_support <= 1.0:
             raise ConfigError(f"answer.min_support must be in [0, 1], got {self.min_support}")
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    """The chat model behind ``answer.mode = "llm"``. Secrets never live here: the key is read from the
+    environment variable named by ``api_key_env`` when the model is built."""
+
+    backend: str = "openai"  # "openai" (any OpenAI-compatible server) | "llamacpp" (a local GGUF file)
+    base_url: str = "http://127.0.0.1:8000/v1"
+    model: str = "qwen2.5-1.5b-instruct"
+    api_key_env: str = "RAG_LLM_API_KEY"
+    model_path: str = ""  # llamacpp: the .gguf file
+    n_threads: int = 2
+    n_ctx: int = 4096
+    timeout: float = 60.0
+    max_tokens: int = 300
+    temperature: float = 0.0
+    passages: int = 5
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("openai", "llamacpp"):
+            raise ConfigError(f"llm.backend must be 'openai' or 'llamacpp', got {self.backend!r}")
+        if self.timeout <= 0 or self.max_tokens <= 0 or self.passages <= 0:
+            raise ConfigError("llm.timeout, llm.max_tokens and llm.passages must be > 0")
 
 
 @dataclass(frozen=True)
@@ -125,6 +149,7 @@ class Settings:
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     reranker: RerankerSettings = field(default_factory=RerankerSettings)
     answer: AnswerSettings = field(default_factory=AnswerSettings)
+    llm: LLMSettings = field(default_factory=LLMSettings)
 
     def replace(self, overrides: Mapping[str, Any]) -> "Settings":
         """A copy with dotted overrides applied, e.g. ``{"retrieval.mode": "bm25"}``."""
@@ -144,6 +169,7 @@ _SECTIONS = {
     "retrieval": RetrievalSettings,
     "reranker": RerankerSettings,
     "answer": AnswerSettings,
+    "llm": LLMSettings,
 }
 
 

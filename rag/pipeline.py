@@ -80,6 +80,16 @@ class Assistant:
             self._build_parts()
         return report
 
+    def _llm(self):
+        """The LLM answerer, built on first use (answer.mode = "llm")."""
+        with self._lock:
+            if getattr(self, "_llm_answerer", None) is None:
+                from .llm_answer import LLMAnswerer
+                from .llm_models import make_chat_model
+
+                self._llm_answerer = LLMAnswerer(make_chat_model(self.settings.llm), self.settings.llm.passages)
+            return self._llm_answerer
+
     def _dense_similarity(self, question: str):
         """A function scoring sentences against the question with the embedding model (used sparingly)."""
 
@@ -125,6 +135,9 @@ class Assistant:
             answer = top_passage_answer(question, used)
         else:
             answer = answerer.answer(plan, used, dense_rescue=self._dense_similarity(question), doc_scores=result.doc_scores)
+            if self.settings.answer.mode == "llm":
+                # the extractive answer decides the status and is the fallback; the model writes the text
+                answer = self._llm().answer(question, used, answer)
         timings = dict(result.timings)
         timings["answer"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - started

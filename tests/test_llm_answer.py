@@ -3,6 +3,7 @@ around the model; the end-to-end tests with a real local model come with the LLM
 
 from __future__ import annotations
 
+import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from rag.llm_answer import FALLBACK_NOTICE, LLMAnswerer
@@ -69,3 +70,38 @@ def test_streaming_yields_pieces_then_the_checked_answer():
     out = list(LLMAnswerer(model).stream("q", hits(), extractive()))
     assert all(isinstance(p, str) for p in out[:-1]) and "".join(out[:-1]) == "志愿服务150余次[2]。"
     assert isinstance(out[-1], Answer) and out[-1].citations[0].chunk.text == TEXTS[1]
+
+
+@pytest.mark.model
+def test_llm_mode_falls_back_when_the_server_is_down(sample_index_dir, e5_embedder):
+    """answer.mode = "llm" with the real OpenAI-compatible client pointed at a closed loopback port:
+    the answer is the extractive one with a visible notice, and nothing hangs."""
+    import socket
+    import time
+
+    from rag.config import load_settings
+    from rag.pipeline import Assistant
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the block ends: connections are refused
+    settings = load_settings(overrides={"answer.mode": "llm", "llm.base_url": f"http://127.0.0.1:{port}/v1", "llm.timeout": 5})
+    assistant = Assistant(sample_index_dir, settings, e5_embedder)
+    started = time.perf_counter()
+    a = assistant.ask("永北圩所在的镇2022年一共保障了多少户城乡低保？")
+    assert time.perf_counter() - started < 30
+    assert a.status == "answered" and "1120户" in a.text and a.text.startswith(FALLBACK_NOTICE)
+    assert any("model call failed" in n for n in a.notes)
+    masked = assistant.ask("辽市镇目前全镇共有多少户低保户？")
+    assert masked.status == "redacted"  # never sent to the model
+
+
+def test_secrets_stay_out_of_settings(monkeypatch):
+    from rag.config import load_settings
+    from rag.llm_models import make_chat_model
+
+    monkeypatch.setenv("RAG_LLM_API_KEY", "sk-secret-123")
+    settings = load_settings()
+    assert "sk-secret" not in repr(settings)
+    model = make_chat_model(settings.llm)
+    assert "sk-secret-123" not in repr(model)
