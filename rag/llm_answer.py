@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Iterator
 
-from .llm_checks import build_messages, check_answer
+from .llm_checks import attribute_markers, build_messages, check_answer
 from .schema import Answer, Citation, Hit
 
 FALLBACK_NOTICE = "（语言模型暂不可用，以下为原文摘录回答）"
@@ -59,12 +59,15 @@ class LLMAnswerer:
 
     def _finish(self, question: str, hits: list[Hit], extractive: Answer, generated: str) -> Answer:
         passages, _ = _passages(hits, self.k)
-        result = check_answer(generated, passages)
+        generated, attributed = attribute_markers(generated, passages)
+        result = check_answer(generated, passages, question)
         if not result.cited:
             return self._fallback(extractive, "the answer cites no passage")
         if not result.figures_ok:
             return self._fallback(extractive, f"figures not in the cited passages: {', '.join(result.unsupported_figures)}")
         notes = [*extractive.notes, "llm: checked", *result.notes]
+        if attributed:
+            notes.append(f"llm: {attributed} sentence(s) had no marker; attributed to the passage they quote")
         if result.unsupported_sentences:
             notes.append(f"llm: sentences without a citation: {len(result.unsupported_sentences)}")
         return dataclasses.replace(

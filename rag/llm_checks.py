@@ -73,8 +73,9 @@ def _passage_has(figure: str, passage: str) -> bool:
     return plain in body or _canonical(figure) in expand_scale(body)
 
 
-def check_answer(text: str, passages: dict[int, str]) -> CheckResult:
-    """Check a generated answer against the numbered passages it was written from."""
+def check_answer(text: str, passages: dict[int, str], question: str = "") -> CheckResult:
+    """Check a generated answer against the numbered passages it was written from. A figure the question
+    itself states (“2022年…”) is not an invention and may be repeated."""
     dropped: list[int] = []
 
     def keep(m: re.Match) -> str:
@@ -99,7 +100,7 @@ def check_answer(text: str, passages: dict[int, str]) -> CheckResult:
             unsupported_sentences.append(sentence)
         sources = " ".join(passages[n] for n in marks) if marks else ""
         for figure in figures(sentence):
-            if not sources or not _passage_has(figure, sources):
+            if (not sources or not _passage_has(figure, sources)) and not (question and _passage_has(figure, question)):
                 unsupported_figures.append(figure)
     notes = []
     if dropped:
@@ -107,6 +108,32 @@ def check_answer(text: str, passages: dict[int, str]) -> CheckResult:
     if unsupported_figures:
         notes.append(f"figures not in the cited passages: {unsupported_figures}")
     return CheckResult(cleaned, tuple(cited), tuple(dropped), tuple(unsupported_sentences), tuple(unsupported_figures), tuple(notes))
+
+
+def _bigrams(text: str) -> set[str]:
+    t = _norm(_MARKER.sub("", text))
+    return {t[i : i + 2] for i in range(len(t) - 1)}
+
+
+def attribute_markers(text: str, passages: dict[int, str], min_overlap: float = 0.3) -> tuple[str, int]:
+    """Add ``[n]`` to each sentence that has none, naming the passage that shares most of its character pairs
+    (at least ``min_overlap`` of them). Small models often answer correctly but forget the markers; the figure
+    check then runs against the passage each sentence was attributed to. Returns (text, markers added)."""
+    grams = {n: _bigrams(p) for n, p in passages.items()}
+    out, added = [], 0
+    for sentence in _SENTENCE.findall(text):
+        if _MARKER.search(sentence) or not sentence.strip():
+            out.append(sentence)
+            continue
+        own = _bigrams(sentence)
+        best = max(grams, key=lambda n: len(own & grams[n]), default=None) if own else None
+        if best is not None and own and len(own & grams[best]) / len(own) >= min_overlap:
+            body = sentence.rstrip("。！？!?；;")
+            out.append(f"{body}[{best}]{sentence[len(body):]}")
+            added += 1
+        else:
+            out.append(sentence)
+    return "".join(out), added
 
 
 def build_messages(question: str, passages: dict[int, str], titles: dict[int, str] | None = None) -> list[tuple[str, str]]:
