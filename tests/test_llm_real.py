@@ -8,8 +8,8 @@ the tests assert the guarantees (status, checked figures, citations), not exact 
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -17,8 +17,6 @@ import time
 from pathlib import Path
 
 import pytest
-
-from conftest import REPORTS_DIR
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # llama.cpp threads must not spin against the test process
 
@@ -30,12 +28,7 @@ CANDIDATES = [
 ]
 GGUF = next((p for p in CANDIDATES if p and Path(p).is_file()), None)
 
-try:
-    import llama_cpp  # noqa: F401
-
-    HAVE_LLAMA = True
-except ImportError:
-    HAVE_LLAMA = False
+HAVE_LLAMA = importlib.util.find_spec("llama_cpp") is not None
 
 pytestmark = [
     pytest.mark.model,
