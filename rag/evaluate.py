@@ -254,6 +254,25 @@ def score_question(q: EvalQuestion, answer: Answer, gold: _Gold) -> QuestionReco
     if gold_docs:
         cited = {c.chunk.doc_id for c in answer.citations}
         checks["report_recall"] = len(cited & gold_docs) / len(gold_docs)
+    if answer.status == "answered" and answer.citations:
+        # every figure of the shown answer must be in a passage its sentence cites
+        from .llm_checks import figure_in
+        from .llm_checks import figures as llm_figures
+
+        passages = {c.n: c.chunk.text for c in answer.citations}
+        # report titles, file names and the count line of a "which reports" answer are labels, not claims
+        claims = re.sub(r"《[^》]*》|（[^）]*\.(?:txt|md|docx|pdf)）|^共有 \d+ 份报告提到：", "", answer.text, flags=re.M)
+        # each stretch of text up to a marker [n] is a claim about passage n (a quote may span sentences)
+        bad = []
+        for segment, n in re.findall(r"(.*?)\[(\d+)\]", claims, flags=re.S):
+            for figure in llm_figures(segment):
+                if int(n) in passages and not figure_in(figure, passages[int(n)]) and not figure_in(figure, q.question):
+                    bad.append(figure)
+        checks["unsupported_figures"] = bool(bad)
+        if bad:
+            failures.append(f"figures not in the cited passages: {', '.join(bad)}")
+    if any(n.startswith("llm:") for n in answer.notes):
+        checks["llm_fallback"] = any("extractive answer used" in n for n in answer.notes)
 
     return QuestionRecord(
         id=q.id,
@@ -315,6 +334,8 @@ def summarise(records: list[QuestionRecord]) -> dict[str, float]:
         "redacted_rate": mean("redacted_ok"),
         "refusal_rate_unanswerable": mean("refused_ok"),
         "false_refusal_rate": mean("false_refusal"),
+        "unsupported_figure_rate": mean("unsupported_figures"),
+        "llm_fallback_rate": mean("llm_fallback"),
     }
     cited = sum(r.checks.get("citations", 0) for r in records)
     figures["citation_precision"] = sum(r.checks.get("citations_correct", 0) for r in records) / cited if cited else None
@@ -457,6 +478,8 @@ HEADLINE = [
     ("redacted_rate", "masked → redacted"),
     ("refusal_rate_unanswerable", "unanswerable → not_found"),
     ("false_refusal_rate", "false refusals"),
+    ("unsupported_figure_rate", "answers w/ unsupported figure"),
+    ("llm_fallback_rate", "LLM answers replaced"),
     ("latency_total_p50_ms", "latency p50 (ms)"),
     ("latency_total_p95_ms", "latency p95 (ms)"),
 ]

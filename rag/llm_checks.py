@@ -67,6 +67,11 @@ def figures(text: str) -> list[str]:
     return [m.group(0).strip() for m in _FIGURE.finditer(plain) if m.group(0).strip()]
 
 
+def figure_in(figure: str, passage: str) -> bool:
+    """Is ``figure`` written in ``passage`` (as is, or with 万/亿 folded the other way)?"""
+    return _passage_has(figure, passage)
+
+
 def _passage_has(figure: str, passage: str) -> bool:
     body = _norm(passage).replace("余", "").replace("多", "")
     plain = _norm(figure).replace("余", "").replace("多", "")

@@ -186,3 +186,12 @@ def test_evaluate_runs_configs_and_writes_reports(tmp_path, fake_embedder):
     assert len(data["results"][0]["records"]) == 4
     assert paths["plot"].stat().st_size > 1000 and paths["plot"].read_bytes()[:4] == b"\x89PNG"
     assert "## Failures" in paths["markdown"].read_text(encoding="utf-8")
+
+
+def test_unsupported_figures_are_counted(gold):
+    g, store = gold
+    wrong = score_question(Q_NUM, Answer("共保障城乡低保1121户[1]", "answered", [cite(store, 0)], hits_of(store, 0)), g)
+    assert wrong.checks["unsupported_figures"] is True and any("1121" in f for f in wrong.failures)
+    right = score_question(Q_NUM, Answer("共保障城乡低保1120户[1]", "answered", [cite(store, 0)], hits_of(store, 0)), g)
+    assert right.checks["unsupported_figures"] is False
+    assert summarise([wrong, right])["unsupported_figure_rate"] == 0.5
