@@ -12,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from .answer import ExtractiveAnswerer, top_passage_answer
 from .conversation import follow_up
@@ -117,6 +117,19 @@ class Assistant:
         (the evaluation uses it to score hit@10). ``history``: the conversation's earlier answers, oldest
         first; a follow-up (“那2023年呢？”) is rewritten into a standalone question and keeps the report
         under discussion unless it names another (see ``rag.conversation``)."""
+        *_, answer = self.ask_stream(question, top_k, mode, extra_hits, history)
+        return answer
+
+    def ask_stream(
+        self,
+        question: str,
+        top_k: int | None = None,
+        mode: str | None = None,
+        extra_hits: int = 0,
+        history: Sequence[Answer] = (),
+    ) -> Iterator[str | Answer]:
+        """Like ``ask``, as a stream: with ``answer.mode = "llm"`` the model's text pieces as it writes them,
+        then always the final, checked ``Answer`` (which replaces the streamed text when the checks change it)."""
         if question is None or not str(question).strip():
             raise EmptyQuestionError("the question is empty")
         question = str(question).strip()[:MAX_QUESTION_CHARS]
@@ -137,11 +150,15 @@ class Assistant:
             answer = answerer.answer(plan, used, dense_rescue=self._dense_similarity(question), doc_scores=result.doc_scores)
             if self.settings.answer.mode == "llm":
                 # the extractive answer decides the status and is the fallback; the model writes the text
-                answer = self._llm().answer(question, used, answer)
+                for piece in self._llm().stream(question, used, answer):
+                    if isinstance(piece, Answer):
+                        answer = piece
+                    else:
+                        yield piece
         timings = dict(result.timings)
         timings["answer"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - started
-        return dataclasses.replace(
+        yield dataclasses.replace(
             answer, hits=list(result.hits), timings={**answer.timings, **timings}, question=asked, standalone_question=question
         )
 

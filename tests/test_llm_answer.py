@@ -105,3 +105,19 @@ def test_secrets_stay_out_of_settings(monkeypatch):
     assert "sk-secret" not in repr(settings)
     model = make_chat_model(settings.llm)
     assert "sk-secret-123" not in repr(model)
+
+
+@pytest.mark.model
+def test_ask_stream_yields_tokens_then_the_checked_answer(sample_index_dir, e5_embedder):
+    from rag.config import load_settings
+    from rag.pipeline import Assistant
+
+    assistant = Assistant(sample_index_dir, load_settings(overrides={"answer.mode": "llm"}), e5_embedder)
+    assistant._llm_answerer = LLMAnswerer(FakeListChatModel(responses=["全镇共保障城乡低保1120户1774人[1]。"]))
+    out = list(assistant.ask_stream("永北圩所在的镇2022年一共保障了多少户城乡低保？"))
+    assert all(isinstance(p, str) for p in out[:-1]) and len(out) > 2
+    final = out[-1]
+    assert isinstance(final, Answer) and final.status == "answered" and "1120户" in final.text and "llm: checked" in final.notes
+    # extractive mode: no tokens, just the answer
+    plain = list(Assistant(sample_index_dir, load_settings(), e5_embedder).ask_stream("永北圩所在的镇2022年一共保障了多少户城乡低保？"))
+    assert len(plain) == 1 and isinstance(plain[0], Answer)

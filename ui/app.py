@@ -80,20 +80,30 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
             yield chat, answers, gr.update(), gr.update(), message
             return
         chat.append({"role": "user", "content": message})
+        chat.append({"role": "assistant", "content": ""})
         try:
-            answer = assistant.ask(message, top_k=int(top_k), mode=mode, history=answers[-HISTORY_TURNS:])
+            answer = None
+            streamed = ""
+            for piece in assistant.ask_stream(message, top_k=int(top_k), mode=mode, history=answers[-HISTORY_TURNS:]):
+                if isinstance(piece, str):  # tokens of a language model, as they come
+                    streamed += piece
+                    chat[-1] = {"role": "assistant", "content": streamed}
+                    yield chat, answers, "", gr.update(choices=[], value=None), ""
+                else:
+                    answer = piece
         except RagError as exc:
-            chat.append({"role": "assistant", "content": f"⚠️ {exc}"})
+            chat[-1] = {"role": "assistant", "content": f"⚠️ {exc}"}
             yield chat, answers, "", gr.update(choices=[], value=None), ""
             return
-        # stream the plain answer, then replace it with the rendered message (markers, status)
-        plain = answer.text
-        chat.append({"role": "assistant", "content": ""})
-        for i in range(STREAM_STEP, len(plain) + STREAM_STEP, STREAM_STEP):
-            chat[-1] = {"role": "assistant", "content": plain[:i]}
-            # the previous answer's sources must not sit beside the new one
-            yield chat, answers, "", gr.update(choices=[], value=None), ""
-            time.sleep(0.01)
+        if not streamed:
+            # the extractive answer is ready at once: show it arriving, then the rendered message
+            plain = answer.text
+            for i in range(STREAM_STEP, len(plain) + STREAM_STEP, STREAM_STEP):
+                chat[-1] = {"role": "assistant", "content": plain[:i]}
+                # the previous answer's sources must not sit beside the new one
+                yield chat, answers, "", gr.update(choices=[], value=None), ""
+                time.sleep(0.01)
+        # the final message replaces the stream (checked text, markers, status)
         chat[-1] = {"role": "assistant", "content": answer_markdown(answer, lang)}
         answers.append(answer)
         choices = [f"[{c.n}] {c.chunk.title} · {c.chunk.source}" for c in {c.n: c for c in answer.citations}.values()]
