@@ -23,6 +23,10 @@ from .llm_checks import attribute_markers, build_messages, check_answer
 from .schema import Answer, Citation, Hit
 
 FALLBACK_NOTICE = "（语言模型暂不可用，以下为原文摘录回答）"
+CONDENSE_PROMPT = (
+    "把用户的追问改写成一个不依赖上下文、可以单独理解的问题：补全所指的地方、报告、时间和事项。"
+    "只输出改写后的问题，不要回答，不要解释。"
+)
 
 
 def _passages(hits: list[Hit], k: int) -> tuple[dict[int, str], dict[int, str]]:
@@ -83,6 +87,32 @@ class LLMAnswerer:
         except Exception as exc:  # any backend failure (timeout, connection, auth) falls back, visibly
             return self._fallback(extractive, f"model call failed ({exc.__class__.__name__}: {exc})", notice=True)
         return self._finish(question, hits, extractive, str(message.content))
+
+    def condense(self, question: str, history: list[Answer]) -> str | None:
+        """Rewrite a follow-up into a standalone question with the conversation (None: keep the rule-based one).
+        The model only rewrites the question; it never sees passages here."""
+        if not history:
+            return None
+        turns = "\n".join(f"问：{a.standalone_question or a.question}\n答：{a.text[:120]}" for a in history[-3:])
+        messages = [
+            ("system", CONDENSE_PROMPT),
+            ("user", f"对话：\n{turns}\n\n追问：{question}\n\n独立问题："),
+        ]
+        try:
+            text = str(self.model.invoke(messages).content).strip()
+        except Exception:  # a failing model leaves the rule-based rewrite in place
+            return None
+        text = text.splitlines()[0].strip().strip("“”\"") if text else ""
+        # a usable rewrite is one short Chinese question, not an answer or an essay
+        if not text or len(text) > max(60, 3 * len(question)) or "[" in text or not any("\u4e00" <= ch <= "\u9fff" for ch in text):
+            return None
+        # it must still ask what the follow-up asks (a small model may just repeat the previous question)
+        from .text import content_words
+
+        asked = [w for w in content_words(question) if len(w) >= 2]
+        if asked and sum(w in text for w in asked) < 0.5 * len(asked):
+            return None
+        return text
 
     def stream(self, question: str, hits: list[Hit], extractive: Answer) -> Iterator[str | Answer]:
         """Yield text pieces, then the final checked ``Answer``."""

@@ -140,6 +140,9 @@ class Assistant:
         asked = question
         turn = follow_up(question, list(history))
         question = turn.standalone
+        if self.settings.answer.mode == "llm" and history:
+            # with a language model, the follow-up is condensed by the model; the carried report stays
+            question = self._llm().condense(asked, list(history)) or question
         result = retriever.search(question, top_k=k + max(0, extra_hits), mode=mode, prefer_doc=turn.prefer_doc)
         plan = plan_query(question)
         used = result.hits if len(result.hits) <= k or plan.kind == "which_reports" else result.hits[:k]

@@ -121,3 +121,19 @@ def test_ask_stream_yields_tokens_then_the_checked_answer(sample_index_dir, e5_e
     # extractive mode: no tokens, just the answer
     plain = list(Assistant(sample_index_dir, load_settings(), e5_embedder).ask_stream("永北圩所在的镇2022年一共保障了多少户城乡低保？"))
     assert len(plain) == 1 and isinstance(plain[0], Answer)
+
+
+def test_condense_rewrites_a_follow_up_or_leaves_it_to_the_rules():
+    first = Answer("一年来全镇共保障城乡低保1120户1774人[1]。", "answered", [], [], "永北圩所在的镇2022年保障了多少户低保？")
+    good = LLMAnswerer(FakeListChatModel(responses=["永北圩所在的镇2022年开展志愿服务活动多少次？"]))
+    assert good.condense("它开展志愿服务活动多少次？", [first]) == "永北圩所在的镇2022年开展志愿服务活动多少次？"
+    rambling = LLMAnswerer(FakeListChatModel(responses=["根据报告[1]，答案是……" * 10]))
+    assert rambling.condense("它呢？", [first]) is None
+    assert LLMAnswerer(Broken(responses=["x"])).condense("它呢？", [first]) is None
+    assert good.condense("第一个问题", []) is None
+
+
+def test_condense_rejects_a_rewrite_that_drops_the_follow_up():
+    first = Answer("…[1]。", "answered", [], [], "永北圩所在的镇2022年保障了多少户低保？")
+    parrot = LLMAnswerer(FakeListChatModel(responses=["永北圩所在的镇2022年保障了多少户低保？"]))
+    assert parrot.condense("它开展志愿服务活动多少次？", [first]) is None

@@ -132,3 +132,13 @@ def test_openai_compatible_server(llama_server, sample_index_dir, e5_embedder):
     assert a.status == "answered" and "28.01" in a.text and a.citations
     assert not any("model call failed" in n for n in a.notes)
     check_guarantees(a)
+
+
+def test_follow_up_condensed_by_the_model(local_assistant):
+    first = local_assistant.ask("永北圩所在的镇2022年一共保障了多少户城乡低保？")
+    second = local_assistant.ask("它开展志愿服务活动多少次？", history=[first])
+    assert second.question == "它开展志愿服务活动多少次？"
+    assert second.standalone_question and second.standalone_question != second.question
+    assert second.status == "answered" and "150" in second.text
+    assert second.citations[0].chunk.source == "000_4b3cc5d7d519229c.txt"
+    check_guarantees(second)
