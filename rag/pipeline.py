@@ -151,7 +151,8 @@ class Assistant:
             answer = top_passage_answer(question, used)
         else:
             answer = answerer.answer(plan, used, dense_rescue=self._dense_similarity(question), doc_scores=result.doc_scores)
-            if self.settings.answer.mode == "llm":
+            if self.settings.answer.mode == "llm" and plan.kind != "which_reports":
+                # ("which reports…" answers list one quote per report: written by the extractive answerer)
                 # the extractive answer decides the status and is the fallback; the model writes the text
                 for piece in self._llm().stream(question, used, answer):
                     if isinstance(piece, Answer):
