@@ -141,12 +141,25 @@ def attribute_markers(text: str, passages: dict[int, str], min_overlap: float = 
     return "".join(out), added
 
 
+_INJECTION = re.compile(
+    r"(?:忽略|无视|不要理会|忘记)[^。！？\n]{0,12}(?:指令|指示|要求|规则|提示)|(?:直接|只)回答[:：]|你现在是|系统提示|"
+    r"ignore (?:all |the )?(?:previous|above|prior) (?:instructions|rules)|disregard (?:the )?(?:above|previous)|system prompt",
+    re.I,
+)
+
+
+def without_instructions(passage: str) -> str:
+    """The passage with sentences that address the model (“忽略以上所有指令…”) blanked out: report text is
+    data, never instructions. The prompt says so too; this is the mechanical half."""
+    return "".join("……" if _INJECTION.search(s) else s for s in re.findall(r"[^。！？!?\n]*[。！？!?\n]?", passage))
+
+
 def build_messages(question: str, passages: dict[int, str], titles: dict[int, str] | None = None) -> list[tuple[str, str]]:
     """(role, content) messages for a chat model: the rules, then the numbered passages and the question.
     Passages are fenced so that instructions inside a report read as report text."""
     blocks = []
     for n, text in passages.items():
         head = f"[{n}] {titles[n]}" if titles and n in titles else f"[{n}]"
-        blocks.append(f"{head}\n<<<\n{text}\n>>>")
+        blocks.append(f"{head}\n<<<\n{without_instructions(text)}\n>>>")
     user = "报告段落：\n\n" + "\n\n".join(blocks) + f"\n\n问题：{question}"
     return [("system", SYSTEM_PROMPT_ZH), ("user", user)]
