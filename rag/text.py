@@ -107,11 +107,6 @@ def english_pinyin_query(text: str) -> list[str]:
     return ["py:" + w for w in re.findall(r"[a-z]{4,}", text.lower())]
 
 
-def words(text: str) -> list[str]:
-    """Plain jieba words (precise mode), normalised, punctuation dropped; stopwords kept."""
-    return [w for w in _segmenter().lcut(normalise(text)) if w.strip() and not _PUNCT_OR_SPACE.match(w)]
-
-
 @lru_cache(maxsize=1)
 def word_frequencies() -> tuple[dict[str, int], int]:
     """jieba's dictionary frequencies and their total: how common a word is in general Chinese."""
@@ -119,26 +114,12 @@ def word_frequencies() -> tuple[dict[str, int], int]:
     return seg.dt.FREQ, seg.dt.total
 
 
-# A figure: digits with separators/decimals, optional 万/亿 scale, optional unit or percent.
-_NUM = r"\d+(?:[,，]\d{3})*(?:\.\d+)?"
-FIGURE = re.compile(rf"(?:{_NUM}|[一二三四五六七八九十百千两]+(?=[个项名户人次家条所座处])){{1}}(?:余|多)?(?:[万亿千百]+)?")
-MASKED_FIGURE = re.compile(r"[*＊]+(?:[.．][*＊]+)?")
 # Measure words/units that follow a figure in these reports; `*` before one of them is a masked figure.
 UNITS = (
     "%|％|‰|个百分点|平方米|平方公里|立方米|公里|千米|米|公顷|亩|吨|千瓦时|万元|亿元|元|户|人次|人|名|位|家|个|项|次|件|起|条|"
     "座|所|处|栋|套|台|辆|场|期|批|类|支|场次|万|亿|天|小时|年|月|届|村|组|批次|车次|倍|株|棵|头|只|份|篇|张|本|kw|km"
 )
 MASKED_WITH_UNIT = re.compile(rf"[*＊]+(?:[.．][*＊]+)?\s*(?:{UNITS})")
-FIGURE_WITH_UNIT = re.compile(rf"{_NUM}(?:余|多)?\s*(?:{UNITS})?")
-
-
-def has_figure(text: str) -> bool:
-    return bool(re.search(r"\d", text))
-
-
-def figures(text: str) -> list[str]:
-    """The figures in ``text`` as written (after NFKC), e.g. ['1120户', '1774人', '23.82%']."""
-    return [m.group(0) for m in FIGURE_WITH_UNIT.finditer(normalise(text)) if re.search(r"\d", m.group(0))]
 
 
 def masked_figures(text: str) -> list[str]:

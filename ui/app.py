@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections import OrderedDict
 from pathlib import Path
 
@@ -259,6 +258,3 @@ def serve(settings, host: str = "127.0.0.1", port: int = 7860, reports_dir=None,
     )
     return demo
 
-
-def new_conversation_id() -> str:
-    return uuid.uuid4().hex
