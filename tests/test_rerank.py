@@ -34,23 +34,13 @@ def build_tiny_cross_encoder(folder: Path) -> Path:
     ``modules.json`` as a sequence-classification ``Transformer`` (Sigmoid on the single logit).
     """
     import torch
-    from transformers import BertConfig, BertForSequenceClassification
+    from transformers import BertForSequenceClassification
 
-    from tiny_models import MAX_SEQ_LENGTH, _make_tokenizer, _train_vocab, _training_texts
+    from tiny_models import tiny_tokenizer_and_config
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    tokenizer = _make_tokenizer(_train_vocab(_training_texts()))
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=MAX_SEQ_LENGTH,
-        pad_token_id=tokenizer.pad_token_id,
-        num_labels=1,
-    )
+    tokenizer, config = tiny_tokenizer_and_config(num_labels=1)
     torch.manual_seed(0)
     model = BertForSequenceClassification(config)
     with torch.no_grad():

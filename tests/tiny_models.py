@@ -106,17 +106,12 @@ def _st_modules():
     return Transformer, Pooling
 
 
-def build_tiny_sentence_transformer(folder: Path) -> Path:
-    """Write a tiny random-weight sentence-transformers model into ``folder`` and return ``folder``."""
-    import torch
-    from sentence_transformers import SentenceTransformer
-    from transformers import BertConfig, BertModel
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+def tiny_tokenizer_and_config(**extra):
+    """The shared tokenizer and a tiny BERT config (2 layers, 32-d) for the test models; ``extra`` adds
+    config fields (e.g. ``num_labels=1`` for a cross-encoder)."""
+    from transformers import BertConfig
 
     tokenizer = _make_tokenizer(_train_vocab(_training_texts()))
-
     config = BertConfig(
         vocab_size=len(tokenizer),
         hidden_size=32,
@@ -125,7 +120,20 @@ def build_tiny_sentence_transformer(folder: Path) -> Path:
         intermediate_size=64,
         max_position_embeddings=MAX_SEQ_LENGTH,
         pad_token_id=tokenizer.pad_token_id,
+        **extra,
     )
+    return tokenizer, config
+
+
+def build_tiny_sentence_transformer(folder: Path) -> Path:
+    """Write a tiny random-weight sentence-transformers model into ``folder`` and return ``folder``."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from transformers import BertModel
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer, config = tiny_tokenizer_and_config()
     torch.manual_seed(0)
     model = BertModel(config)
     model.eval()
