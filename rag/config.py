@@ -102,19 +102,20 @@ class RerankerSettings:
             raise ConfigError(f"reranker.top_n must be >= 1, got {self.top_n}")
 
 
+PACKAGED_READER_MODEL = Path(__file__).resolve().parent / "answer" / "reader_model.json"
+
+
 @dataclass(frozen=True)
 class AnswerSettings:
     mode: str = "extractive"
-    min_support: float = 0.45
-    min_support_open: float = 0.4
-    max_quotes: int = 2
+    model_file: Path = PACKAGED_READER_MODEL  # the fitted span scorer + answerability gate (scripts/fit_reader.py)
     max_reports: int = 8
 
     def __post_init__(self) -> None:
         if self.mode not in ("extractive", "llm", "top_passage"):
             raise ConfigError(f"answer.mode must be 'extractive', 'llm' or 'top_passage', got {self.mode!r}")
-        if not 0.0 <= self.min_support <= 1.0:
-            raise ConfigError(f"answer.min_support must be in [0, 1], got {self.min_support}")
+        if self.max_reports < 1:
+            raise ConfigError(f"answer.max_reports must be >= 1, got {self.max_reports}")
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from .config import Settings, load_settings
 from .errors import RagError
@@ -48,6 +48,10 @@ class EvalQuestion:
     docs: tuple[str, ...]
     evidence: tuple[str, ...]
     kind: str
+    lang: str = "zh"  # "zh" | "en": the language the question is asked in
+    corpus: str = ""  # which corpus it is about (question banks over several corpora), "" = the one evaluated
+    tags: tuple[str, ...] = ()  # how it is hard: paraphrase, indirect, period, list_after, masked_long, …
+    neg: str = ""  # for unanswerable questions: attribute_absent | period_absent | place_absent | figure_absent
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,10 @@ def load_questions(path: str | Path) -> list[EvalQuestion]:
                     docs=tuple(row.get("docs", [])),
                     evidence=tuple(row.get("evidence", [])),
                     kind=row.get("kind", "fact"),
+                    lang=row.get("lang") or "zh",
+                    corpus=row.get("corpus") or "",
+                    tags=tuple(row.get("tags") or ()),
+                    neg=row.get("neg") or "",
                 )
             )
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
@@ -142,6 +150,10 @@ class QuestionRecord:
     question: str
     answer: str
     status: str
+    lang: str
+    neg: str
+    tags: list[str]
+    confidence: float | None  # the gate's probability (reliability diagram)
     citations: list[dict]
     report_ranking: list[str]  # report ids of the hits, best first, deduplicated
     hit_ids: list[str]  # chunk ids of the hits, best first
@@ -280,6 +292,10 @@ def score_question(q: EvalQuestion, answer: Answer, gold: _Gold) -> QuestionReco
         question=q.question,
         answer=text,
         status=answer.status,
+        lang=q.lang,
+        neg=q.neg,
+        tags=list(q.tags),
+        confidence=answer.confidence,
         citations=[
             {"n": c.n, "source": c.chunk.source, "section": c.chunk.section, "start": c.quote_start, "end": c.quote_end, "quote": c.quote}
             for c in answer.citations
@@ -359,6 +375,33 @@ class ConfigResult:
     by_kind: dict[str, dict[str, float]]
     hit_curve: dict[str, list[float]]  # "evidence"/"report" -> hit@1..10
     records: list[QuestionRecord]
+    by_lang: dict[str, dict[str, float]] = field(default_factory=dict)
+    by_neg: dict[str, dict[str, float]] = field(default_factory=dict)  # unanswerable questions by how they tempt
+    reliability: list[dict[str, float]] = field(default_factory=list)  # gate calibration bins
+
+
+def breakdown(records: list[QuestionRecord], key: Callable[[QuestionRecord], str]) -> dict[str, dict[str, float]]:
+    groups: dict[str, list[QuestionRecord]] = defaultdict(list)
+    for r in records:
+        groups[key(r)].append(r)
+    return {k: summarise(v) for k, v in sorted(groups.items())}
+
+
+def reliability(records: list[QuestionRecord], bins: int = 5) -> list[dict[str, float]]:
+    """The gate's calibration: per probability bin, how many questions, their mean probability, and the share
+    that the reports do answer (every kind but ``unanswerable``)."""
+    scored = [r for r in records if r.confidence is not None]
+    out = []
+    for i in range(bins):
+        lo, hi = i / bins, (i + 1) / bins
+        sel = [r for r in scored if lo <= r.confidence < hi or (i == bins - 1 and r.confidence == 1.0)]
+        if sel:
+            out.append({
+                "low": lo, "high": hi, "questions": float(len(sel)),
+                "mean_confidence": sum(r.confidence for r in sel) / len(sel),
+                "answerable_share": sum(r.kind != "unanswerable" for r in sel) / len(sel),
+            })
+    return out
 
 
 @dataclass
@@ -396,7 +439,7 @@ def _hit_curve(records: list[QuestionRecord], level: str) -> list[float]:
 
 def evaluate(
     questions_file: str | Path,
-    corpus_dir: str | Path,
+    corpus_dir: str | Path | Mapping[str, str | Path],
     configs: list[EvalConfig] | None = None,
     settings: Settings | None = None,
     index_root: str | Path | None = None,
@@ -406,14 +449,23 @@ def evaluate(
     embedder=None,
 ) -> EvalReport:
     """Run every configuration over the question set; ``top_k`` passages are retrieved per question and
-    scored for retrieval (hit@10 needs 10), and the answer is built from them exactly as ``ask`` does."""
+    scored for retrieval (hit@10 needs 10), and the answer is built from them exactly as ``ask`` does.
+
+    ``corpus_dir``: one folder, or a mapping from a question's ``corpus`` name to its folder (a question bank
+    over several corpora; the key "" is the folder for questions that name none)."""
     from .ingest import ingest
     from .pipeline import Assistant
 
     started = time.perf_counter()
     base = settings or load_settings()
     questions = load_questions(questions_file)[:limit] if limit else load_questions(questions_file)
-    corpus_dir = Path(corpus_dir)
+    corpora = {k: Path(v) for k, v in corpus_dir.items()} if isinstance(corpus_dir, Mapping) else {"": Path(corpus_dir)}
+    groups: dict[str, list[EvalQuestion]] = defaultdict(list)
+    for q in questions:
+        name = q.corpus if q.corpus in corpora else ""
+        if name not in corpora:
+            raise RagError(f"question {q.id} is about corpus {q.corpus!r}: give its folder (--corpus {q.corpus}=DIR)")
+        groups[name].append(q)
     root = Path(index_root) if index_root else base.corpus.index_dir.parent / "eval"
     configs = configs or [EvalConfig("ours", {}), BASELINE]
     if embedder is None:
@@ -423,38 +475,43 @@ def evaluate(
     results = []
     for config in configs:
         settings_c = base.replace(config.overrides) if config.overrides else base
-        index_dir = _index_dir_for(root, settings_c, corpus_dir)
-        t = time.perf_counter()
-        report = ingest(corpus_dir, index_dir, settings_c, embedder, progress=None)
-        ingest_seconds = time.perf_counter() - t
-        assistant = Assistant(index_dir, settings_c, embedder)
-        gold = _Gold(corpus_dir, assistant.store)
-        iterator = questions
-        if progress:
-            from tqdm import tqdm
+        records: list[QuestionRecord] = []
+        ingest_seconds, embedded, index_dirs = 0.0, 0, []
+        for name, group in groups.items():
+            corpus = corpora[name]
+            index_dir = _index_dir_for(root, settings_c, corpus)
+            t = time.perf_counter()
+            report = ingest(corpus, index_dir, settings_c, embedder, progress=None)
+            ingest_seconds += time.perf_counter() - t
+            embedded += report.embedded_chunks
+            index_dirs.append(str(index_dir))
+            assistant = Assistant(index_dir, settings_c, embedder)
+            gold = _Gold(corpus, assistant.store)
+            iterator = group
+            if progress:
+                import sys
 
-            import sys
+                from tqdm import tqdm
 
-            # a bar on a terminal; in a log file it would be noise
-            iterator = tqdm(questions, desc=f"{config.name:>12}", unit="q", leave=False, disable=not sys.stderr.isatty())
-        records = []
-        for q in iterator:
-            answer = assistant.ask(q.question, extra_hits=max(0, top_k - settings_c.retrieval.top_k))
-            records.append(score_question(q, answer, gold))
-        by_kind: dict[str, list[QuestionRecord]] = defaultdict(list)
-        for r in records:
-            by_kind[r.kind].append(r)
+                # a bar on a terminal; in a log file it would be noise
+                iterator = tqdm(group, desc=f"{config.name:>12}", unit="q", leave=False, disable=not sys.stderr.isatty())
+            for q in iterator:
+                answer = assistant.ask(q.question, extra_hits=max(0, top_k - settings_c.retrieval.top_k))
+                records.append(score_question(q, answer, gold))
         results.append(
             ConfigResult(
                 name=config.name,
                 overrides=dict(config.overrides),
-                index_dir=str(index_dir),
+                index_dir=", ".join(index_dirs),
                 ingest_seconds=ingest_seconds,
-                embedded_chunks=report.embedded_chunks,
+                embedded_chunks=embedded,
                 metrics=summarise(records),
-                by_kind={k: summarise(v) for k, v in sorted(by_kind.items())},
+                by_kind=breakdown(records, lambda r: r.kind),
                 hit_curve={"evidence": _hit_curve(records, "evidence"), "report": _hit_curve(records, "report")},
                 records=records,
+                by_lang=breakdown(records, lambda r: r.lang),
+                by_neg=breakdown([r for r in records if r.neg], lambda r: r.neg),
+                reliability=reliability(records),
             )
         )
     return EvalReport(str(questions_file), str(corpus_dir), len(questions), results, time.perf_counter() - started)
@@ -493,14 +550,15 @@ def _fmt(value: float | None, key: str) -> str:
     return f"{value:.3f}"
 
 
-def format_table(report: EvalReport, kind: str | None = None) -> str:
-    """A plain-text table: one row per metric, one column per configuration."""
+def format_table(report: EvalReport, kind: str | None = None, group: str = "by_kind") -> str:
+    """A plain-text table: one row per metric, one column per configuration; ``kind`` picks one group of
+    ``group`` (``by_kind``, ``by_lang`` or ``by_neg``)."""
     names = [r.name for r in report.results]
     width = max(26, max(len(label) for _, label in HEADLINE) + 2)
     col = max(10, max(len(n) for n in names) + 2)
     lines = [f"{'metric':<{width}}" + "".join(f"{n:>{col}}" for n in names)]
     for key, label in HEADLINE:
-        values = [(r.by_kind.get(kind, {}) if kind else r.metrics).get(key) for r in report.results]
+        values = [(getattr(r, group).get(kind, {}) if kind else r.metrics).get(key) for r in report.results]
         if all(v is None for v in values):
             continue
         lines.append(f"{label:<{width}}" + "".join(f"{_fmt(v, key):>{col}}" for v in values))
@@ -543,9 +601,18 @@ def write_report(report: EvalReport, out_dir: str | Path, title: str = "Evaluati
     for r in report.results:
         md.append(f"| {r.name} | {', '.join(f'`{k}={v}`' for k, v in r.overrides.items()) or '(config.toml)'} |")
     md += ["", "## All questions", "", "```", format_table(report), "```", "", f"![hit@k]({paths['plot'].name})", ""]
-    kinds = sorted({k for r in report.results for k in r.by_kind})
-    for kind in kinds:
-        md += [f"## kind: {kind}", "", "```", format_table(report, kind), "```", ""]
+    for group, label in (("by_kind", "kind"), ("by_lang", "language"), ("by_neg", "not in the reports, by how it tempts")):
+        for kind in sorted({k for r in report.results for k in getattr(r, group)}):
+            md += [f"## {label}: {kind}", "", "```", format_table(report, kind, group), "```", ""]
+    if any(r.reliability for r in report.results):
+        paths["reliability"] = out_dir / "gate_reliability.png"
+        plot_reliability(report, paths["reliability"])
+        md += ["## Gate calibration", "", f"![gate reliability]({paths['reliability'].name})", ""]
+        md += ["| configuration | bin | questions | mean gate probability | share answerable |", "|---|---|---|---|---|"]
+        for r in report.results:
+            for b in r.reliability:
+                md.append(f"| {r.name} | {b['low']:.1f}–{b['high']:.1f} | {b['questions']:.0f} | {b['mean_confidence']:.2f} | {b['answerable_share']:.2f} |")
+        md.append("")
     md += ["## Failures", ""]
     for r in report.results:
         failed = [rec for rec in r.records if rec.failures]
@@ -558,6 +625,34 @@ def write_report(report: EvalReport, out_dir: str | Path, title: str = "Evaluati
         md.append("")
     paths["markdown"].write_text("\n".join(md), encoding="utf-8")
     return paths
+
+
+def plot_reliability(report: EvalReport, path: Path) -> None:
+    """Gate probability histograms (answerable vs not) and the reliability diagram, per configuration."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    bins = [i / 20 for i in range(21)]
+    for r in report.results:
+        scored = [rec for rec in r.records if rec.confidence is not None]
+        if not scored:
+            continue
+        a.hist([rec.confidence for rec in scored if rec.kind != "unanswerable"], bins=bins, alpha=0.5, label=f"{r.name}: answerable")
+        a.hist([rec.confidence for rec in scored if rec.kind == "unanswerable"], bins=bins, alpha=0.5, label=f"{r.name}: not in the reports")
+        b.plot([x["mean_confidence"] for x in r.reliability], [x["answerable_share"] for x in r.reliability], "o-", label=r.name)
+    a.set_xlabel("gate probability")
+    a.set_ylabel("questions")
+    a.legend(fontsize=8)
+    b.plot([0, 1], [0, 1], "k:", label="perfect calibration")
+    b.set_xlabel("mean gate probability (bin)")
+    b.set_ylabel("share answerable")
+    b.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def parse_config_spec(spec: str) -> EvalConfig:

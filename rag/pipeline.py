@@ -14,7 +14,7 @@ from pathlib import Path
 
 from typing import Iterator, Sequence
 
-from .answer import ExtractiveAnswerer, top_passage_answer
+from .answer import Gate, load_model, make_reader
 from .conversation import follow_up
 from .config import Settings, load_settings
 from .errors import EmptyQuestionError, IndexMissingError
@@ -46,8 +46,11 @@ class Assistant:
     def _build_parts(self) -> None:
         self.retriever = HybridRetriever(self.store, self.embedder, self.settings.retrieval, self._reranker)
         docs = self.store.doc_by_id
-        self.answerer = ExtractiveAnswerer(
-            self.settings.answer, self.store.idf, lambda doc_id: docs[doc_id].context if doc_id in docs else ""
+        if getattr(self, "_reader_model", None) is None:
+            self._reader_model = load_model(self.settings.answer.model_file)
+            self.reader = make_reader(self.settings.answer.mode, self._llm)
+        self.gate = Gate(
+            self._reader_model, self.store.idf, lambda doc_id: docs[doc_id].context if doc_id in docs else "", self.settings.answer.max_reports
         )
 
     @classmethod
@@ -90,15 +93,18 @@ class Assistant:
                 self._llm_answerer = LLMAnswerer(make_chat_model(self.settings.llm), self.settings.llm.passages)
             return self._llm_answerer
 
-    def _dense_similarity(self, question: str):
-        """A function scoring sentences against the question with the embedding model (used sparingly)."""
+    def _similarity(self, question: str, query_vector=None):
+        """A function scoring sentences against the question with the embedding model (the question is
+        embedded once: by retrieval when it ran dense, else here on first use)."""
+        cached = [query_vector]
 
         def score(texts: list[str]) -> list[float]:
             if not texts:
                 return []
-            q = self.embedder.encode_queries([question])[0]
+            if cached[0] is None:
+                cached[0] = self.embedder.encode_queries([question])[0]
             vecs = self.embedder.encode_passages(texts)
-            return [float(x) for x in vecs @ q]
+            return [float(x) for x in vecs @ cached[0]]
 
         return score
 
@@ -134,7 +140,7 @@ class Assistant:
             raise EmptyQuestionError("the question is empty")
         question = str(question).strip()[:MAX_QUESTION_CHARS]
         with self._lock:
-            retriever, answerer = self.retriever, self.answerer
+            retriever, gate = self.retriever, self.gate
         k = top_k or self.settings.retrieval.top_k
         started = time.perf_counter()
         asked = question
@@ -144,26 +150,32 @@ class Assistant:
             # with a language model, the follow-up is condensed by the model; the carried report stays
             question = self._llm().condense(asked, list(history)) or question
         result = retriever.search(question, top_k=k + max(0, extra_hits), mode=mode, prefer_doc=turn.prefer_doc)
-        plan = plan_query(question)
-        used = result.hits if len(result.hits) <= k or plan.kind == "which_reports" else result.hits[:k]
+        query = plan_query(question)
+        used = result.hits if len(result.hits) <= k or query.kind == "which_reports" else result.hits[:k]
         t = time.perf_counter()
-        if self.settings.answer.mode == "top_passage":
-            answer = top_passage_answer(question, used)
+        # the gate decides the status before any reader writes: one place, whatever the reader
+        plan = gate.plan(query, used, self._similarity(question, result.query_vector), result.doc_scores)
+        timings_gate = time.perf_counter() - t
+        stream = getattr(self.reader, "stream", None)
+        if stream is None:
+            answer = self.reader.read(plan, used)
         else:
-            answer = answerer.answer(plan, used, dense_rescue=self._dense_similarity(question), doc_scores=result.doc_scores)
-            if self.settings.answer.mode == "llm" and plan.kind != "which_reports":
-                # ("which reports…" answers list one quote per report: written by the extractive answerer)
-                # the extractive answer decides the status and is the fallback; the model writes the text
-                for piece in self._llm().stream(question, used, answer):
-                    if isinstance(piece, Answer):
-                        answer = piece
-                    else:
-                        yield piece
+            for piece in stream(plan, used):
+                if isinstance(piece, Answer):
+                    answer = piece
+                else:
+                    yield piece
         timings = dict(result.timings)
+        timings["gate"] = timings_gate
         timings["answer"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - started
         yield dataclasses.replace(
-            answer, hits=list(result.hits), timings={**answer.timings, **timings}, question=asked, standalone_question=question
+            answer,
+            hits=list(result.hits),
+            timings={**answer.timings, **timings},
+            question=asked,
+            standalone_question=question,
+            confidence=plan.decision.probability if plan.decision.best is not None else 0.0,
         )
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from . import lexicon
+
 # “X所在(的)镇”, “X的那个镇”, “X这个镇”, “推行X的镇，…” at the start of a question
 _PLACE = r"(?:镇|乡|县|市|区|村|街道|地方|城市|省|公司|企业|单位)"
 _LOCATOR_PATTERNS = [
@@ -26,30 +28,14 @@ _LOCATOR_PATTERNS = [
 ]
 _LOCATOR_EN = re.compile(r"\b(?:in|of|for) the (?:town|county|city|district|place)\s+(?:that|which|where|whose)\s+(?P<loc>[^,?]+)", re.I)
 
-_NUMBER_Q = re.compile(r"多少|(?<!哪)几[个名户人次项家所座条起万亿年%场支批期天]|百分之|百分比|比例|比重|增长率|完成率|增幅|同比|金额|数量|总额|规模|排名第几|how many|how much|what percentage|what proportion|what was the .*(?:value|amount|number|rate|output|revenue)", re.I)
-_LIST_Q = re.compile(r"哪些|哪几|哪两|哪三|哪四|哪五|有哪|分别是|包括什么|which (?:\w+ )?(?:ones|projects|crops|items)|what are the", re.I)
-_WHICH_REPORTS_Q = re.compile(r"哪(?:些|几|几个|几份|个|份|一份)(?:报告|镇|乡|县|市|区|地方|文件|单位|乡镇)|which (?:reports?|towns?|counties|documents?)", re.I)
-# open questions ask for a measure, a rule, a reason: their answers paraphrase the question's words
-_OPEN_Q = re.compile(r"有何|如何|怎样|怎么|为何|为什么|什么(?:样的)?(?:措施|政策|要求|规定|办法|举措|内容|作用|意义|目的|条件|标准|渠道|途径|方式|服务|支持|补贴|优惠|便利|安排|建议|注意事项|工作计划|计划|打算|目标|思路)|哪些(?:措施|政策|要求|规定|办法|举措|内容|条件|标准|渠道|途径|方式|服务|支持|补贴|优惠|便利|安排|建议|注意事项|条例|文件)|\bhow\b(?!\s+(?:many|much))|\bwhy\b|what measures", re.I)
-_UNIT_AFTER = re.compile(r"(?:多少|几)(?:万|亿|千|百)?(?P<unit>平方米|平方公里|亩|公顷|吨|万元|亿元|元|户|人次|人|名|位|家|个|项|次|件|起|条|座|所|处|场|期|批|支|天|钱|倍|公里|米)")
-_ENGLISH_UNITS = [
-    (re.compile(r"\bhouseholds?\b", re.I), "户"),
-    (re.compile(r"\b(?:people|persons?|residents?|individuals?)\b", re.I), "人"),
-    (re.compile(r"\b(?:times|sessions|rounds|cases|incidents)\b", re.I), "次"),
-    (re.compile(r"\b(?:square met(?:er|re)s?)\b", re.I), "平方米"),
-    (re.compile(r"\b(?:mu)\b", re.I), "亩"),
-    (re.compile(r"\b(?:tons?|tonnes?)\b", re.I), "吨"),
-    (re.compile(r"\b(?:kilomet(?:er|re)s?|km)\b", re.I), "公里"),
-    (re.compile(r"\b(?:enterprises|companies|firms)\b", re.I), "家"),
-    (re.compile(r"\b(?:projects|items|points|sites)\b", re.I), "个"),
-    (re.compile(r"\b(?:recruits|soldiers|volunteers|cadres|officials|members)\b", re.I), "名"),
-    (re.compile(r"\b(?:rules|regulations|systems|measures|policies|roads|lines)\b", re.I), "条"),
-    (re.compile(r"\b(?:villages)\b", re.I), "村"),
-    (re.compile(r"\b(?:teams|squads)\b", re.I), "支"),
-    (re.compile(r"\b(?:meetings|events|activities|campaigns)\b", re.I), "次"),
-]
-_PERCENT_Q = re.compile(r"百分之|百分比|比例|比重|率|增幅|同比|\bpercent|\bpercentage\b|\brate\b|\bgrowth\b", re.I)
-_MONEY_Q = re.compile(r"外资|资本|投资|资金|金额|产值|收入|出口|进口|总额|营收|税收|销售额|钱|value|revenue|investment|funds?\b|yuan", re.I)
+_NUMBER_Q = lexicon.NUMBER_QUESTION
+_LIST_Q = lexicon.LIST_QUESTION
+_WHICH_REPORTS_Q = lexicon.WHICH_REPORTS_QUESTION
+_OPEN_Q = lexicon.OPEN_QUESTION
+_UNIT_AFTER = lexicon.UNIT_IN_QUESTION
+_ENGLISH_UNITS = lexicon.ENGLISH_UNITS
+_PERCENT_Q = lexicon.PERCENT_QUESTION
+_MONEY_Q = lexicon.MONEY_QUESTION
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ class SearchResult:
     hits: list[Hit]
     timings: dict[str, float] = field(default_factory=dict)
     doc_scores: dict[str, float] = field(default_factory=dict)  # doc_id -> share of the best report's score
+    query_vector: "np.ndarray | None" = None  # the embedded question (dense modes), reused to score sentences
 
 
 def _ranks(scores: "np.ndarray", limit: int) -> dict[int, int]:
@@ -124,7 +125,7 @@ class HybridRetriever:
         if n == 0:
             return SearchResult([], timings)
 
-        dense_scores = bm25_scores = None
+        dense_scores = bm25_scores = query_vec = None
         fused = np.zeros(n, dtype=np.float64)
         limit = min(settings.candidates, n)
         if mode in ("dense", "hybrid"):
@@ -198,4 +199,4 @@ class HybridRetriever:
             t = time.perf_counter()
             hits = self.reranker.rerank(question, hits)
             timings["rerank"] = time.perf_counter() - t
-        return SearchResult(hits[:top_k], timings, doc_scores)
+        return SearchResult(hits[:top_k], timings, doc_scores, None if query_vec is None else query_vec[0])

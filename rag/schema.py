@@ -94,7 +94,8 @@ class Answer:
     citations: numbered sources, ``n`` matching the markers in ``text``.
     hits: the ranked retrieval results the answer was chosen from.
     question: the question as asked; standalone_question: as understood in its conversation;
-    timings: seconds per stage; notes: how the answer was decided (support, checks).
+    timings: seconds per stage; notes: how the answer was decided (gate, checks);
+    confidence: the answerability gate's calibrated probability that the question is answered.
     """
 
     text: str
@@ -105,3 +106,4 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     standalone_question: str = ""  # the question as understood in the conversation (follow-ups rewritten)
+    confidence: float | None = None  # the gate's probability that the reports answer the question (None: no gate)

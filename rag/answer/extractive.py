@@ -1,0 +1,140 @@
+"""The extractive reader: an ``AnswerPlan`` (with the gate's decision) and hits in, an ``Answer`` out. No LLM.
+
+It quotes the best span the gate found — trimmed to the clauses that carry the focus when it is a long
+single sentence — so every figure in the answer is, character for character, the figure of the cited
+passage. A masked figure is quoted with a notice and no number; ``not_found`` cites nothing. An English
+question gets an English sentence that states the figure and quotes the Chinese source.
+"""
+
+from __future__ import annotations
+
+from .. import lexicon
+from ..schema import Answer, Citation, Hit
+from ..text import normalise
+from .features import SpanFacts, coverage
+from .gate import AnswerPlan
+from .messages import NOT_FOUND_TEXT, NOT_FOUND_TEXT_EN, REDACTED_LEAD, REDACTED_LEAD_EN, english_lead
+
+TRIM_ABOVE = 50  # a sentence longer than this is trimmed to the clauses that answer
+MIN_QUOTE = 16  # a trimmed quote keeps at least this many characters
+
+
+def _clauses(text: str) -> list[tuple[int, int]]:
+    out, s = [], 0
+    for i, ch in enumerate(text):
+        if ch in lexicon.CLAUSE_END:
+            if text[s : i + 1].strip():
+                out.append((s, i + 1))
+            s = i + 1
+    if text[s:].strip():
+        out.append((s, len(text)))
+    return out
+
+
+def trim(facts: SpanFacts, plan: AnswerPlan) -> tuple[int, int]:
+    """Offsets (in the passage) of the shortest run of the span's clauses that keeps its coverage of the
+    focus and, for a figure question, a figure in the unit asked for. Multi-sentence spans (lists, measures
+    that run on) and open questions are kept whole."""
+    span, focus = facts.span, plan.focus
+    text = span.text
+    if len(text) <= TRIM_ABOVE or span.sentences > 1 or focus.answer_type in ("open", "list") or not facts.asked:
+        return span.start, span.end
+    clauses = _clauses(text)
+    if len(clauses) <= 1:
+        return span.start, span.end
+
+    def piece(i: int, j: int) -> str:
+        return normalise(text[clauses[i][0] : clauses[j][1]])
+
+    def has_figure(i: int) -> bool:
+        found = lexicon.figures_with_units(piece(i, i)) + lexicon.figures_with_units(piece(i, i), masked=True)
+        return any(u and lexicon.unit_fits(u, focus.units) for _, _, u in found)
+
+    need_figure = focus.answer_type == "number" and any(has_figure(k) for k in range(len(clauses)))
+    full = coverage(facts.asked, normalise(text))
+    best = None
+    for i in range(len(clauses)):
+        for j in range(i, len(clauses)):
+            if coverage(facts.asked, piece(i, j)) >= full - 0.02 and (not need_figure or any(has_figure(k) for k in range(i, j + 1))):
+                if best is None or clauses[j][1] - clauses[i][0] < best[0]:
+                    best = (clauses[j][1] - clauses[i][0], i, j)
+                break
+    if best is None:
+        return span.start, span.end
+    _, i, j = best
+    if focus.answer_type == "number":
+        # …1120户1774人: keep the figures that follow the matched clause
+        while j + 1 < len(clauses) and has_figure(j + 1) and not has_figure(j):
+            j += 1
+    elif lexicon.QUOTE_OPEN not in piece(i, j) and j + 1 < len(clauses):
+        # the answer to 叫什么 / 是什么 is usually the clause right after the words that match
+        j += 1
+    while j + 1 < len(clauses) and text[clauses[j][1] - 1] in "：:":
+        j += 1  # a clause ending in a colon introduces what follows
+    while clauses[j][1] - clauses[i][0] < MIN_QUOTE and (i > 0 or j + 1 < len(clauses)):
+        if j + 1 < len(clauses):
+            j += 1
+        else:
+            i -= 1
+    a, b = clauses[i][0], clauses[j][1]
+    while b > a and text[b - 1] in lexicon.TRAILING_PUNCT:
+        b -= 1
+    return span.start + a, span.start + b
+
+
+def cite(facts: SpanFacts, n: int, bounds: tuple[int, int]) -> Citation:
+    chunk = facts.span.hit.chunk
+    a, b = bounds
+    return Citation(n=n, chunk=chunk, quote=chunk.text[a:b], quote_start=chunk.start + a, quote_end=chunk.start + b)
+
+
+def asked_figure(quote: str, plan: AnswerPlan) -> str:
+    """The first figure with a fitting unit in the quote, as printed (for the English answer sentence)."""
+    for a, b, unit in lexicon.figures_with_units(quote):
+        if unit and lexicon.unit_fits(unit, plan.focus.units):
+            return normalise(quote)[a:b]
+    return ""
+
+
+class ExtractiveReader:
+    """Quotes the span the gate chose; ``read(plan, hits) -> Answer``."""
+
+    def read(self, plan: AnswerPlan, hits: list[Hit]) -> Answer:
+        d = plan.decision
+        english = plan.focus.english
+        if d.status == "not_found" or d.best is None:
+            return Answer(NOT_FOUND_TEXT_EN if english else NOT_FOUND_TEXT, "not_found", [], hits, plan.question, notes=list(d.notes))
+        if d.reports:
+            return self._which_reports(plan, hits)
+        citation = cite(d.best, 1, trim(d.best, plan))
+        quote = citation.quote.rstrip("。；;，,")
+        if d.status == "redacted":
+            lead = REDACTED_LEAD_EN if english else REDACTED_LEAD
+            return Answer(f"{lead}“{citation.quote}”[1]", "redacted", [citation], hits, plan.question, notes=list(d.notes))
+        if english:
+            text = f"{english_lead(asked_figure(citation.quote, plan))}“{quote}”[1]."
+        else:
+            text = f"{quote}[1]。"
+        return Answer(text, "answered", [citation], hits, plan.question, notes=list(d.notes))
+
+    def _which_reports(self, plan: AnswerPlan, hits: list[Hit]) -> Answer:
+        lines, citations = [], []
+        for n, facts in enumerate(plan.decision.reports, start=1):
+            citation = cite(facts, n, trim(facts, plan))
+            citations.append(citation)
+            chunk = facts.span.hit.chunk
+            lines.append(f"- 《{chunk.title}》（{chunk.source}）：{citation.quote.rstrip('。；;')}[{n}]")
+        head = f"共有 {len(citations)} 份报告提到："
+        return Answer(head + "\n" + "\n".join(lines), "answered", citations, hits, plan.question, notes=list(plan.decision.notes))
+
+
+class TopPassageReader:
+    """The day-one baseline: the best passage is the answer, cited as [1]. It ignores the gate (never
+    refuses, never checks a figure); the evaluation compares the other readers against it."""
+
+    def read(self, plan: AnswerPlan, hits: list[Hit]) -> Answer:
+        if not hits:
+            return Answer(NOT_FOUND_TEXT, "not_found", [], hits, plan.question)
+        chunk = hits[0].chunk
+        citation = Citation(1, chunk, chunk.text, chunk.start, chunk.end)
+        return Answer(f"{chunk.text}[1]", "answered", [citation], hits, plan.question)

@@ -1,0 +1,199 @@
+"""Explicit features of a candidate span against a question's focus: ``(Focus, Span)`` in, ``dict[str, float]`` out.
+
+Every feature names what it measures; how much each counts is not decided here but fitted on the training
+split by ``scripts/fit_reader.py`` (``reader_model.json``). The same functions feed the span scorer, the gate,
+the fitting script and the evaluation, so what is fitted is what runs.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .. import lexicon
+from ..text import normalise
+from .candidates import Span
+from .focus import Focus
+
+PARTIAL_CREDIT = 0.5  # a word of the question whose characters are mostly in the text (新兵 ~ 兵员) counts half
+
+SPAN_FEATURES = (
+    "cov", "cov_section", "attr_cov", "entity_cov", "missing_max", "bigram", "key", "locating_only", "dense",
+    "passage_dense", "english_dense",
+    "num_fit", "num_any", "num_none", "mask_fit", "person", "list_fit", "list_shape", "quote_fit", "quoted_missing",
+    "period_match", "period_conflict", "period_unstated", "rank", "retrieval", "novelty", "length", "extra_sents", "open_len",
+    "open_extra", "heading", "rerank",
+)
+GATE_FEATURES = (
+    "span_logit", "cov", "max_cov", "attr_cov", "max_attr_cov", "entity_cov", "missing_max", "key", "key_anywhere",
+    "period_conflict", "period_match", "period_unstated", "period_in_hits", "asks_period", "type_fit", "dense",
+    "passage_dense", "english", "english_dense", "report_named", "n_terms",
+)
+def match(word: str, text: str) -> float:
+    """1 if the word is in the text; partial credit when most of its characters are."""
+    if word in text:
+        return 1.0
+    if len(word) >= 2 and not word.isascii():
+        shared = sum(ch in text for ch in word) / len(word)
+        return PARTIAL_CREDIT * shared if shared >= 0.5 else 0.0
+    return 0.0
+
+
+def coverage(terms: dict[str, float], text: str) -> float:
+    """Share of the terms' weight found in ``text`` (normalised)."""
+    total = sum(terms.values())
+    if total <= 0:
+        return 0.0
+    return sum(w * match(t, text) for t, w in terms.items()) / total
+
+
+def _bigrams(text: str) -> set[str]:
+    runs = re.findall(r"[\u4e00-\u9fff]{2,}", text)
+    return {run[i : i + 2] for run in runs for i in range(len(run) - 1)}
+
+
+@lru_cache(maxsize=4096)
+def _has_person(sentence: str) -> bool:
+    """Does the text name a person (jieba's part-of-speech tag nr*) other than a national leader?"""
+    import jieba.posseg as pseg
+
+    from ..text import _segmenter
+
+    _segmenter()
+    return any(p.flag.startswith("nr") and len(p.word) >= 2 and p.word not in lexicon.NATIONAL_LEADERS for p in pseg.cut(sentence))
+
+
+def novelty(span: str, question: str) -> float:
+    """Share of the span's Chinese characters not in the question: low when a span only restates it."""
+    chars = [ch for ch in span if "\u4e00" <= ch <= "\u9fff"]
+    if not chars:
+        return 1.0
+    asked = set(question)
+    return sum(ch not in asked for ch in chars) / len(chars)
+
+
+def report_year(title: str) -> int | None:
+    m = lexicon.YEAR.search(title or "")
+    return int(m.group(1)) if m else None
+
+
+@dataclass
+class SpanFacts:
+    """What the gate and the reader need to know about one scored span besides its features."""
+
+    span: Span
+    features: dict[str, float]
+    asked: dict[str, float]
+    score: float = 0.0
+
+
+def span_features(
+    focus: Focus,
+    span: Span,
+    report_names: str,
+    top_score: float,
+    dense: float = 0.0,
+    rerank: float = 0.0,
+) -> SpanFacts:
+    text = normalise(span.text)
+    chunk = span.hit.chunk
+    section = normalise(chunk.section)
+    asked, locating = focus.split_terms(report_names)
+    cov = coverage(asked, text)
+    cov_section = coverage(asked, section + "\n" + text)
+    entities = {t: w for t, w in asked.items() if t in focus.entities}
+    attributes = {t: w for t, w in asked.items() if t not in entities}
+    total = sum(asked.values())
+    missing_max = max((w for t, w in asked.items() if t not in text), default=0.0) / total if total else 0.0
+    q_bigrams = _bigrams(normalise(focus.question.replace(focus.locator, "") if focus.locator else focus.question))
+    bigram = len(q_bigrams & _bigrams(text)) / len(q_bigrams) if q_bigrams else 0.0
+    key = max(asked, key=asked.get) if asked else ""
+    kind = focus.answer_type
+    number = kind == "number"
+    shown = [u for _, _, u in lexicon.figures_with_units(text)]
+    masked = [u for _, _, u in lexicon.figures_with_units(text, masked=True) if u]
+    fit = any(u and lexicon.unit_fits(u, focus.units) for u in shown) or (not focus.units and any(shown))
+    mask_fit = any(lexicon.unit_fits(u, focus.units) for u in masked)
+    items = max(text.count(lexicon.ENUMERATION_MARK) + 1 if lexicon.ENUMERATION_MARK in text else 0, len(lexicon.LIST_ITEM.findall(span.text)))
+    year = report_year(chunk.title)
+    stated = lexicon.periods(section + " " + text, year)
+    asked_periods = frozenset(p if not p.startswith("R") or year is None else f"Y{year + int(p[1:])}" for p in focus.periods)
+    length = len(span.text)
+    heading = float(length < 60 and (span.text.rstrip("。：:") in chunk.section or span.text == chunk.title))
+    f = {
+        "cov": cov,
+        "cov_section": cov_section,
+        "attr_cov": coverage(attributes, text) if attributes else cov,
+        "entity_cov": coverage(entities, text) if entities else cov,
+        "missing_max": missing_max,
+        "bigram": bigram,
+        "key": float(bool(key) and key in text),
+        "locating_only": float(cov == 0 and bool(locating) and coverage(locating, text) > 0),
+        "dense": dense,
+        "passage_dense": span.hit.dense_score or 0.0,
+        "english_dense": dense if focus.english else 0.0,
+        "num_fit": float(number and fit),
+        "num_any": float(number and bool(shown)),
+        "num_none": float(number and not shown and not masked),
+        "mask_fit": float(number and mask_fit and bool(focus.units)),
+        "person": float(kind == "person" and _has_person(span.text)),
+        "list_fit": float(kind == "list" and items >= 2),
+        "list_shape": float(kind == "list" and span.shape == "list"),
+        "quote_fit": float(kind == "fact" and lexicon.QUOTE_OPEN in span.text),
+        "quoted_missing": float(any(q not in text for q in focus.quoted)),
+        "period_match": float(bool(asked_periods) and bool(asked_periods & stated)),
+        "period_conflict": float(bool(asked_periods) and lexicon.conflicting_periods(asked_periods, stated)),
+        "period_unstated": float(bool(asked_periods) and not (asked_periods & stated)),
+        "rank": 1.0 / span.hit.rank,
+        "retrieval": span.hit.score / top_score if top_score > 0 else 0.0,
+        "novelty": novelty(span.text, focus.question),
+        "length": min(length, 400) / 100.0,
+        "extra_sents": float(span.sentences - 1),
+        "open_len": min(length, 400) / 100.0 if kind == "open" else 0.0,
+        "open_extra": float(span.sentences - 1) if kind == "open" else 0.0,
+        "heading": heading,
+        "rerank": rerank,
+    }
+    return SpanFacts(span, f, asked)
+
+
+def gate_features(focus: Focus, best: SpanFacts, all_facts: list[SpanFacts], span_logit: float, report_share_gap: float) -> dict[str, float]:
+    """Question-level evidence that the best span answers what was asked."""
+    f = best.features
+    key = max(best.asked, key=best.asked.get) if best.asked else ""
+    kind = focus.answer_type
+    type_fit = {
+        "number": max(f["num_fit"], f["mask_fit"]),
+        "list": f["list_fit"],
+        "person": f["person"],
+    }.get(kind, 1.0)
+    doc = best.span.hit.chunk.doc_id
+    same_report = [s for s in all_facts if s.span.hit.chunk.doc_id == doc]
+    year = report_year(best.span.hit.chunk.title)
+    stated = lexicon.periods(" ".join({s.span.hit.chunk.text for s in same_report}) + " " + best.span.hit.chunk.title, year)
+    asked_periods = frozenset(p if not p.startswith("R") or year is None else f"Y{year + int(p[1:])}" for p in focus.periods)
+    return {
+        "span_logit": span_logit,
+        "cov": f["cov"],
+        "max_cov": max((s.features["cov"] for s in all_facts), default=0.0),
+        "attr_cov": f["attr_cov"],
+        "max_attr_cov": max((s.features["attr_cov"] for s in all_facts), default=0.0),
+        "entity_cov": f["entity_cov"],
+        "missing_max": f["missing_max"],
+        "key": f["key"],
+        "key_anywhere": float(bool(key) and any(key in normalise(s.span.text) for s in all_facts)),
+        "period_conflict": f["period_conflict"],
+        "period_match": f["period_match"],
+        "period_unstated": f["period_unstated"],
+        "period_in_hits": float(bool(asked_periods) and bool(asked_periods & stated)),
+        "asks_period": float(bool(asked_periods)),
+        "type_fit": type_fit,
+        "dense": f["dense"],
+        "passage_dense": f["passage_dense"],
+        "english": float(focus.english),
+        "english_dense": f["english_dense"],
+        "report_named": report_share_gap,
+        "n_terms": math.log1p(len(focus.terms)),
+    }

@@ -1,0 +1,127 @@
+"""What a question asks for — its *focus* — read from its wording: ``QueryPlan`` + word rarity in, ``Focus`` out.
+
+The focus is what evidence must match for the question to count as answered:
+- ``terms``: the measure or attribute asked about (低保户数, 营业收入, 由谁负责), as words weighted by rarity.
+  The locator phrase (“华海药业所在镇”) and period words are not terms: they say where and when to look,
+  not what is asked. Words that name a report are told apart per report, when a candidate is scored
+  (``Focus.split_terms``): the right report being found is never evidence that it answers.
+- ``periods``: the period asked about (a year, 上半年, 1-9月, 去年), normalised by ``lexicon.periods``.
+- ``answer_type``: number | person | list | open | fact | which_reports, and for numbers the ``units`` that a
+  figure answering it carries (多少户 → 户, 百分之多少 → %).
+- ``quoted``: terms the question puts in quotes (“月光夜谈”): they name exactly what is asked about.
+Pure; no model, no I/O beyond jieba's dictionary.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .. import lexicon
+from ..query import QueryPlan
+from ..text import content_words, normalise
+
+_PERIOD_WORD = re.compile(r"^(?:(?:19|20)\d{2}年?|\d{1,2}月|[上下]半年|半年|今年|去年|明年|本年|全年|上年|当年|季度|\d{1,2}|年|月|年度)$")
+
+
+@dataclass(frozen=True)
+class Focus:
+    question: str
+    terms: dict[str, float] = field(default_factory=dict)  # asked-about word -> weight (idf)
+    periods: frozenset[str] = frozenset()
+    answer_type: str = "fact"
+    units: tuple[str, ...] = ()
+    quoted: tuple[str, ...] = ()
+    locator: str = ""
+    english: bool = False
+    entities: frozenset[str] = frozenset()  # terms that name something (a place, a company) rather than a measure
+
+    @property
+    def total(self) -> float:
+        return sum(self.terms.values())
+
+    @property
+    def key_term(self) -> str:
+        """The rarest asked-about word: the one a passage can least afford to miss."""
+        return max(self.terms, key=self.terms.get) if self.terms else ""
+
+    def split_terms(self, report_names: str) -> tuple[dict[str, float], dict[str, float]]:
+        """(asked, locating): the terms this report's context line does not name, and those it does.
+
+        When nearly every word names the report (“…2023年工作思路是什么” in the report titled so), those words
+        are the question itself, and all terms count as asked."""
+        locating = {t: w for t, w in self.terms.items() if report_names and t in report_names}
+        asked = {t: w for t, w in self.terms.items() if t not in locating}
+        if sum(asked.values()) < LOCATING_FLOOR * self.total:
+            return dict(self.terms), {}
+        return asked, locating
+
+
+# Below this share of the question's weight left after removing report names, those names are the question.
+LOCATING_FLOOR = 0.3
+
+
+def resolve_units(plan: QueryPlan) -> tuple[str, ...]:
+    return tuple(lexicon.UNIT_ALIASES.get(u, u) for u in plan.units)
+
+
+def answer_type(plan: QueryPlan) -> str:
+    if plan.kind in ("which_reports", "open", "list", "number"):
+        return plan.kind
+    if lexicon.WHO_QUESTION.search(plan.question):
+        return "person"
+    return "fact"
+
+
+_NAME_TAGS = ("ns", "nt", "nr", "nz")
+
+
+def name_terms(text: str, terms: list[str]) -> frozenset[str]:
+    """The terms that name something: jieba's tagger (with its guesses for unknown words) tags a part of them
+    as a place, organisation, person or other proper name (华海药业 ⊃ 华海/ns; 营业收入 = 营业/n + 收入/v)."""
+    import jieba.posseg as pseg
+
+    from ..text import _segmenter
+
+    _segmenter()
+    named = []
+    pos = 0
+    for pair in pseg.cut(text):
+        if pair.flag.startswith(_NAME_TAGS):
+            named.append((pos, pos + len(pair.word)))
+        pos += len(pair.word)
+    out = set()
+    for t in terms:
+        at = text.find(t)
+        while at >= 0:
+            if any(a < at + len(t) and at < b for a, b in named):
+                out.add(t)
+                break
+            at = text.find(t, at + 1)
+    return frozenset(out)
+
+
+def make_focus(plan: QueryPlan, idf: Callable[[str], float]) -> Focus:
+    """The focus of a planned question; ``idf`` weighs each word by its rarity in the index."""
+    words = [w for w in content_words(plan.content) if not _PERIOD_WORD.match(w)]
+    if plan.english:
+        # English words cannot match a Chinese report; keep the Chinese names and the numbers (G316, 1143)
+        words = [w for w in words if not w.isascii() or w.isdigit()]
+    terms: dict[str, float] = {}
+    for w in words:
+        # a word already inside a longer word of the question is not counted twice (永北圩 ⊃ 永北)
+        if not any(w != other and w in other for other in words):
+            terms[w] = idf(w)
+    quoted = tuple(normalise(q) for q in lexicon.QUOTED_TERM.findall(plan.content))
+    return Focus(
+        question=plan.question,
+        terms=terms,
+        periods=lexicon.periods(plan.question),
+        answer_type=answer_type(plan),
+        units=resolve_units(plan),
+        quoted=quoted,
+        locator=plan.locator,
+        english=plan.english,
+        entities=name_terms(normalise(plan.content), list(terms)),
+    )

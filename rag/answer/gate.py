@@ -1,0 +1,199 @@
+"""The answerability gate: decides the status of an answer before any reader writes it.
+
+In: a ``QueryPlan``, the ranked ``Hit``s, a sentence-similarity function (the embedding model), the report
+shares from retrieval. Out: an ``AnswerPlan`` — the question's ``Focus`` and a ``Decision``: ``answered`` /
+``redacted`` / ``not_found``, the scored candidate spans (best first) and the gate's probability.
+
+1. Every candidate span (``candidates.py``) gets its features (``features.py``) and a score from the fitted
+   span model; the embedding model re-scores only the best few (it is the slow part).
+2. The gate model turns the best span's evidence — how much of the focus it covers, its period, whether it
+   carries the kind of answer asked for — into a probability that the question is answered there; below the
+   calibrated threshold the answer is ``not_found``. A match on the words that name the report is never
+   evidence by itself (``Focus.split_terms``).
+3. Answered questions asking for a figure are ``redacted`` when the figure that answers the focus — the one
+   after the asked-about words, wherever it sits in the sentence — is printed as ``*``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+from .. import lexicon
+from ..query import QueryPlan
+from ..schema import AnswerStatus, Hit
+from ..text import normalise
+from .candidates import candidate_spans
+from .features import SpanFacts, gate_features, span_features
+from .focus import Focus, make_focus
+from .model import ReaderModel
+
+# Embedding a span costs about 60 ms on 2 cores: questions whose words can be matched use the passage's own
+# dense score (free, from retrieval); only questions with no matchable word (another language) embed spans.
+DENSE_POOL = 0
+DENSE_POOL_NO_TERMS = 16
+NAMED_REPORT_RATIO = 0.5  # a report is "named" when the runner-up's keyword score is at most this share of it
+
+Similarity = Callable[[list[str]], list[float]]
+
+
+@dataclass(frozen=True)
+class Decision:
+    status: AnswerStatus
+    best: SpanFacts | None
+    ranked: list[SpanFacts] = field(default_factory=list)
+    probability: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    reports: list[SpanFacts] = field(default_factory=list)  # which-reports questions: one accepted span per report
+
+
+@dataclass(frozen=True)
+class AnswerPlan:
+    """What a reader is given: the question, its focus and the gate's decision."""
+
+    query: QueryPlan
+    focus: Focus
+    decision: Decision
+
+    @property
+    def question(self) -> str:
+        return self.query.question
+
+
+def named_report(doc_scores: Mapping[str, float]) -> str | None:
+    """The report a question names, when its keyword score clearly dominates the runner-up's; else None."""
+    if not doc_scores:
+        return None
+    ranked = sorted(doc_scores.values(), reverse=True)
+    top_id = max(doc_scores, key=doc_scores.get)
+    second = ranked[1] if len(ranked) > 1 else 0.0
+    return top_id if ranked[0] > 0 and second <= NAMED_REPORT_RATIO * ranked[0] else None
+
+
+def share_gap(doc_scores: Mapping[str, float]) -> float:
+    ranked = sorted(doc_scores.values(), reverse=True) + [0.0, 0.0]
+    return ranked[0] - ranked[1]
+
+
+def asked_figure_is_masked(span_text: str, focus: Focus, asked: Mapping[str, float]) -> bool:
+    """Is the figure that answers the focus printed as ``*``?
+
+    The answering figure is the first figure (or mask) with a fitting unit after the last asked-about word
+    of its sentence; without such a word before it, the nearest one to an asked-about word; with no asked
+    word at all, the span's first fitting figure."""
+    text = normalise(span_text)
+    figures = [(a, b, u, False) for a, b, u in lexicon.figures_with_units(text)] + [
+        (a, b, u, True) for a, b, u in lexicon.figures_with_units(text, masked=True)
+    ]
+    figures = [f for f in figures if f[2] and lexicon.unit_fits(f[2], focus.units)]
+    if not figures:
+        return False
+    figures.sort()
+    ends = sorted(i + len(t) for t in asked for i in _find_all(text, t))
+    if not ends:
+        return figures[0][3]
+
+    def distance(fig: tuple[int, int, str, bool]) -> tuple[int, int]:
+        before = [e for e in ends if e <= fig[0]]
+        if before:
+            gap = text[before[-1] : fig[0]]
+            crosses = sum(ch in lexicon.SENTENCE_END for ch in gap)
+            return (crosses, fig[0] - before[-1])
+        return (9, min(abs(e - fig[0]) for e in ends))
+
+    return min(figures, key=distance)[3]
+
+
+def _find_all(text: str, word: str) -> list[int]:
+    out, i = [], text.find(word)
+    while i >= 0 and word:
+        out.append(i)
+        i = text.find(word, i + 1)
+    return out
+
+
+class Gate:
+    """Scores candidate spans and decides the status. Thread-safe (holds no per-question state)."""
+
+    def __init__(self, model: ReaderModel, idf: Callable[[str], float], context_of: Callable[[str], str], max_reports: int = 8):
+        self.model = model
+        self.idf = idf
+        self.context_of = context_of
+        self.max_reports = max_reports
+
+    def score_spans(self, focus: Focus, hits: list[Hit], similarity: Similarity | None, pool: int | None = None) -> list[SpanFacts]:
+        """Every candidate span with its features and score, best first. ``pool``: how many of the best are
+        re-scored with the embedding model (None: the default for this focus; 0: none; -1: all)."""
+        if not hits:
+            return []
+        top = max(h.score for h in hits)
+        names = {h.chunk.doc_id: normalise(self.context_of(h.chunk.doc_id)) for h in hits}
+        facts = [span_features(focus, s, names[s.hit.chunk.doc_id], top) for s in candidate_spans(hits)]
+        for f in facts:
+            f.score = self.model.span.logit(f.features)
+        facts.sort(key=lambda f: -f.score)
+        if pool is None:
+            pool = DENSE_POOL if focus.terms else DENSE_POOL_NO_TERMS
+        head = facts if pool < 0 else facts[:pool]
+        if similarity is not None and head:
+            sims = similarity([f.span.text for f in head])
+            for f, sim in zip(head, sims):
+                f.features["dense"] = sim
+                f.features["english_dense"] = sim if focus.english else 0.0
+                f.score = self.model.span.logit(f.features)
+            floor = min(sims) if sims else 0.0
+            for f in facts[len(head):]:
+                # not re-scored: assume no closer than the least similar span that was
+                f.features["dense"] = floor
+                f.features["english_dense"] = floor if focus.english else 0.0
+                f.score = self.model.span.logit(f.features)
+            facts.sort(key=lambda f: -f.score)
+        return facts
+
+    def plan(self, query: QueryPlan, hits: list[Hit], similarity: Similarity | None = None, doc_scores: Mapping[str, float] | None = None) -> AnswerPlan:
+        focus = make_focus(query, self.idf)
+        doc_scores = doc_scores or {}
+        named = named_report(doc_scores)
+        if named is not None and focus.answer_type != "which_reports":
+            # the question names one report: a figure from another would be a wrong answer, not a partial one
+            hits = [h for h in hits if h.chunk.doc_id == named] or hits
+        return AnswerPlan(query, focus, self.decide(focus, hits, similarity, share_gap(doc_scores)))
+
+    def probability(self, focus: Focus, best: SpanFacts, ranked: list[SpanFacts], gap: float) -> float:
+        return self.model.gate.probability(gate_features(focus, best, ranked, best.score, gap))
+
+    def decide(self, focus: Focus, hits: list[Hit], similarity: Similarity | None, gap: float = 0.0) -> Decision:
+        no_terms = not focus.terms and not focus.english
+        if not hits or no_terms:
+            # nothing to look for (“？？？”, “请问”): no passage can be said to answer it
+            return Decision("not_found", None, notes=["no content words" if no_terms else "no passages"])
+        ranked = self.score_spans(focus, hits, similarity)
+        if not ranked:
+            return Decision("not_found", None, notes=["no candidate spans"])
+        if focus.answer_type == "which_reports":
+            return self._which_reports(focus, ranked, gap)
+        best = ranked[0]
+        p = self.probability(focus, best, ranked, gap)
+        notes = [f"gate={p:.2f}", f"threshold={self.model.threshold:.2f}", f"span={best.score:.2f}"]
+        if p < self.model.threshold:
+            return Decision("not_found", best, ranked, p, notes)
+        if focus.answer_type == "number" and asked_figure_is_masked(best.span.text, focus, best.asked):
+            return Decision("redacted", best, ranked, p, notes)
+        return Decision("answered", best, ranked, p, notes)
+
+    def _which_reports(self, focus: Focus, ranked: list[SpanFacts], gap: float) -> Decision:
+        """“哪些报告提到…”: a report counts when its best span passes the gate and holds the thing itself
+        (the quoted term, else the rarest word asked about)."""
+        must = focus.quoted or ((focus.key_term,) if focus.key_term else ())
+        by_doc: dict[str, SpanFacts] = {}
+        for f in ranked:
+            doc = f.span.hit.chunk.doc_id
+            if doc in by_doc or not all(m in normalise(f.span.text) for m in must):
+                continue
+            if self.probability(focus, f, ranked, gap) >= self.model.threshold:
+                by_doc[doc] = f
+        picked = list(by_doc.values())[: self.max_reports]
+        if not picked:
+            return Decision("not_found", ranked[0], ranked, 0.0, ["no report passes the gate"])
+        return Decision("answered", picked[0], ranked, 1.0, [f"reports={len(picked)}"], picked)
+

@@ -1,0 +1,174 @@
+"""The language knowledge of the project, in one place: units and measure words, figures and `*` masks,
+heading numerals and list markers, periods, question words, and English equivalents.
+
+The splitter, the question planner, the answer features, the LLM checks and the evaluation all read these
+patterns from here, so a unit or a list marker is recognised the same way everywhere. Nothing in this module
+names a report or a question: it describes how Chinese government reports write figures, lists and dates.
+Pure data and pure functions of strings; no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# -- text boundaries ---------------------------------------------------------------------------------
+SENTENCE_END = "。！？；!?;\n"
+CLAUSE_END = "，,：:。！？；!?;\n"
+TRAILING_PUNCT = "，,：:；;、"
+
+# -- figures, units, masks ---------------------------------------------------------------------------
+# Measure words / units that follow a figure in these reports (longest first inside each alternative).
+UNITS = (
+    "%|％|‰|个百分点|平方米|平方公里|立方米|公里|千米|米|公顷|亩|吨|千瓦时|万元|亿元|元|户|人次|人|名|位|家|个|项|次|件|起|条|"
+    "座|所|处|栋|套|台|辆|场|期|批|类|支|场次|万|亿|天|小时|年|月|届|村|组|批次|车次|倍|株|棵|头|只|份|篇|张|本|kw|km"
+)
+# Measure words that count the same kind of thing (多少名 ~ *人, 多少家 ~ 个).
+UNIT_SYNONYMS: tuple[frozenset[str], ...] = (
+    frozenset({"人", "名", "位", "人次"}),
+    frozenset({"家", "个", "户"}),
+    frozenset({"次", "场", "起", "场次", "期"}),
+    frozenset({"条", "项", "个"}),
+    frozenset({"座", "个", "处", "所"}),
+)
+SCALE_PREFIXES = "万亿千百"
+APPROX_SUFFIXES = "余多"
+
+FIGURE = re.compile(r"\d+(?:[,，]\d{3})*(?:\.\d+)?(?:余|多)?(?:万|亿|千)?")
+MASK = re.compile(r"[*＊]+(?:[.．][*＊]+)?")
+UNIT_AFTER_FIGURE = re.compile(rf"^\s*(?:余|多)?(?:[万亿千百]?(?:{UNITS}))")
+MASKED_WITH_UNIT = re.compile(rf"[*＊]+(?:[.．][*＊]+)?\s*(?:{UNITS})")
+CHINESE_ORDINAL = re.compile(r"第[一二三四五六七八九十百\d]+(?:名|位)?")
+
+# -- structure: headings, lists ------------------------------------------------------------------------
+CN_NUM = "一二三四五六七八九十百零〇两"
+# (level, pattern) — lower level = higher in the hierarchy; patterns match at the start of a line.
+HEADING_PATTERNS: list[tuple[int, re.Pattern[str]]] = [
+    (0, re.compile(rf"^第[{CN_NUM}\d]+[章篇部分编]")),
+    (1, re.compile(r"^(?:\d{4}年)?[^，。；！？\n]{0,12}(?:工作总结|工作打算|工作思路|工作计划|工作安排|工作要点|总体要求|主要目标)[：:]?$")),
+    (2, re.compile(rf"^[{CN_NUM}]+、")),
+    (3, re.compile(rf"^[（(][{CN_NUM}]+[）)]")),
+    (4, re.compile(r"^\d{1,2}[、.．](?!\d)")),
+    (5, re.compile(r"^[（(]\d{1,2}[）)]")),
+    (6, re.compile(rf"^[{CN_NUM}]+是")),
+]
+ENUMERATED_LEVEL = 6
+HEADING_NUMBER = re.compile(rf"^(?:[{CN_NUM}]+、|[（(][{CN_NUM}\d]+[）)]|\d+[、.．](?!\d))")
+# an item of an enumeration inside running text: 一是… 二是…, 第一，…, （一）…, 1．…
+LIST_ITEM = re.compile(rf"(?:^|(?<=[。；;：:\n]))\s*(?:[{CN_NUM}]+是|第[{CN_NUM}]+[，,、]|[（(][{CN_NUM}\d]+[）)]|\d{{1,2}}[、.．](?!\d))")
+# a sentence that names a list it does not spell out yet: “实施‘三大工程’：”, “问题主要有：”, “包括以下几个方面”
+LIST_INTRO = re.compile(rf"(?:[{CN_NUM}\d]+(?:大|项|个|条|种|类|方面|件|化|网|区|带|群)|以下|如下|主要有|主要是|包括|分别是)[^。；;]{{0,24}}[：:]?\s*$")
+ENUMERATION_MARK = "、"
+QUOTE_OPEN, QUOTE_CLOSE = "“", "”"
+QUOTED_TERM = re.compile(r"[“\"「『]([^”\"」』\n]{1,20})[”\"」』]")
+
+# -- periods ---------------------------------------------------------------------------------------------
+YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})年")
+HALF_YEAR = re.compile(r"([上下])半年")
+MONTH_RANGE = re.compile(r"(?<!\d)(\d{1,2})\s*[-—–～~至到－]\s*(\d{1,2})\s*月")
+QUARTER = re.compile(r"(?:第)?([一二三四1-4])季度")
+RELATIVE_YEAR = {"今年": 0, "本年": 0, "全年": 0, "当年": 0, "去年": -1, "上年": -1, "上一年": -1, "过去一年": -1, "明年": 1, "来年": 1}
+RELATIVE_YEAR_RE = re.compile("|".join(sorted(RELATIVE_YEAR, key=len, reverse=True)))
+FIVE_YEAR_PLAN = re.compile(r"[“\"]?十([一二三四五六七八九])五[”\"]?(?:时期|期间|规划)?")
+_CN_DIGIT = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+
+
+def periods(text: str, report_year: int | None = None) -> frozenset[str]:
+    """The periods a text speaks of, normalised: ``Y2022``, ``H1`` / ``H2`` (half years), ``M1-9`` (month
+    ranges), ``Q3``, ``P14`` (the 14th five-year plan). Relative years (今年 / 去年 / 明年) become ``Y…`` when the
+    report's own year is known, else ``R0`` / ``R-1`` / ``R1``."""
+    text = unicodedata.normalize("NFKC", text)
+    out: set[str] = {f"Y{y}" for y in YEAR.findall(text)}
+    out |= {"H1" if h == "上" else "H2" for h in HALF_YEAR.findall(text)}
+    out |= {f"M{int(a)}-{int(b)}" for a, b in MONTH_RANGE.findall(text) if 1 <= int(a) < int(b) <= 12}
+    out |= {f"Q{_CN_DIGIT.get(q, q)}" for q in QUARTER.findall(text)}
+    out |= {f"P1{_CN_DIGIT[d]}" for d in FIVE_YEAR_PLAN.findall(text)}
+    for word in RELATIVE_YEAR_RE.findall(text):
+        shift = RELATIVE_YEAR[word]
+        out.add(f"Y{report_year + shift}" if report_year else f"R{shift}")
+    return frozenset(out)
+
+
+def period_kind(period: str) -> str:
+    """``Y`` year, ``H`` half, ``M`` month range, ``Q`` quarter, ``P`` plan period, ``R`` relative year."""
+    return period[:1]
+
+
+def conflicting_periods(asked: frozenset[str], stated: frozenset[str]) -> bool:
+    """True when ``stated`` speaks of a period of the same kind as one ``asked`` about, and not of that one
+    (asked 2021, the text says 2022; asked 上半年, the text says 1-9月: both month-like parts of a year)."""
+    for p in asked:
+        if p in stated:
+            continue
+        kind = period_kind(p)
+        same_kind = {q for q in stated if period_kind(q) == kind or (kind in "HMQ" and period_kind(q) in "HMQ")}
+        if same_kind:
+            return True
+    return False
+
+
+# -- question words ---------------------------------------------------------------------------------------
+NUMBER_QUESTION = re.compile(
+    r"多少|(?<!哪)几[个名户人次项家所座条起万亿年%场支批期天]|百分之|百分比|比例|比重|增长率|完成率|增幅|同比|金额|数量|总额|规模|排名第几|"
+    r"how many|how much|what percentage|what proportion|what was the .*(?:value|amount|number|rate|output|revenue|growth)|"
+    r"what (?:is|was) the (?:total|number|amount|value|rate|share)",
+    re.I,
+)
+LIST_QUESTION = re.compile(r"哪些|哪几|哪两|哪三|哪四|哪五|哪六|有哪|分别是|包括什么|包括哪|which (?:\w+ )?(?:ones|projects|crops|items)|what are the|list the|name the", re.I)
+WHICH_REPORTS_QUESTION = re.compile(r"哪(?:些|几|几个|几份|个|份|一份)(?:报告|镇|乡|县|市|区|地方|文件|单位|乡镇|年)|which (?:reports?|towns?|counties|documents?|years?)", re.I)
+OPEN_QUESTION = re.compile(
+    r"有何|如何|怎样|怎么|为何|为什么|什么(?:样的)?(?:措施|政策|要求|规定|办法|举措|内容|作用|意义|目的|条件|标准|渠道|途径|方式|服务|支持|补贴|优惠|便利|安排|建议|注意事项|工作计划|计划|打算|目标|思路)|"
+    r"哪些(?:措施|政策|要求|规定|办法|举措|内容|条件|标准|渠道|途径|方式|服务|支持|补贴|优惠|便利|安排|建议|注意事项|条例|文件)|\bhow\b(?!\s+(?:many|much))|\bwhy\b|what measures|what steps",
+    re.I,
+)
+WHO_QUESTION = re.compile(r"是谁|谁是|哪位|哪个人|哪些人|叫什么名字的人|由谁|谁来|\bwho\b", re.I)
+PERCENT_QUESTION = re.compile(r"百分之|百分比|比例|比重|率|增幅|增长(?!了?多少[万亿]?[元吨户人个])|下降|同比|占比|\bpercent|\bpercentage\b|\brate\b|\bgrowth\b", re.I)
+MONEY_QUESTION = re.compile(r"外资|资本|投资|资金|金额|产值|收入|出口|进口|总额|营收|税收|销售额|钱|value|revenue|investment|funds?\b|yuan|gdp|output", re.I)
+UNIT_IN_QUESTION = re.compile(r"(?:多少|几)(?:万|亿|千|百)?(?P<unit>平方米|平方公里|亩|公顷|吨|万元|亿元|元|户|人次|人|名|位|家|个|项|次|件|起|条|座|所|处|场|期|批|支|天|钱|倍|公里|米)")
+# measure words a question can ask in that no figure carries (几名 asks for people; 多少钱 for 元)
+UNIT_ALIASES = {"钱": "元"}
+
+# English measure words -> the Chinese unit a figure carries
+ENGLISH_UNITS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\bhouseholds?\b", re.I), "户"),
+    (re.compile(r"\b(?:people|persons?|residents?|individuals?)\b", re.I), "人"),
+    (re.compile(r"\b(?:times|sessions|rounds|cases|incidents)\b", re.I), "次"),
+    (re.compile(r"\b(?:square met(?:er|re)s?)\b", re.I), "平方米"),
+    (re.compile(r"\b(?:mu)\b", re.I), "亩"),
+    (re.compile(r"\b(?:tons?|tonnes?)\b", re.I), "吨"),
+    (re.compile(r"\b(?:kilomet(?:er|re)s?|km)\b", re.I), "公里"),
+    (re.compile(r"\b(?:enterprises|companies|firms)\b", re.I), "家"),
+    (re.compile(r"\b(?:projects|items|points|sites)\b", re.I), "个"),
+    (re.compile(r"\b(?:recruits|soldiers|volunteers|cadres|officials|members)\b", re.I), "名"),
+    (re.compile(r"\b(?:rules|regulations|systems|measures|policies|roads|lines)\b", re.I), "条"),
+    (re.compile(r"\b(?:villages)\b", re.I), "村"),
+    (re.compile(r"\b(?:teams|squads)\b", re.I), "支"),
+    (re.compile(r"\b(?:meetings|events|activities|campaigns)\b", re.I), "次"),
+    (re.compile(r"\b(?:yuan|rmb)\b", re.I), "元"),
+]
+
+
+def unit_fits(unit: str, wanted: tuple[str, ...]) -> bool:
+    """Does a figure's unit (``万元``, ``余户``, ``%``) count what a question asks for (``元``, ``户``, ``家``)?
+    No wanted unit: any unit fits."""
+    if not wanted:
+        return True
+    unit = unit.lstrip(APPROX_SUFFIXES)
+    base = unit.lstrip(SCALE_PREFIXES) or unit
+    if any(w in unit or unit.endswith(w) for w in wanted) or ("元" in wanted and unit in ("万", "亿")):
+        return True
+    return any(base in group and w in group for group in UNIT_SYNONYMS for w in wanted)
+
+
+def figures_with_units(text: str, masked: bool = False) -> list[tuple[int, int, str]]:
+    """(start, end, unit) of each figure — or each `*` mask when ``masked`` — in ``text`` (NFKC offsets,
+    which equal the input's for the Chinese text of reports); the unit is "" when none follows."""
+    norm = unicodedata.normalize("NFKC", text)
+    out = []
+    for m in (MASK if masked else FIGURE).finditer(norm):
+        tail = UNIT_AFTER_FIGURE.match(norm[m.end():])
+        out.append((m.start(), m.end() + (tail.end() if tail else 0), tail.group(0).strip() if tail else ""))
+    return out
+
+# People every report cites: the national leadership never answers “who in this town / province …”.
+NATIONAL_LEADERS = frozenset("习近平 毛泽东 邓小平 江泽民 胡锦涛 李强 李克强 周恩来 孙中山 马克思 列宁 温家宝 朱镕基 李鹏 赵紫阳 华国锋".split())

@@ -1,0 +1,206 @@
+"""Fit the reader's span scorer and answerability gate on the TRAIN split, calibrate the gate's threshold, and
+plot the gate's score distributions and reliability.
+
+In: a question bank split (default data/questions/bank_train.jsonl), the corpora it is about, the current
+config (embedding model, retrieval). Out: rag/answer/reader_model.json (named weights + threshold + how it was
+fitted) and docs/gate_train.png. Nothing here reads the test split.
+
+    .venv/bin/python scripts/fit_reader.py [--bank FILE] [--out FILE] [--max-false-refusal 0.03]
+
+Labelled spans and gate features are cached nowhere: a refit reruns retrieval (a few seconds per 100 questions).
+
+1. Every question is retrieved as ``ask`` does; every candidate span gets its features and a label (it holds
+   the gold answer, and is not much longer than the shortest span that does).
+2. Span scorer: L2-regularised logistic regression on the spans of answerable questions.
+3. Gate: logistic regression over question-level features of the best span, answerable questions whose best
+   span is right (1) against unanswerable questions (0).
+4. Threshold: the one with the most right outcomes on train (answered from a right span, or refused when the
+   reports do not hold it), refusing at most ``--max-false-refusal`` of the questions it could answer right.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CORPORA = {"seed": ROOT / "data" / "reports", "gov_reports": ROOT.parent / "shared" / "corpora" / "gov_reports" / "docs"}
+
+
+def assistants(settings, corpora: set[str]):
+    """One loaded assistant per corpus (the index the evaluation uses, built or updated if needed)."""
+    from embeddings import make_embedder
+    from rag.evaluate import _index_dir_for
+    from rag.ingest import ingest
+    from rag.pipeline import Assistant
+
+    embedder = make_embedder(settings.embedding)
+    out = {}
+    for name in sorted(corpora):
+        corpus = CORPORA[name]
+        if not corpus.exists():
+            print(f"skipping corpus {name}: {corpus} not found", file=sys.stderr)
+            continue
+        index_dir = _index_dir_for(settings.corpus.index_dir.parent / "eval", settings, corpus)
+        ingest(corpus, index_dir, settings, embedder)
+        out[name] = Assistant(index_dir, settings, embedder)
+    return out
+
+
+def fit_logistic(rows: list[dict[str, float]], labels: list[int], names: tuple[str, ...], c: float, balanced: bool = True):
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.array([[r.get(n, 0.0) for n in names] for r in rows], dtype=np.float64)
+    y = np.array(labels)
+    model = LogisticRegression(C=c, class_weight="balanced" if balanced else None, max_iter=5000)
+    model.fit(x, y)
+    from rag.answer.model import Linear
+
+    return Linear(float(model.intercept_[0]), {n: round(float(w), 4) for n, w in zip(names, model.coef_[0])})
+
+
+def gate_rows(examples, model_span):
+    """Question-level gate features with the fitted span scorer: (features, best-span-is-right, example)."""
+    from rag.answer.features import gate_features
+
+    out = []
+    for ex in examples:
+        if not ex.facts:
+            continue
+        for f in ex.facts:
+            f.score = model_span.logit(f.features)
+        order = sorted(range(len(ex.facts)), key=lambda i: -ex.facts[i].score)
+        best = ex.facts[order[0]]
+        feats = gate_features(ex.focus, best, ex.facts, best.score, ex.gap)
+        out.append((feats, bool(ex.labels[order[0]]), ex))
+    return out
+
+
+def choose_threshold(scored: list[tuple[float, bool, bool]], max_false_refusal: float) -> float:
+    """The threshold with the most right outcomes on train — an answerable question answered from a right
+    span, an unanswerable one refused — among those refusing at most ``max_false_refusal`` of the
+    answerable questions whose best span is right. ``scored``: (probability, answerable, best span right)."""
+    right_answerable = [p for p, answerable, right in scored if answerable and right]
+    candidates = sorted({p for p, _, _ in scored} | {0.5})
+    best_t, best_score = 0.5, -1
+    for t in candidates:
+        refused = sum(p < t for p in right_answerable)
+        if right_answerable and refused > max_false_refusal * len(right_answerable):
+            continue
+        score = sum((p >= t and answerable and right) or (p < t and not answerable) for p, answerable, right in scored)
+        if score > best_score:
+            best_t, best_score = t, score
+    return best_t
+
+
+def plot(rows, model, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    probs = np.array([model.gate.probability(f) for f, _, _ in rows])
+    answerable = np.array([ex.answerable for _, _, ex in rows])
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    bins = np.linspace(0, 1, 21)
+    a.hist(probs[answerable], bins=bins, alpha=0.6, label=f"answerable ({answerable.sum()})")
+    a.hist(probs[~answerable], bins=bins, alpha=0.6, label=f"not in the reports ({(~answerable).sum()})")
+    a.axvline(model.threshold, color="k", ls="--", label=f"threshold {model.threshold:.2f}")
+    a.set_xlabel("gate probability (answered)")
+    a.set_ylabel("questions")
+    a.legend()
+    a.set_title(title)
+    edges = np.linspace(0, 1, 6)
+    xs, ys, ns = [], [], []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        sel = (probs >= lo) & (probs < hi if hi < 1 else probs <= hi)
+        if sel.any():
+            xs.append(probs[sel].mean())
+            ys.append(answerable[sel].mean())
+            ns.append(int(sel.sum()))
+    b.plot([0, 1], [0, 1], "k:", label="perfect calibration")
+    b.plot(xs, ys, "o-", label="gate")
+    for x, y, n in zip(xs, ys, ns):
+        b.annotate(str(n), (x, y), textcoords="offset points", xytext=(4, -10), fontsize=8)
+    b.set_xlabel("mean gate probability (bin)")
+    b.set_ylabel("share answerable")
+    b.set_title("reliability (questions per bin)")
+    b.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def examples_for(bank: Path, settings):
+    from rag.answer.training import run_example
+    from rag.evaluate import load_questions
+
+    questions = [q for q in load_questions(bank) if q.kind != "multi"]
+    runners = assistants(settings, {q.corpus or "seed" for q in questions})
+    cache: dict = {}
+    examples = []
+    for i, q in enumerate(questions, 1):
+        assistant = runners.get(q.corpus or "seed")
+        if assistant is not None:
+            examples.append(run_example(assistant, q, cache))
+        if i % 50 == 0:
+            print(f"  {i}/{len(questions)} questions", file=sys.stderr)
+    return examples
+
+
+def main(argv: list[str] | None = None) -> None:
+    from rag.answer.features import GATE_FEATURES, SPAN_FEATURES
+    from rag.answer.model import ReaderModel
+    from rag.config import load_settings
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--bank", default=str(ROOT / "data" / "questions" / "bank_train.jsonl"))
+    p.add_argument("--out", default=str(ROOT / "rag" / "answer" / "reader_model.json"))
+    p.add_argument("--plot", default=str(ROOT / "docs" / "gate_train.png"))
+    p.add_argument("--max-false-refusal", type=float, default=0.05, help="of answerable questions whose best span is right")
+    p.add_argument("--c", type=float, default=1.0, help="inverse L2 strength of both logistic fits")
+    args = p.parse_args(argv)
+    settings = load_settings()
+    examples = examples_for(Path(args.bank), settings)
+
+    span_rows, span_labels = [], []
+    for ex in examples:
+        if ex.answerable and any(ex.labels):
+            for f, y in zip(ex.facts, ex.labels):
+                span_rows.append(f.features)
+                span_labels.append(y)
+    span = fit_logistic(span_rows, span_labels, SPAN_FEATURES, args.c)
+
+    rows = gate_rows(examples, span)
+    train = [(f, ex) for f, right, ex in rows if (ex.answerable and right) or not ex.answerable]
+    gate = fit_logistic([f for f, _ in train], [int(ex.answerable) for _, ex in train], GATE_FEATURES, args.c)
+    threshold = choose_threshold([(gate.probability(f), ex.answerable, right) for f, right, ex in rows], args.max_false_refusal)
+
+    best_right = sum(right for _, right, ex in rows if ex.answerable)
+    n_answerable = sum(ex.answerable for _, _, ex in rows)
+    refused_neg = sum(gate.probability(f) < threshold for f, _, ex in rows if not ex.answerable)
+    n_neg = sum(not ex.answerable for _, _, ex in rows)
+    meta = {
+        "fitted_on": Path(args.bank).name,
+        "date": dt.date.today().isoformat(),
+        "questions": len(rows),
+        "spans": len(span_rows),
+        "c": args.c,
+        "max_false_refusal": args.max_false_refusal,
+        "train_best_span_right": round(best_right / max(1, n_answerable), 3),
+        "train_unanswerable_refused": round(refused_neg / max(1, n_neg), 3),
+    }
+    model = ReaderModel(span, gate, round(threshold, 4), meta)
+    model.save(args.out)
+    plot(rows, model, Path(args.plot), "gate on the train split")
+    print(json.dumps(meta, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
