@@ -154,7 +154,7 @@ class Assistant:
         used = result.hits if len(result.hits) <= k or query.kind == "which_reports" else result.hits[:k]
         t = time.perf_counter()
         # the gate decides the status before any reader writes: one place, whatever the reader
-        plan = gate.plan(query, used, self._similarity(question, result.query_vector), result.doc_scores)
+        plan = gate.plan(query, used, self._similarity(question, result.query_vector), result.doc_scores, result.named_doc)
         timings_gate = time.perf_counter() - t
         stream = getattr(self.reader, "stream", None)
         if stream is None:

@@ -34,6 +34,19 @@ class SearchResult:
     timings: dict[str, float] = field(default_factory=dict)
     doc_scores: dict[str, float] = field(default_factory=dict)  # doc_id -> share of the best report's score
     query_vector: "np.ndarray | None" = None  # the embedded question (dense modes), reused to score sentences
+    named_doc: str | None = None  # the report the question (or its conversation) clearly names, if any
+
+
+NAMED_SHARE_RATIO = 0.5  # a question names a report when the runner-up's keyword share is at most this of the best
+
+
+def _named_row(shares: "np.ndarray") -> int | None:
+    """The row of the report the question's own words clearly name (None: no report stands out)."""
+    if shares.size == 0 or float(shares.max()) <= 0:
+        return None
+    order = shares.argsort()[::-1]
+    second = float(shares[order[1]]) if shares.size > 1 else 0.0
+    return int(order[0]) if second <= NAMED_SHARE_RATIO * float(shares[order[0]]) else None
 
 
 def _ranks(scores: "np.ndarray", limit: int) -> dict[int, int]:
@@ -174,11 +187,14 @@ class HybridRetriever:
             locator_shares = self.doc_shares(tokenize(plan.locator) + (english_pinyin_query(plan.locator) if plan.english else []))
             if locator_shares.any():
                 shares = locator_shares
-        if prefer_doc is not None and prefer_doc in store.doc_row and not plan.locator:
+        own = _named_row(shares)
+        if prefer_doc is not None and prefer_doc in store.doc_row and not plan.locator and own in (None, store.doc_row[prefer_doc]):
+            # (a question that names a report or place of its own is never moved to the previous one)
             # a follow-up that names no report of its own stays with the report under discussion
             shares = np.zeros(len(store.docs), dtype=np.float32)
             shares[store.doc_row[prefer_doc]] = 1.0
         doc_scores = {store.docs[i].doc_id: float(s) for i, s in enumerate(shares) if s > 0}
+        named_row = _named_row(shares)
         # "which reports mention X" spans reports: no single report gets a head start
         if settings.doc_weight > 0 and shares.any() and plan.kind != "which_reports":
             fused *= 1.0 + settings.doc_weight * shares[np.asarray(store.chunk_doc_rows)]
@@ -199,4 +215,7 @@ class HybridRetriever:
             t = time.perf_counter()
             hits = self.reranker.rerank(question, hits)
             timings["rerank"] = time.perf_counter() - t
-        return SearchResult(hits[:top_k], timings, doc_scores, None if query_vec is None else query_vec[0])
+        return SearchResult(
+            hits[:top_k], timings, doc_scores, None if query_vec is None else query_vec[0],
+            store.docs[named_row].doc_id if named_row is not None else None,
+        )

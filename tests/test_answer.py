@@ -13,7 +13,7 @@ import pytest
 from rag.answer import NOT_FOUND_TEXT, ExtractiveReader, Gate, TopPassageReader, load_model, make_reader
 from rag.answer.candidates import spans_of
 from rag.answer.focus import make_focus
-from rag.answer.gate import asked_figure_is_masked, named_report
+from rag.answer.gate import asked_figure_is_masked
 from rag.answer.model import Linear, ReaderModel
 from rag.config import AnswerSettings
 from rag.errors import RagError
@@ -112,11 +112,9 @@ def test_which_reports_cites_one_passage_per_report():
 
 
 def test_a_question_that_names_one_report_is_answered_from_it_only():
-    assert named_report({"a": 1.0, "b": 0.3}) == "a"
-    assert named_report({"a": 1.0, "b": 0.9}) is None
     hs = hits("全镇共保障城乡低保1120户。", doc="a") + hits("全镇共保障城乡低保999户。", doc="b")
     hs = [Hit(h.chunk, h.score, i + 1, dense_score=0.85) for i, h in enumerate(hs)]
-    plan = gate(ALWAYS).plan(plan_query("全镇共保障城乡低保多少户？"), hs, doc_scores={"b": 1.0, "a": 0.2})
+    plan = gate(ALWAYS).plan(plan_query("全镇共保障城乡低保多少户？"), hs, doc_scores={"b": 1.0, "a": 0.2}, named="b")
     assert plan.decision.best.span.hit.chunk.doc_id == "b"
 
 
@@ -148,3 +146,13 @@ def test_model_file_round_trips_and_bad_files_are_named(tmp_path):
 def test_the_shipped_model_is_fitted_on_the_train_split_only():
     meta = json.loads(AnswerSettings().model_file.read_text(encoding="utf-8"))["meta"]
     assert "train" in meta["fitted_on"] and "test" not in meta["fitted_on"]
+
+
+def test_english_words_are_translated_into_the_words_the_passages_use():
+    from rag.crosslingual import translate
+
+    passages = "一年来全镇共保障城乡低保1120户1774人。1-9月自营出口额28.01亿元。向部队输送新兵5名。"
+    got = translate("How many new recruits did the town send to the army, and what was its self-operated export value?", passages, len)
+    assert got["new recruit"] == "新兵" and got["self operated"] == "自营" and "出口" in got["export"]
+    # a translation the passages never use is not offered
+    assert "hospital" not in translate("How many hospitals are there?", passages, len)

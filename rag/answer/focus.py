@@ -102,12 +102,17 @@ def name_terms(text: str, terms: list[str]) -> frozenset[str]:
     return frozenset(out)
 
 
-def make_focus(plan: QueryPlan, idf: Callable[[str], float]) -> Focus:
-    """The focus of a planned question; ``idf`` weighs each word by its rarity in the index."""
+def make_focus(plan: QueryPlan, idf: Callable[[str], float], passages: str = "") -> Focus:
+    """The focus of a planned question; ``idf`` weighs each word by its rarity in the index. An English
+    question's words are translated with CC-CEDICT into the Chinese words ``passages`` use (``crosslingual``)."""
     words = [w for w in content_words(plan.content) if not _PERIOD_WORD.match(w)]
     if plan.english:
-        # English words cannot match a Chinese report; keep the Chinese names and the numbers (G316, 1143)
+        from ..crosslingual import translate
+
+        # English words cannot match a Chinese report: keep the Chinese names and numbers it quotes (G316,
+        # 1143), and add the dictionary translations the passages use
         words = [w for w in words if not w.isascii() or w.isdigit()]
+        words += [zh for zh in translate(plan.content, normalise(passages), idf).values() if zh not in words]
     terms: dict[str, float] = {}
     for w in words:
         # a word already inside a longer word of the question is not counted twice (永北圩 ⊃ 永北)

@@ -28,11 +28,10 @@ from .features import SpanFacts, gate_features, span_features
 from .focus import Focus, make_focus
 from .model import ReaderModel
 
-# Embedding a span costs about 60 ms on 2 cores: questions whose words can be matched use the passage's own
-# dense score (free, from retrieval); only questions with no matchable word (another language) embed spans.
+# Embedding a span costs about 60 ms on 2 cores: Chinese questions use the passage's own dense score (free,
+# from retrieval); questions in another language, matched through a dictionary, also embed the best spans.
 DENSE_POOL = 0
 DENSE_POOL_NO_TERMS = 16
-NAMED_REPORT_RATIO = 0.5  # a report is "named" when the runner-up's keyword score is at most this share of it
 
 Similarity = Callable[[list[str]], list[float]]
 
@@ -58,16 +57,6 @@ class AnswerPlan:
     @property
     def question(self) -> str:
         return self.query.question
-
-
-def named_report(doc_scores: Mapping[str, float]) -> str | None:
-    """The report a question names, when its keyword score clearly dominates the runner-up's; else None."""
-    if not doc_scores:
-        return None
-    ranked = sorted(doc_scores.values(), reverse=True)
-    top_id = max(doc_scores, key=doc_scores.get)
-    second = ranked[1] if len(ranked) > 1 else 0.0
-    return top_id if ranked[0] > 0 and second <= NAMED_REPORT_RATIO * ranked[0] else None
 
 
 def share_gap(doc_scores: Mapping[str, float]) -> float:
@@ -133,7 +122,7 @@ class Gate:
             f.score = self.model.span.logit(f.features)
         facts.sort(key=lambda f: -f.score)
         if pool is None:
-            pool = DENSE_POOL if focus.terms else DENSE_POOL_NO_TERMS
+            pool = DENSE_POOL_NO_TERMS if focus.english or not focus.terms else DENSE_POOL
         head = facts if pool < 0 else facts[:pool]
         if similarity is not None and head:
             sims = similarity([f.span.text for f in head])
@@ -150,13 +139,21 @@ class Gate:
             facts.sort(key=lambda f: -f.score)
         return facts
 
-    def plan(self, query: QueryPlan, hits: list[Hit], similarity: Similarity | None = None, doc_scores: Mapping[str, float] | None = None) -> AnswerPlan:
-        focus = make_focus(query, self.idf)
+    def plan(
+        self,
+        query: QueryPlan,
+        hits: list[Hit],
+        similarity: Similarity | None = None,
+        doc_scores: Mapping[str, float] | None = None,
+        named: str | None = None,
+    ) -> AnswerPlan:
+        """``doc_scores``: each report's keyword share from retrieval; ``named``: the report the question
+        clearly names (retrieval's ``named_doc``), whose passages alone may answer it."""
         doc_scores = doc_scores or {}
-        named = named_report(doc_scores)
-        if named is not None and focus.answer_type != "which_reports":
+        if named is not None and query.kind != "which_reports":
             # the question names one report: a figure from another would be a wrong answer, not a partial one
             hits = [h for h in hits if h.chunk.doc_id == named] or hits
+        focus = make_focus(query, self.idf, "\n".join(h.chunk.text for h in hits) if query.english else "")
         return AnswerPlan(query, focus, self.decide(focus, hits, similarity, share_gap(doc_scores)))
 
     def probability(self, focus: Focus, best: SpanFacts, ranked: list[SpanFacts], gap: float) -> float:

@@ -14,7 +14,7 @@ from ..query import plan_query
 from ..text import normalise
 from .features import SpanFacts
 from .focus import Focus, make_focus
-from .gate import named_report, share_gap
+from .gate import share_gap
 
 ANSWERABLE = ("number", "fact", "list", "span", "redacted")
 SHORTEST_SLACK = 2.5  # a span labelled right is at most this many times the shortest right span (+40 chars)
@@ -66,10 +66,10 @@ def run_example(assistant, q, similarity_cache: dict | None = None) -> Example:
     result = assistant.retriever.search(q.question, top_k=k)
     query = plan_query(q.question)
     hits = result.hits if query.kind == "which_reports" else result.hits[:k]
-    focus = make_focus(query, assistant.gate.idf)
-    named = named_report(result.doc_scores)
-    if named is not None and focus.answer_type != "which_reports":
+    named = result.named_doc
+    if named is not None and query.kind != "which_reports":
         hits = [h for h in hits if h.chunk.doc_id == named] or hits
+    focus = make_focus(query, assistant.gate.idf, "\n".join(h.chunk.text for h in hits) if query.english else "")
     base = assistant._similarity(q.question, result.query_vector)
     cache = similarity_cache if similarity_cache is not None else {}
 

