@@ -138,6 +138,22 @@ def cmd_info(args) -> int:
     return 0
 
 
+def _corpora(specs: list[str] | None, default: Path) -> Path | dict[str, Path]:
+    """``--corpus DIR`` (one folder) or ``--corpus NAME=DIR`` repeated (a question bank over several corpora,
+    matched to each question's ``corpus`` field)."""
+    if not specs:
+        return default
+    if len(specs) == 1 and "=" not in specs[0]:
+        return Path(specs[0])
+    out: dict[str, Path] = {}
+    for spec in specs:
+        name, sep, folder = spec.partition("=")
+        if not sep or not name or not folder:
+            raise RagError(f"--corpus takes DIR or NAME=DIR, got {spec!r}")
+        out[name] = Path(folder)
+    return out
+
+
 def cmd_eval(args) -> int:
     from .evaluate import BASELINE, EvalConfig, evaluate, format_table, parse_config_spec, write_report
 
@@ -151,13 +167,14 @@ def cmd_eval(args) -> int:
         configs = [EvalConfig("ours", {})]
     if not args.no_baseline and all(c.name != "baseline" for c in configs):
         configs.append(BASELINE)
-    corpus = Path(args.corpus) if args.corpus else settings.corpus.reports_dir
+    corpus = _corpora(args.corpus, settings.corpus.reports_dir)
     report = evaluate(args.questions, corpus, configs, settings, index_root=args.index_root, limit=args.limit)
     print(format_table(report))
     if args.by_kind:
-        for kind in sorted({k for r in report.results for k in r.by_kind}):
-            print(f"\n[kind: {kind}]")
-            print(format_table(report, kind))
+        for group in ("by_kind", "by_lang", "by_neg"):
+            for kind in sorted({k for r in report.results for k in getattr(r, group)}):
+                print(f"\n[{group[3:]}: {kind}]")
+                print(format_table(report, kind, group))
     qpath = Path(args.questions).resolve()
     out = Path(args.out) if args.out else Path("var") / "eval" / "reports" / f"{qpath.parent.name}-{qpath.stem}"
     paths = write_report(report, out, title=f"Evaluation: {Path(args.questions).name}")
@@ -213,7 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="score retrieval, answers and citations on a question file (JSON Lines)")
     p.add_argument("questions", help="question file: id, question, answers, docs, evidence, kind per line")
-    p.add_argument("--corpus", help="folder of the reports the questions are about (default: the bundled reports)")
+    p.add_argument("--corpus", action="append", metavar="DIR | NAME=DIR",
+                   help="folder of the reports the questions are about (default: the bundled reports); for a bank over "
+                        "several corpora, NAME=DIR per corpus, NAME as in the questions' corpus field (repeatable)")
     p.add_argument("--compare", help="comma-separated retrieval modes and/or 'baseline', e.g. dense,bm25,hybrid")
     p.add_argument("--config", dest="config_spec", action="append", metavar="NAME:KEY=V,KEY=V",
                    help="a named configuration to compare, e.g. 'rrf:retrieval.fusion=rrf' (repeatable)")

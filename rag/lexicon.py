@@ -20,7 +20,8 @@ TRAILING_PUNCT = "，,：:；;、"
 # -- figures, units, masks ---------------------------------------------------------------------------
 # Measure words / units that follow a figure in these reports (longest first inside each alternative).
 UNITS = (
-    "%|％|‰|个百分点|平方米|平方公里|立方米|公里|千米|米|公顷|亩|吨|千瓦时|万元|亿元|元|户|人次|人|名|位|家|个|项|次|件|起|条|"
+    "%|％|‰|个百分点|平方米|平方公里|立方米|公里|千米|米|公顷|亩|万吨|吨|亿斤|万斤|公斤|千克|斤|万千瓦|千瓦时|千瓦|兆瓦|"
+    "亿美元|万美元|美元|标准箱|万标箱|艘|架|万元|亿元|元|户|人次|人|名|位|家|个|项|次|件|起|条|"
     "座|所|处|栋|套|台|辆|场|期|批|类|支|场次|万|亿|天|小时|年|月|届|村|组|批次|车次|倍|株|棵|头|只|份|篇|张|本|kw|km"
 )
 # Measure words that count the same kind of thing (多少名 ~ *人, 多少家 ~ 个).
@@ -95,16 +96,22 @@ def period_kind(period: str) -> str:
 
 
 def conflicting_periods(asked: frozenset[str], stated: frozenset[str]) -> bool:
-    """True when ``stated`` speaks of a period of the same kind as one ``asked`` about, and not of that one
-    (asked 2021, the text says 2022; asked 上半年, the text says 1-9月: both month-like parts of a year)."""
-    for p in asked:
-        if p in stated:
-            continue
-        kind = period_kind(p)
-        same_kind = {q for q in stated if period_kind(q) == kind or (kind in "HMQ" and period_kind(q) in "HMQ")}
-        if same_kind:
+    """True when, for a kind of period the question asks about, ``stated`` speaks of that kind but of none of
+    the periods asked (asked 2021, the text says 2022; asked 上半年, the text says 1-9月: both parts of a year)."""
+
+    def family(kind: str) -> str:
+        return "part" if kind in "HMQ" else kind
+
+    for fam in {family(period_kind(p)) for p in asked}:
+        wanted = {p for p in asked if family(period_kind(p)) == fam}
+        said = {q for q in stated if family(period_kind(q)) == fam}
+        if said and not (wanted & said):
             return True
     return False
+
+
+# “2026年江西省政府工作报告”, “1997年政府工作报告”: a year that names the report, not the period asked about
+REPORT_NAMING_YEAR = re.compile(r"(?:19|20)\d{2}年(?:[^，,。？?\s]{0,12}?)(?:政府)?工作(?:报告|总结)")
 
 
 # -- question words ---------------------------------------------------------------------------------------

@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--bank", default=str(ROOT / "data" / "questions" / "bank_train.jsonl"))
     p.add_argument("--out", default=str(ROOT / "rag" / "answer" / "reader_model.json"))
     p.add_argument("--plot", default=str(ROOT / "docs" / "gate_train.png"))
-    p.add_argument("--max-false-refusal", type=float, default=0.05, help="of answerable questions whose best span is right")
+    p.add_argument("--max-false-refusal", type=float, default=0.10, help="of answerable questions whose best span is right")
     p.add_argument("--c", type=float, default=1.0, help="inverse L2 strength of both logistic fits")
     args = p.parse_args(argv)
     settings = load_settings()

@@ -20,14 +20,15 @@ from .focus import Focus
 PARTIAL_CREDIT = 0.5  # a word of the question whose characters are mostly in the text (新兵 ~ 兵员) counts half
 
 SPAN_FEATURES = (
-    "cov", "cov_section", "attr_cov", "entity_cov", "missing_max", "bigram", "key", "locating_only", "dense",
+    "cov", "cov_section", "attr_cov", "entity_cov", "missing_max", "clause_cov", "num_near", "bigram", "key", "locating_only", "dense",
     "passage_dense", "english_dense",
     "num_fit", "num_any", "num_none", "mask_fit", "person", "list_fit", "list_shape", "quote_fit", "quoted_missing",
     "period_match", "period_conflict", "period_unstated", "rank", "retrieval", "novelty", "length", "extra_sents", "open_len",
     "open_extra", "heading", "rerank",
 )
 GATE_FEATURES = (
-    "span_logit", "cov", "max_cov", "attr_cov", "max_attr_cov", "entity_cov", "missing_max", "key", "key_anywhere",
+    "span_logit", "cov", "max_cov", "attr_cov", "max_attr_cov", "entity_cov", "missing_max", "clause_cov", "num_near",
+    "key", "key_anywhere",
     "period_conflict", "period_match", "period_unstated", "period_in_hits", "asks_period", "type_fit", "dense",
     "passage_dense", "english", "english_dense", "report_named", "n_terms",
 )
@@ -79,6 +80,35 @@ def report_year(title: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+NEAR = 15  # characters between an asked-about word and the figure that answers it, at most
+
+
+def clause_coverage(terms: dict[str, float], text: str) -> float:
+    """The best coverage of the terms by two adjacent clauses: an answer says what was asked in one place,
+    a sentence that merely mentions the same words does so across its length."""
+    pieces = [p for p in re.split(r"[，,；;。：:！？]", text) if p]
+    if len(pieces) <= 2:
+        return coverage(terms, text)
+    return max(coverage(terms, a + "，" + b) for a, b in zip(pieces, pieces[1:]))
+
+
+def figure_near(terms: dict[str, float], text: str, units: tuple[str, ...]) -> bool:
+    """Is a figure (or `*` mask) in a fitting unit at most ``NEAR`` characters after an asked-about word,
+    in the same clause (…保障城乡低保1120户; 新兵5名)?"""
+    figures = lexicon.figures_with_units(text) + lexicon.figures_with_units(text, masked=True)
+    starts = [a for a, _, u in figures if (u and lexicon.unit_fits(u, units)) or (not units and u)]
+    if not starts:
+        return False
+    for t in terms:
+        at = text.find(t)
+        while at >= 0:
+            end = at + len(t)
+            if any(0 <= a - end <= NEAR and not re.search(r"[，,；;。]", text[end:a]) for a in starts):
+                return True
+            at = text.find(t, at + 1)
+    return False
+
+
 @dataclass
 class SpanFacts:
     """What the gate and the reader need to know about one scored span besides its features."""
@@ -128,6 +158,8 @@ def span_features(
         "attr_cov": coverage(attributes, text) if attributes else cov,
         "entity_cov": coverage(entities, text) if entities else cov,
         "missing_max": missing_max,
+        "clause_cov": clause_coverage(asked, text),
+        "num_near": float(number and figure_near(attributes or asked, text, focus.units)),
         "bigram": bigram,
         "key": float(bool(key) and key in text),
         "locating_only": float(cov == 0 and bool(locating) and coverage(locating, text) > 0),
@@ -182,6 +214,8 @@ def gate_features(focus: Focus, best: SpanFacts, all_facts: list[SpanFacts], spa
         "max_attr_cov": max((s.features["attr_cov"] for s in all_facts), default=0.0),
         "entity_cov": f["entity_cov"],
         "missing_max": f["missing_max"],
+        "clause_cov": f["clause_cov"],
+        "num_near": f["num_near"],
         "key": f["key"],
         "key_anywhere": float(bool(key) and any(key in normalise(s.span.text) for s in all_facts)),
         "period_conflict": f["period_conflict"],

@@ -122,7 +122,7 @@ def make_focus(plan: QueryPlan, idf: Callable[[str], float], passages: str = "")
     return Focus(
         question=plan.question,
         terms=terms,
-        periods=lexicon.periods(plan.question),
+        periods=lexicon.periods(lexicon.REPORT_NAMING_YEAR.sub(" ", plan.question)),
         answer_type=answer_type(plan),
         units=resolve_units(plan),
         quoted=quoted,
