@@ -56,6 +56,21 @@ def _report_prefix(question: str) -> str:
     return place.group(0) if place else ""
 
 
+_PLACE_ANYWHERE = re.compile(r"[\u4e00-\u9fff]{2,6}?(?:镇|乡|县|市|区|省|自治区|街道)(?![长委政级内外里])")
+_ENGLISH_NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b[A-Z][a-z]{3,}\b")
+_NOT_A_PLACE = frozenset("全镇 全市 全县 全区 全省 该镇 该市 该县 该区 本镇 本市 我镇 我市 这个镇 那个镇 城镇 乡镇 市镇 社区".split())
+
+
+def _names_a_place(question: str) -> bool:
+    """Does the question name a place of its own (a town, county, city, province; in English a capitalised
+    name inside the sentence)? Pointers (该镇, 这个镇) and generic words (全镇, 乡镇) are not places."""
+    for m in _PLACE_ANYWHERE.finditer(question):
+        word = m.group(0)
+        if not any(word.endswith(g) for g in _NOT_A_PLACE) and not _POINTER.search(word):
+            return True
+    return bool(_ENGLISH_NAME.search(question))
+
+
 def follow_up(question: str, history: Sequence[Answer]) -> FollowUp:
     q = question.strip()
     if not history:
@@ -87,6 +102,10 @@ def follow_up(question: str, history: Sequence[Answer]) -> FollowUp:
         kept = "".join(_PERIOD.findall(base)[:1])
         asked = tail.group(0) if tail else "是多少？"
         return FollowUp(f"{prefix}{kept}{rest}{asked}", prev_doc, "ellipsis")
+    if _names_a_place(q):
+        # a new question about a place of its own (“请问辽市镇…”, “…in Jiangxi?”) is never read as being about
+        # the report under discussion
+        return FollowUp(q, None, "none")
     pointer = _POINTER.search(q)
     if pointer:
         if prefix:

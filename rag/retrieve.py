@@ -187,9 +187,7 @@ class HybridRetriever:
             locator_shares = self.doc_shares(tokenize(plan.locator) + (english_pinyin_query(plan.locator) if plan.english else []))
             if locator_shares.any():
                 shares = locator_shares
-        own = _named_row(shares)
-        if prefer_doc is not None and prefer_doc in store.doc_row and not plan.locator and own in (None, store.doc_row[prefer_doc]):
-            # (a question that names a report or place of its own is never moved to the previous one)
+        if prefer_doc is not None and prefer_doc in store.doc_row and not plan.locator:
             # a follow-up that names no report of its own stays with the report under discussion
             shares = np.zeros(len(store.docs), dtype=np.float32)
             shares[store.doc_row[prefer_doc]] = 1.0

@@ -28,6 +28,19 @@ def test_rewrites(previous, question, standalone):
     assert follow_up(question, [said(previous)]).standalone == standalone
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["请问辽市镇上半年引进了哪两个投资额亿元以上的项目？", "2026年江西省的地区生产总值增长目标是多少？", "What about the new recruits of Liaoshi town?"],
+)
+def test_a_question_naming_its_own_place_does_not_carry_the_previous_report(question):
+    turn = follow_up(question, [said("永北圩所在的镇2022年保障了多少户低保？")])
+    assert turn.prefer_doc is None and turn.standalone == question
+
+
+def test_a_question_naming_no_place_keeps_the_report_under_discussion():
+    assert follow_up("下半年要打造哪两个新农村样板点？", [said("永北圩所在的镇2022年保障了多少户低保？")]).prefer_doc == "doc-a"
+
+
 def test_report_carries_over_unless_another_is_named():
     assert follow_up("它的低保户有多少？", [said("辽市镇…？", "doc-l")]).prefer_doc == "doc-l"
     assert follow_up("志愿服务活动多少次？", [said("辽市镇…？", "doc-l")]).prefer_doc == "doc-l"
