@@ -202,6 +202,23 @@ def _overlaps(chunk, spans) -> bool:
     return any(chunk.doc_id == d and chunk.start < e and s < chunk.end for d, s, e in spans)
 
 
+def unsupported_figures(answer: Answer, question: str) -> list[str]:
+    """Figures of the shown answer that are in neither the passage its stretch of text cites nor the question.
+    Each stretch of text up to a marker ``[n]`` is a claim about passage n; report titles, file names and the
+    count line of a "which reports" answer are labels, not claims."""
+    from .llm_checks import figure_in
+    from .llm_checks import figures as llm_figures
+
+    passages = {c.n: c.chunk.text for c in answer.citations}
+    claims = re.sub(r"《[^》]*》|（[^）]*\.(?:txt|md|docx|pdf)）|^共有 \d+ 份报告提到：", "", answer.text, flags=re.M)
+    bad = []
+    for segment, n in re.findall(r"(.*?)\[(\d+)\]", claims, flags=re.S):
+        for figure in llm_figures(segment):
+            if int(n) in passages and not figure_in(figure, passages[int(n)]) and not figure_in(figure, question):
+                bad.append(figure)
+    return bad
+
+
 def score_question(q: EvalQuestion, answer: Answer, gold: _Gold) -> QuestionRecord:
     """Every check for one answered question, with a sentence for each failure."""
     gold_docs = {d for d in (gold.doc_id(n) for n in q.docs) if d}
@@ -267,19 +284,7 @@ def score_question(q: EvalQuestion, answer: Answer, gold: _Gold) -> QuestionReco
         cited = {c.chunk.doc_id for c in answer.citations}
         checks["report_recall"] = len(cited & gold_docs) / len(gold_docs)
     if answer.status == "answered" and answer.citations:
-        # every figure of the shown answer must be in a passage its sentence cites
-        from .llm_checks import figure_in
-        from .llm_checks import figures as llm_figures
-
-        passages = {c.n: c.chunk.text for c in answer.citations}
-        # report titles, file names and the count line of a "which reports" answer are labels, not claims
-        claims = re.sub(r"《[^》]*》|（[^）]*\.(?:txt|md|docx|pdf)）|^共有 \d+ 份报告提到：", "", answer.text, flags=re.M)
-        # each stretch of text up to a marker [n] is a claim about passage n (a quote may span sentences)
-        bad = []
-        for segment, n in re.findall(r"(.*?)\[(\d+)\]", claims, flags=re.S):
-            for figure in llm_figures(segment):
-                if int(n) in passages and not figure_in(figure, passages[int(n)]) and not figure_in(figure, q.question):
-                    bad.append(figure)
+        bad = unsupported_figures(answer, q.question)
         checks["unsupported_figures"] = bool(bad)
         if bad:
             failures.append(f"figures not in the cited passages: {', '.join(bad)}")
