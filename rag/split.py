@@ -15,23 +15,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from . import lexicon
 from .config import SplitterSettings
 from .schema import Chunk, Document
 
 SECTION_SEP = " › "
 
-_CN_NUM = "一二三四五六七八九十百零〇两"
+_CN_NUM = lexicon.CN_NUM
 # (level, pattern) — lower level = higher in the hierarchy. Patterns match at the start of a line.
-_HEADING_PATTERNS: list[tuple[int, re.Pattern[str]]] = [
-    (0, re.compile(rf"^第[{_CN_NUM}\d]+[章篇部分编]")),
-    (1, re.compile(r"^(?:\d{4}年)?[^，。；！？\n]{0,12}(?:工作总结|工作打算|工作思路|工作计划|工作安排|工作要点|总体要求|主要目标)[：:]?$")),
-    (2, re.compile(rf"^[{_CN_NUM}]+、")),
-    (3, re.compile(rf"^[（(][{_CN_NUM}]+[）)]")),
-    (4, re.compile(r"^\d{1,2}[、.．](?!\d)")),
-    (5, re.compile(r"^[（(]\d{1,2}[）)]")),
-    (6, re.compile(rf"^[{_CN_NUM}]+是")),
-]
-_ENUMERATED_LEVEL = 6
+_HEADING_PATTERNS = lexicon.HEADING_PATTERNS
+_ENUMERATED_LEVEL = lexicon.ENUMERATED_LEVEL
 _MD_HEADING = re.compile(r"^(#{1,6})\s+\S")
 _HEADING_MAX = 60  # a heading longer than this is body text that happens to start like one
 _SENTENCE_END = "。！？；!?;"

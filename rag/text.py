@@ -114,16 +114,10 @@ def word_frequencies() -> tuple[dict[str, int], int]:
     return seg.dt.FREQ, seg.dt.total
 
 
-# Measure words/units that follow a figure in these reports; `*` before one of them is a masked figure.
-UNITS = (
-    "%|％|‰|个百分点|平方米|平方公里|立方米|公里|千米|米|公顷|亩|吨|千瓦时|万元|亿元|元|户|人次|人|名|位|家|个|项|次|件|起|条|"
-    "座|所|处|栋|套|台|辆|场|期|批|类|支|场次|万|亿|天|小时|年|月|届|村|组|批次|车次|倍|株|棵|头|只|份|篇|张|本|kw|km"
-)
-MASKED_WITH_UNIT = re.compile(rf"[*＊]+(?:[.．][*＊]+)?\s*(?:{UNITS})")
-
-
 def masked_figures(text: str) -> list[str]:
-    """Masked figures (`*` followed by a unit, or `*%`), e.g. ['*户', '*%']."""
+    """Masked figures (`*` followed by a unit, or `*%`), e.g. ['*户', '*%'] (units: ``rag.lexicon``)."""
+    from .lexicon import MASKED_WITH_UNIT
+
     return [m.group(0) for m in MASKED_WITH_UNIT.finditer(normalise(text))]
 
 
