@@ -11,7 +11,8 @@ Labelled spans and gate features are cached nowhere: a refit reruns retrieval (a
 
 1. Every question is retrieved as ``ask`` does; every candidate span gets its features and a label (it holds
    the gold answer, and is not much longer than the shortest span that does).
-2. Span scorer: L2-regularised logistic regression on the spans of answerable questions.
+2. Span scorer: L2-regularised logistic regression (standardised features) on the spans of answerable questions;
+   the regularisation strength is chosen by 5-fold cross-validation on the train questions.
 3. Gate: logistic regression over question-level features of the best span, answerable questions whose best
    span is right (1) against unanswerable questions (0).
 4. Threshold: the one with the most right outcomes on train (answered from a right span, or refused when the
@@ -53,16 +54,61 @@ def assistants(settings, corpora: set[str]):
 
 
 def fit_logistic(rows: list[dict[str, float]], labels: list[int], names: tuple[str, ...], c: float, balanced: bool = True):
+    """L2 logistic regression on standardised features, returned as weights on the raw features (so the
+    penalty treats every feature alike, whatever its scale)."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
-    x = np.array([[r.get(n, 0.0) for n in names] for r in rows], dtype=np.float64)
-    y = np.array(labels)
-    model = LogisticRegression(C=c, class_weight="balanced" if balanced else None, max_iter=5000)
-    model.fit(x, y)
     from rag.answer.model import Linear
 
-    return Linear(float(model.intercept_[0]), {n: round(float(w), 4) for n, w in zip(names, model.coef_[0])})
+    x = np.array([[r.get(n, 0.0) for n in names] for r in rows], dtype=np.float64)
+    y = np.array(labels)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std[std == 0] = 1.0
+    model = LogisticRegression(C=c, class_weight="balanced" if balanced else None, max_iter=5000)
+    model.fit((x - mean) / std, y)
+    w = model.coef_[0] / std
+    bias = float(model.intercept_[0] - (w * mean).sum())
+    return Linear(round(bias, 4), {n: round(float(v), 4) for n, v in zip(names, w)})
+
+
+def span_rows(examples):
+    rows, labels = [], []
+    for ex in examples:
+        if ex.answerable and any(ex.labels):
+            for f, y in zip(ex.facts, ex.labels):
+                rows.append(f.features)
+                labels.append(y)
+    return rows, labels
+
+
+def outcomes(examples, c: float, max_false_refusal: float):
+    """Fit span scorer, gate and threshold on ``examples``: (span, gate, threshold, gate rows)."""
+    from rag.answer.features import GATE_FEATURES, SPAN_FEATURES
+
+    span = fit_logistic(*span_rows(examples), SPAN_FEATURES, c)
+    rows = gate_rows(examples, span)
+    train = [(f, ex) for f, right, ex in rows if (ex.answerable and right) or not ex.answerable]
+    gate = fit_logistic([f for f, _ in train], [int(ex.answerable) for _, ex in train], GATE_FEATURES, c)
+    threshold = choose_threshold([(gate.probability(f), ex.answerable, right) for f, right, ex in rows], max_false_refusal)
+    return span, gate, threshold, rows
+
+
+def cross_validate(examples, cs: list[float], max_false_refusal: float, folds: int = 5) -> dict[float, float]:
+    """Share of right outcomes on held-out folds of the TRAIN questions, for each regularisation strength."""
+    out = {}
+    for c in cs:
+        right = total = 0
+        for k in range(folds):
+            fit_on = [ex for i, ex in enumerate(examples) if i % folds != k]
+            held = [ex for i, ex in enumerate(examples) if i % folds == k]
+            span, gate, threshold, _ = outcomes(fit_on, c, max_false_refusal)
+            for f, ok, ex in gate_rows(held, span):
+                answered = gate.probability(f) >= threshold
+                right += (answered and ex.answerable and ok) or (not answered and not ex.answerable)
+                total += 1
+        out[c] = right / max(1, total)
+    return out
 
 
 def gate_rows(examples, model_span):
@@ -155,7 +201,6 @@ def examples_for(bank: Path, settings):
 
 
 def main(argv: list[str] | None = None) -> None:
-    from rag.answer.features import GATE_FEATURES, SPAN_FEATURES
     from rag.answer.model import ReaderModel
     from rag.config import load_settings
 
@@ -164,24 +209,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default=str(ROOT / "rag" / "answer" / "reader_model.json"))
     p.add_argument("--plot", default=str(ROOT / "docs" / "gate_train.png"))
     p.add_argument("--max-false-refusal", type=float, default=0.10, help="of answerable questions whose best span is right")
-    p.add_argument("--c", type=float, default=1.0, help="inverse L2 strength of both logistic fits")
+    p.add_argument("--c", default="0.1,0.3,1,3", help="inverse L2 strengths to choose from by 5-fold CV on train")
     args = p.parse_args(argv)
     settings = load_settings()
     examples = examples_for(Path(args.bank), settings)
 
-    span_rows, span_labels = [], []
-    for ex in examples:
-        if ex.answerable and any(ex.labels):
-            for f, y in zip(ex.facts, ex.labels):
-                span_rows.append(f.features)
-                span_labels.append(y)
-    span = fit_logistic(span_rows, span_labels, SPAN_FEATURES, args.c)
-
-    rows = gate_rows(examples, span)
-    train = [(f, ex) for f, right, ex in rows if (ex.answerable and right) or not ex.answerable]
-    gate = fit_logistic([f for f, _ in train], [int(ex.answerable) for _, ex in train], GATE_FEATURES, args.c)
-    threshold = choose_threshold([(gate.probability(f), ex.answerable, right) for f, right, ex in rows], args.max_false_refusal)
-
+    cv = cross_validate(examples, [float(c) for c in args.c.split(",")], args.max_false_refusal)
+    c = max(cv, key=cv.get)
+    print("5-fold CV on train, right outcomes by C: " + ", ".join(f"{k:g}: {v:.3f}" for k, v in cv.items()), file=sys.stderr)
+    span, gate, threshold, rows = outcomes(examples, c, args.max_false_refusal)
+    n_spans = len(span_rows(examples)[0])
     best_right = sum(right for _, right, ex in rows if ex.answerable)
     n_answerable = sum(ex.answerable for _, _, ex in rows)
     refused_neg = sum(gate.probability(f) < threshold for f, _, ex in rows if not ex.answerable)
@@ -190,8 +227,9 @@ def main(argv: list[str] | None = None) -> None:
         "fitted_on": Path(args.bank).name,
         "date": dt.date.today().isoformat(),
         "questions": len(rows),
-        "spans": len(span_rows),
-        "c": args.c,
+        "spans": n_spans,
+        "c": c,
+        "cv_right_outcomes": {f"{k:g}": round(v, 3) for k, v in cv.items()},
         "max_false_refusal": args.max_false_refusal,
         "train_best_span_right": round(best_right / max(1, n_answerable), 3),
         "train_unanswerable_refused": round(refused_neg / max(1, n_neg), 3),
