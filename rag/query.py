@@ -1,6 +1,6 @@
 """What a question asks for, read from its wording: ``str`` in, ``QueryPlan`` out. No model, no I/O.
 
-- locator: a phrase that names the report indirectly (“永北圩所在的镇”, “以花鼓戏巡演的那个镇”,
+- locator: a phrase that names the report indirectly (“X所在的镇”, “以X闻名的那个镇”,
   “华海药业所在镇”, “临海这个镇”). It picks the report, not the passage, so retrieval ranks passages
   on the rest of the question (``content``) and uses the locator only to find the report.
 - kind: ``number`` (多少 / 几 / 百分之 / how many), ``list`` (哪些 / 哪几 / 哪两), ``which_reports``
@@ -20,7 +20,7 @@ from . import lexicon
 _PLACE = r"(?:镇|乡|县|市|区|村|街道|地方|城市|省|公司|企业|单位)"
 _LOCATOR_PATTERNS = [
     re.compile(rf"^(?P<loc>.{{1,30}}?)(?:所在的?[^，,？?的]{{0,4}}?|的那个|那个|这个){_PLACE}[的，,、]?"),
-    # “推行“一地三种”的镇，…”, “推广古镇中秋“耍宝塔”民俗的镇…”: a clause describing the town, then 的镇
+    # “推行某种模式的镇，…”: a clause describing the town, then 的镇
     re.compile(rf"^(?P<loc>[^，,？?。]{{2,30}}?)的{_PLACE}(?![长委政级内外])[，,的]?"),
     re.compile(r"^(?P<loc>.{1,12}?)[（(](?P<loc2>[^）)]{1,12})[）)][的，,]?"),
     # a question that starts with a town or county name (“辽市镇上半年…”, “城关镇下半年…”)

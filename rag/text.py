@@ -59,7 +59,7 @@ def cjk_bigrams(text: str) -> list[str]:
 
     Word segmentation is unstable on names and numbers-with-units (it may cut 永北圩 differently in a
     question and a report); character pairs match whatever the segmenter did, and reward contiguous
-    phrases (“三大攻坚行动”)."""
+    phrases (“河长制工作”)."""
     out = []
     for run in _CJK_RUN.findall(text):
         out.extend("~" + run[i : i + 2] for i in range(len(run) - 1) if run[i : i + 2] not in _STOP_BIGRAMS)

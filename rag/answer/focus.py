@@ -8,7 +8,7 @@ The focus is what evidence must match for the question to count as answered:
 - ``periods``: the period asked about (a year, 上半年, 1-9月, 去年), normalised by ``lexicon.periods``.
 - ``answer_type``: number | person | list | open | fact | which_reports, and for numbers the ``units`` that a
   figure answering it carries (多少户 → 户, 百分之多少 → %).
-- ``quoted``: terms the question puts in quotes (“月光夜谈”): they name exactly what is asked about.
+- ``quoted``: terms the question puts in quotes (“河长制”): they name exactly what is asked about.
 Pure; no model, no I/O beyond jieba's dictionary.
 """
 
