@@ -8,6 +8,8 @@ fitted) and docs/gate_train.png. Nothing here reads the test split.
     .venv/bin/python scripts/fit_reader.py [--bank FILE] [--out FILE] [--max-false-refusal 0.03]
 
 Labelled spans and gate features are cached nowhere: a refit reruns retrieval (a few seconds per 100 questions).
+Which spans of an English question get embedded follows the current model's ranking (as at answer time), so a
+refit reproduces the shipped weights up to small differences in those questions' dense feature.
 
 1. Every question is retrieved as ``ask`` does; every candidate span gets its features and a label (it holds
    the gold answer, and is not much longer than the shortest span that does).

@@ -156,3 +156,17 @@ def test_english_words_are_translated_into_the_words_the_passages_use():
     assert got["new recruit"] == "新兵" and got["self operated"] == "自营" and "出口" in got["export"]
     # a translation the passages never use is not offered
     assert "hospital" not in translate("How many hospitals are there?", passages, len)
+
+
+def test_training_labels_spans_that_hold_the_gold_and_are_not_much_longer_than_the_shortest():
+    from rag.answer.features import SpanFacts
+    from rag.answer.training import label_spans
+
+    spans = spans_of(hits("一年来全镇共保障城乡低保1120户1774人。累计发放各项民生资金1092万余元。全镇建成垃圾投放点61个。")[0])
+    facts = [SpanFacts(s, {}, {}) for s in spans]
+    labels = label_spans(facts, "number", ["1120户"], [])
+    right = [f.span.text for f, y in zip(facts, labels) if y]
+    assert right and all("1120户" in t for t in right)
+    assert label_spans(facts, "unanswerable", [], []) == [0] * len(facts)
+    masked = label_spans(facts, "redacted", [], ["全镇建成垃圾投放点61个"])
+    assert any(y and "61个" in f.span.text for f, y in zip(facts, masked))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from ..query import plan_query
 from ..text import normalise
 from .features import SpanFacts
-from .focus import Focus, make_focus
+from .focus import Focus
 from .gate import share_gap
 
 ANSWERABLE = ("number", "fact", "list", "span", "redacted")
@@ -61,15 +61,11 @@ def label_spans(facts: list[SpanFacts], kind: str, answers: list[str], evidence:
 
 
 def run_example(assistant, q, similarity_cache: dict | None = None) -> Example:
-    """Retrieve exactly as ``ask`` does, then score every span as ``ask`` does."""
+    """Retrieve and plan exactly as ``ask`` does; the gate's ranked spans are the examples."""
     k = assistant.settings.retrieval.top_k
     result = assistant.retriever.search(q.question, top_k=k)
     query = plan_query(q.question)
     hits = result.hits if query.kind == "which_reports" else result.hits[:k]
-    named = result.named_doc
-    if named is not None and query.kind != "which_reports":
-        hits = [h for h in hits if h.chunk.doc_id == named] or hits
-    focus = make_focus(query, assistant.gate.idf, "\n".join(h.chunk.text for h in hits) if query.english else "")
     base = assistant._similarity(q.question, result.query_vector)
     cache = similarity_cache if similarity_cache is not None else {}
 
@@ -79,6 +75,7 @@ def run_example(assistant, q, similarity_cache: dict | None = None) -> Example:
             cache[(q.question, t)] = s
         return [cache[(q.question, t)] for t in texts]
 
-    facts = assistant.gate.score_spans(focus, hits, similarity)
+    plan = assistant.gate.plan(query, hits, similarity, result.doc_scores, result.named_doc)
+    facts = plan.decision.ranked
     labels = label_spans(facts, q.kind, q.answers, q.evidence)
-    return Example(q.id, q.kind, getattr(q, "lang", "zh"), focus, facts, labels, share_gap(result.doc_scores), q.kind in ANSWERABLE, tuple(getattr(q, "tags", ())))
+    return Example(q.id, q.kind, q.lang, plan.focus, facts, labels, share_gap(result.doc_scores), q.kind in ANSWERABLE, q.tags)
