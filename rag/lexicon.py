@@ -122,7 +122,7 @@ NUMBER_QUESTION = re.compile(
     re.I,
 )
 LIST_QUESTION = re.compile(r"哪些|哪几|哪两|哪三|哪四|哪五|哪六|有哪|分别是|包括什么|包括哪|which (?:\w+ )?(?:ones|projects|crops|items)|what are the|list the|name the", re.I)
-WHICH_REPORTS_QUESTION = re.compile(r"哪(?:些|几|几个|几份|个|份|一份)(?:报告|镇|乡|县|市|区|地方|文件|单位|乡镇|年)|which (?:reports?|towns?|counties|documents?|years?)", re.I)
+WHICH_REPORTS_QUESTION = re.compile(r"哪(?:些|几|几个|几份|个|份|一份)(?:[^，,？?。]{0,12}?(?:报告|总结)|镇|乡|县|市|区|省(?!份)|自治区|地方|文件|单位|乡镇|年)|which (?:of the )?(?:[\w-]+ )?(?:reports?|towns?|townships?|counties|documents?)\b", re.I)
 OPEN_QUESTION = re.compile(
     r"有何|如何|怎样|怎么|为何|为什么|什么(?:样的)?(?:措施|政策|要求|规定|办法|举措|内容|作用|意义|目的|条件|标准|渠道|途径|方式|服务|支持|补贴|优惠|便利|安排|建议|注意事项|工作计划|计划|打算|目标|思路)|"
     r"哪些(?:措施|政策|要求|规定|办法|举措|内容|条件|标准|渠道|途径|方式|服务|支持|补贴|优惠|便利|安排|建议|注意事项|条例|文件)|\bhow\b(?!\s+(?:many|much))|\bwhy\b|what measures|what steps",

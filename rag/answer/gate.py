@@ -179,18 +179,18 @@ class Gate:
         return Decision("answered", best, ranked, p, notes)
 
     def _which_reports(self, focus: Focus, ranked: list[SpanFacts], gap: float) -> Decision:
-        """“哪些报告提到…”: a report counts when its best span passes the gate and holds the thing itself
-        (the quoted term, else the rarest word asked about)."""
+        """“哪些报告提到…”: the gate decides on the best span holding the thing itself (the quoted term, else the
+        rarest word asked about); if it passes, every report with a span that holds it counts."""
         must = focus.quoted or ((focus.key_term,) if focus.key_term else ())
         by_doc: dict[str, SpanFacts] = {}
         for f in ranked:
             doc = f.span.hit.chunk.doc_id
-            if doc in by_doc or not all(m in normalise(f.span.text) for m in must):
-                continue
-            if self.probability(focus, f, ranked, gap) >= self.model.threshold:
+            if doc not in by_doc and all(m in normalise(f.span.text) for m in must):
                 by_doc[doc] = f
         picked = list(by_doc.values())[: self.max_reports]
         if not picked:
-            return Decision("not_found", ranked[0], ranked, 0.0, ["no report passes the gate"])
-        return Decision("answered", picked[0], ranked, 1.0, [f"reports={len(picked)}"], picked)
-
+            return Decision("not_found", ranked[0], ranked, 0.0, ["no report holds the asked term"])
+        p = self.probability(focus, picked[0], ranked, gap)
+        if p < self.model.threshold:
+            return Decision("not_found", picked[0], ranked, p, [f"gate={p:.2f}", "which reports: the best span does not pass"])
+        return Decision("answered", picked[0], ranked, p, [f"gate={p:.2f}", f"reports={len(picked)}"], picked)
