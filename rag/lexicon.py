@@ -90,6 +90,13 @@ def periods(text: str, report_year: int | None = None) -> frozenset[str]:
     return frozenset(out)
 
 
+def resolve_relative(periods_: frozenset[str], report_year: int | None) -> frozenset[str]:
+    """``R0`` / ``R-1`` / ``R1`` (今年 / 去年 / 明年 in a question) as years of a report of ``report_year``."""
+    if report_year is None:
+        return periods_
+    return frozenset(f"Y{report_year + int(p[1:])}" if p.startswith("R") else p for p in periods_)
+
+
 def period_kind(period: str) -> str:
     """``Y`` year, ``H`` half, ``M`` month range, ``Q`` quarter, ``P`` plan period, ``R`` relative year."""
     return period[:1]

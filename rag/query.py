@@ -28,16 +28,6 @@ _LOCATOR_PATTERNS = [
 ]
 _LOCATOR_EN = re.compile(r"\b(?:in|of|for) the (?:town|county|city|district|place)\s+(?:that|which|where|whose)\s+(?P<loc>[^,?]+)", re.I)
 
-_NUMBER_Q = lexicon.NUMBER_QUESTION
-_LIST_Q = lexicon.LIST_QUESTION
-_WHICH_REPORTS_Q = lexicon.WHICH_REPORTS_QUESTION
-_OPEN_Q = lexicon.OPEN_QUESTION
-_UNIT_AFTER = lexicon.UNIT_IN_QUESTION
-_ENGLISH_UNITS = lexicon.ENGLISH_UNITS
-_PERCENT_Q = lexicon.PERCENT_QUESTION
-_MONEY_Q = lexicon.MONEY_QUESTION
-
-
 @dataclass(frozen=True)
 class QueryPlan:
     question: str
@@ -73,24 +63,24 @@ def plan_query(question: str) -> QueryPlan:
     locator, content = find_locator(q)
     ascii_letters = sum(ch.isascii() and ch.isalpha() for ch in q)
     english = ascii_letters > 0.5 * max(1, len(q.replace(" ", "")))
-    if _WHICH_REPORTS_Q.search(q):
+    if lexicon.WHICH_REPORTS_QUESTION.search(q):
         kind = "which_reports"
-    elif _NUMBER_Q.search(q) and not _OPEN_Q.search(q):
+    elif lexicon.NUMBER_QUESTION.search(q) and not lexicon.OPEN_QUESTION.search(q):
         kind = "number"
-    elif _OPEN_Q.search(q):
+    elif lexicon.OPEN_QUESTION.search(q):
         kind = "open"
-    elif _LIST_Q.search(q):
+    elif lexicon.LIST_QUESTION.search(q):
         kind = "list"
     else:
         kind = "fact"
     units: list[str] = []
-    for m in _UNIT_AFTER.finditer(q):
+    for m in lexicon.UNIT_IN_QUESTION.finditer(q):
         unit = m.group("unit")
-        units.append("元" if unit == "钱" else unit)
+        units.append(lexicon.UNIT_ALIASES.get(unit, unit))
     if english:
-        units.extend(unit for pattern, unit in _ENGLISH_UNITS if pattern.search(q))
-    if kind == "number" and _PERCENT_Q.search(q):
+        units.extend(unit for pattern, unit in lexicon.ENGLISH_UNITS if pattern.search(q))
+    if kind == "number" and lexicon.PERCENT_QUESTION.search(q):
         units.append("%")
-    if kind == "number" and _MONEY_Q.search(q):
+    if kind == "number" and lexicon.MONEY_QUESTION.search(q):
         units.append("元")
     return QueryPlan(question=q, content=content, locator=locator, kind=kind, units=tuple(dict.fromkeys(units)), english=english)

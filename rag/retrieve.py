@@ -41,7 +41,7 @@ NAMED_SHARE_RATIO = 0.5  # a question names a report when the runner-up's keywor
 
 
 def _named_row(shares: "np.ndarray") -> int | None:
-    """The row of the report the question's own words clearly name (None: no report stands out)."""
+    """The row of the report that clearly stands out in ``shares`` (None: none does)."""
     if shares.size == 0 or float(shares.max()) <= 0:
         return None
     order = shares.argsort()[::-1]

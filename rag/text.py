@@ -11,6 +11,8 @@ import threading
 import unicodedata
 from functools import lru_cache
 
+from .lexicon import MASKED_WITH_UNIT
+
 TOKENIZER_NAME = "jieba-search+cjk-bigrams+pinyin-v1"
 
 # Function words and question words: they say what is asked, not what it is about.
@@ -116,8 +118,6 @@ def word_frequencies() -> tuple[dict[str, int], int]:
 
 def masked_figures(text: str) -> list[str]:
     """Masked figures (`*` followed by a unit, or `*%`), e.g. ['*户', '*%'] (units: ``rag.lexicon``)."""
-    from .lexicon import MASKED_WITH_UNIT
-
     return [m.group(0) for m in MASKED_WITH_UNIT.finditer(normalise(text))]
 
 

@@ -149,7 +149,7 @@ def span_features(
     items = max(text.count(lexicon.ENUMERATION_MARK) + 1 if lexicon.ENUMERATION_MARK in text else 0, len(lexicon.LIST_ITEM.findall(span.text)))
     year = report_year(chunk.title)
     stated = lexicon.periods(section + " " + text, year)
-    asked_periods = frozenset(p if not p.startswith("R") or year is None else f"Y{year + int(p[1:])}" for p in focus.periods)
+    asked_periods = lexicon.resolve_relative(focus.periods, year)
     length = len(span.text)
     heading = float(length < 60 and (span.text.rstrip("。：:") in chunk.section or span.text == chunk.title))
     f = {
@@ -205,7 +205,7 @@ def gate_features(focus: Focus, best: SpanFacts, all_facts: list[SpanFacts], spa
     same_report = [s for s in all_facts if s.span.hit.chunk.doc_id == doc]
     year = report_year(best.span.hit.chunk.title)
     stated = lexicon.periods(" ".join({s.span.hit.chunk.text for s in same_report}) + " " + best.span.hit.chunk.title, year)
-    asked_periods = frozenset(p if not p.startswith("R") or year is None else f"Y{year + int(p[1:])}" for p in focus.periods)
+    asked_periods = lexicon.resolve_relative(focus.periods, year)
     return {
         "span_logit": span_logit,
         "cov": f["cov"],

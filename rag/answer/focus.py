@@ -62,10 +62,6 @@ class Focus:
 LOCATING_FLOOR = 0.3
 
 
-def resolve_units(plan: QueryPlan) -> tuple[str, ...]:
-    return tuple(lexicon.UNIT_ALIASES.get(u, u) for u in plan.units)
-
-
 def answer_type(plan: QueryPlan) -> str:
     if plan.kind in ("which_reports", "open", "list", "number"):
         return plan.kind
@@ -124,7 +120,7 @@ def make_focus(plan: QueryPlan, idf: Callable[[str], float], passages: str = "")
         terms=terms,
         periods=lexicon.periods(lexicon.REPORT_NAMING_YEAR.sub(" ", plan.question)),
         answer_type=answer_type(plan),
-        units=resolve_units(plan),
+        units=plan.units,
         quoted=quoted,
         locator=plan.locator,
         english=plan.english,
