@@ -18,7 +18,8 @@ refit reproduces the shipped weights up to small differences in those questions'
 3. Gate: logistic regression over question-level features of the best span, answerable questions whose best
    span is right (1) against unanswerable questions (0).
 4. Threshold: the one with the most right outcomes on train (answered from a right span, or refused when the
-   reports do not hold it), refusing at most ``--max-false-refusal`` of the questions it could answer right.
+   reports do not hold it), refusing at most ``--max-false-refusal`` of the questions it could answer right,
+   in each corpus (the NCP questions, all answerable, must not buy refusals on the question bank).
 """
 
 from __future__ import annotations
@@ -32,7 +33,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-CORPORA = {"seed": ROOT / "data" / "reports", "gov_reports": ROOT.parent / "shared" / "corpora" / "gov_reports" / "docs"}
+SHARED = ROOT.parent / "shared"
+CORPORA = {"seed": ROOT / "data" / "reports", "gov_reports": SHARED / "corpora" / "gov_reports" / "docs", "ncp": SHARED / "eval" / "ncp" / "docs"}
+# The train halves fitted on by default: the question bank's, and the NCP dev set's (real policy questions;
+# evaluation data that is never shipped, so its halves are written under var/ by scripts/split_bank.py).
+TRAIN_SETS = [ROOT / "data" / "questions" / "bank_train.jsonl", ROOT / "var" / "ncp" / "ncp_train.jsonl"]
 
 
 def assistants(settings, corpora: set[str]):
@@ -92,7 +97,7 @@ def outcomes(examples, c: float, max_false_refusal: float):
     rows = gate_rows(examples, span)
     train = [(f, ex) for f, right, ex in rows if (ex.answerable and right) or not ex.answerable]
     gate = fit_logistic([f for f, _ in train], [int(ex.answerable) for _, ex in train], GATE_FEATURES, c)
-    threshold = choose_threshold([(gate.probability(f), ex.answerable, right) for f, right, ex in rows], max_false_refusal)
+    threshold = choose_threshold([(gate.probability(f), ex.answerable, right, ex.corpus) for f, right, ex in rows], max_false_refusal)
     return span, gate, threshold, rows
 
 
@@ -130,18 +135,21 @@ def gate_rows(examples, model_span):
     return out
 
 
-def choose_threshold(scored: list[tuple[float, bool, bool]], max_false_refusal: float) -> float:
+def choose_threshold(scored: list[tuple[float, bool, bool, str]], max_false_refusal: float) -> float:
     """The threshold with the most right outcomes on train — an answerable question answered from a right
     span, an unanswerable one refused — among those refusing at most ``max_false_refusal`` of the
-    answerable questions whose best span is right. ``scored``: (probability, answerable, best span right)."""
-    right_answerable = [p for p, answerable, right in scored if answerable and right]
-    candidates = sorted({p for p, _, _ in scored} | {0.5})
+    answerable questions whose best span is right, in every corpus (a corpus of easy questions must not buy
+    refusals in another). ``scored``: (probability, answerable, best span right, corpus)."""
+    right_answerable: dict[str, list[float]] = {}
+    for p, answerable, right, corpus in scored:
+        if answerable and right:
+            right_answerable.setdefault(corpus, []).append(p)
+    candidates = sorted({p for p, *_ in scored} | {0.5})
     best_t, best_score = 0.5, -1
     for t in candidates:
-        refused = sum(p < t for p in right_answerable)
-        if right_answerable and refused > max_false_refusal * len(right_answerable):
+        if any(sum(p < t for p in ps) > max_false_refusal * len(ps) for ps in right_answerable.values()):
             continue
-        score = sum((p >= t and answerable and right) or (p < t and not answerable) for p, answerable, right in scored)
+        score = sum((p >= t and answerable and right) or (p < t and not answerable) for p, answerable, right, _ in scored)
         if score > best_score:
             best_t, best_score = t, score
     return best_t
@@ -185,11 +193,11 @@ def plot(rows, model, path: Path, title: str) -> None:
     fig.savefig(path, dpi=110)
 
 
-def examples_for(bank: Path, settings):
+def examples_for(banks: list[Path], settings):
     from rag.answer.training import run_example
     from rag.evaluate import load_questions
 
-    questions = [q for q in load_questions(bank) if q.kind != "multi"]
+    questions = [q for bank in banks for q in load_questions(bank) if q.kind != "multi"]
     runners = assistants(settings, {q.corpus or "seed" for q in questions})
     cache: dict = {}
     examples = []
@@ -207,14 +215,19 @@ def main(argv: list[str] | None = None) -> None:
     from rag.config import load_settings
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--bank", default=str(ROOT / "data" / "questions" / "bank_train.jsonl"))
+    p.add_argument("--bank", action="append", help="a TRAIN question file (repeatable; default: " + ", ".join(str(t.relative_to(ROOT)) for t in TRAIN_SETS) + ")")
     p.add_argument("--out", default=str(ROOT / "rag" / "answer" / "reader_model.json"))
     p.add_argument("--plot", default=str(ROOT / "docs" / "gate_train.png"))
     p.add_argument("--max-false-refusal", type=float, default=0.10, help="of answerable questions whose best span is right")
     p.add_argument("--c", default="0.1,0.3,1,3", help="inverse L2 strengths to choose from by 5-fold CV on train")
     args = p.parse_args(argv)
     settings = load_settings()
-    examples = examples_for(Path(args.bank), settings)
+    banks = [Path(b) for b in args.bank] if args.bank else TRAIN_SETS
+    missing = [b for b in banks if not b.exists()]
+    if missing:
+        sys.exit(f"missing question file(s): {', '.join(map(str, missing))} (the NCP halves: python scripts/split_bank.py "
+                 "--out var/ncp --name ncp --corpus ncp ../shared/eval/ncp/dev.jsonl)")
+    examples = examples_for(banks, settings)
 
     cv = cross_validate(examples, [float(c) for c in args.c.split(",")], args.max_false_refusal)
     c = max(cv, key=cv.get)
@@ -226,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
     refused_neg = sum(gate.probability(f) < threshold for f, _, ex in rows if not ex.answerable)
     n_neg = sum(not ex.answerable for _, _, ex in rows)
     meta = {
-        "fitted_on": Path(args.bank).name,
+        "fitted_on": [b.name for b in banks],
         "date": dt.date.today().isoformat(),
         "questions": len(rows),
         "spans": n_spans,

@@ -9,10 +9,16 @@ odd. Questions about no single report (a place no report covers, a question over
 same way by their id. Adding questions later never moves an existing one.
 
     python scripts/split_bank.py /path/to/s1.jsonl /path/to/g1.jsonl ...
+
+The same rule splits any question set in the QA format, e.g. the NCP dev set (evaluation data that must not
+be shipped, so its halves go under var/):
+
+    python scripts/split_bank.py --out var/ncp --name ncp --corpus ncp ../shared/eval/ncp/dev.jsonl
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import sys
@@ -26,20 +32,30 @@ def split_of(question: dict) -> str:
     return "test" if int(hashlib.sha1(key.encode("utf-8")).hexdigest()[:8], 16) % 2 else "train"
 
 
-def main(paths: list[str]) -> None:
+def main(argv: list[str]) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("files", nargs="+")
+    p.add_argument("--out", default=str(OUT), help="folder for <name>_train.jsonl and <name>_test.jsonl")
+    p.add_argument("--name", default="bank")
+    p.add_argument("--corpus", help="corpus name for questions that do not give one (as in fit_reader's CORPORA)")
+    args = p.parse_args(argv)
+    paths, out = args.files, Path(args.out)
     rows = []
     for path in paths:
         for line in Path(path).read_text(encoding="utf-8").splitlines():
             if line.strip():
-                rows.append(json.loads(line))
+                row = json.loads(line)
+                if args.corpus and not row.get("corpus"):
+                    row["corpus"] = args.corpus
+                rows.append(row)
     ids = [r["id"] for r in rows]
     assert len(ids) == len(set(ids)), "question ids must be unique"
     by_split: dict[str, list[dict]] = {"train": [], "test": []}
     for r in rows:
         by_split[split_of(r)].append(r)
-    OUT.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     for name, part in by_split.items():
-        with (OUT / f"bank_{name}.jsonl").open("w", encoding="utf-8") as f:
+        with (out / f"{args.name}_{name}.jsonl").open("w", encoding="utf-8") as f:
             for r in sorted(part, key=lambda r: r["id"]):
                 f.write(json.dumps(r, ensure_ascii=False) + "\n")
         kinds: dict[str, int] = {}

@@ -11,7 +11,8 @@ import json
 import pytest
 
 from rag.answer import NOT_FOUND_TEXT, ExtractiveReader, Gate, TopPassageReader, load_model, make_reader
-from rag.answer.candidates import spans_of
+from rag.answer.candidates import sentence_bounds, spans_of
+from rag.answer.extractive import drop_restated
 from rag.answer.focus import make_focus
 from rag.answer.gate import asked_figure_is_masked
 from rag.answer.model import Linear, ReaderModel
@@ -145,7 +146,45 @@ def test_model_file_round_trips_and_bad_files_are_named(tmp_path):
 
 def test_the_shipped_model_is_fitted_on_the_train_split_only():
     meta = json.loads(AnswerSettings().model_file.read_text(encoding="utf-8"))["meta"]
-    assert "train" in meta["fitted_on"] and "test" not in meta["fitted_on"]
+    assert meta["fitted_on"] and all("train" in f and "test" not in f for f in meta["fitted_on"])
+
+
+def test_flattened_text_keeps_its_paragraphs_and_a_heading_leads_to_what_it_introduces():
+    # a web page flattened to one line: paragraph breaks survive only as spaces between Chinese characters
+    text = "二、移风易俗过节 自觉开展“治陋习、立新风”活动。不在疫情期内举办婚宴、寿宴。 三、其他事项 做好值班值守。"
+    assert [text[a:b] for a, b in sentence_bounds(text)][:3] == ["二、移风易俗过节", "自觉开展“治陋习、立新风”活动。", "不在疫情期内举办婚宴、寿宴。"]
+    spans = spans_of(hits(text)[0])
+    body = [s for s in spans if s.shape == "body" and s.lead == "二、移风易俗过节"]
+    assert body and body[0].text == "自觉开展“治陋习、立新风”活动。不在疫情期内举办婚宴、寿宴。"
+    assert any(s.shape == "section" and s.text.startswith("二、") and s.text.endswith("寿宴。") for s in spans)
+    assert [s.heading for s in spans if s.text == "三、其他事项"] == [True]
+    # a sentence whose words are spaced in ASCII is not cut (“G316 国道” keeps its space inside the sentence)
+    assert len(sentence_bounds("改造G316 国道沿线立面。")) == 1
+
+
+def test_leading_clauses_that_restate_the_question_are_dropped_from_the_quote():
+    question = "北京市对于因疫情影响暂停举办的展会项目有何支持政策？"
+    text = "对于因疫情影响暂停举办的展会项目，如年内继续在京举办，按照实际缴纳场租费用50%的标准给予支持。"
+    assert text[drop_restated(text, question) :].startswith("如年内继续在京举办")
+    # nothing is dropped when what remains would be too short to be an answer
+    short = "对于暂停举办的展会项目，给予支持。"
+    assert drop_restated(short, question) == 0
+
+
+def test_the_threshold_refuses_at_most_the_allowed_share_in_every_corpus():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "fit_reader.py"
+    spec = importlib.util.spec_from_file_location("fit_reader", path)
+    fit_reader = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fit_reader)
+    # an easy corpus (every answerable question scores high) and a hard one (its answerable questions score
+    # like the unanswerable ones): a threshold that suits the pooled questions would refuse most of the hard
+    easy = [(0.9, True, True, "easy")] * 40
+    hard = [(0.3, True, True, "hard")] * 5 + [(0.35, False, False, "hard")] * 10
+    t = fit_reader.choose_threshold(easy + hard, max_false_refusal=0.1)
+    assert t <= 0.3
 
 
 def test_english_words_are_translated_into_the_words_the_passages_use():

@@ -2,12 +2,14 @@
 
 A span is a run of whole sentences of one passage: a sentence; a sentence with the list that follows it
 (“实施‘三大工程’：一是…二是…”); a sentence with the next one or two of the same paragraph (a measure that runs
-on); the whole paragraph when it is short. Which of them answers is decided by the scored features
+on); the whole paragraph when it is short; what a heading introduces (“二、移风易俗过节” and the paragraph under
+it), with and without the heading. Each span knows the heading it stands under (``lead``). Which of them answers is decided by the scored features
 (``features.py``), not here. Offsets are into the passage text, so ``hit.chunk.text[start:end]`` is the span.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .. import lexicon
@@ -15,6 +17,11 @@ from ..schema import Hit
 
 MAX_SPAN_CHARS = 400  # longest candidate: about a paragraph; longer answers are not short answers
 MAX_RUN_ON = 2  # sentences a measure may run on into
+MAX_HEADING = 40  # a heading is a short line of its own
+
+# Text flattened to one line (web pages, some PDFs) keeps its paragraph breaks only as whitespace between two
+# Chinese characters or marks; inside a Chinese sentence there is none.
+FLAT_BREAK = re.compile(r"(?<=[^\x00-\x7f])[ \t\u3000\xa0]+(?=[^\x00-\x7f])|[ \t\u3000\xa0]{2,}")
 
 
 @dataclass(frozen=True)
@@ -23,20 +30,27 @@ class Span:
     start: int  # offsets in hit.chunk.text
     end: int
     sentences: int  # how many sentences it joins
-    shape: str  # "sentence" | "list" | "run_on" | "paragraph"
+    shape: str  # "sentence" | "list" | "run_on" | "paragraph" | "section" (a heading and its body) | "body"
+    lead: str = ""  # the heading the span stands under, when the passage shows one before it
+    heading: bool = False  # the span is itself a heading line
 
     @property
     def text(self) -> str:
         return self.hit.chunk.text[self.start : self.end]
 
 
+def _breaks(text: str) -> list[tuple[int, int]]:
+    """Paragraph breaks: newlines and the whitespace that stands for them in flattened text."""
+    return [(m.start(), m.end()) for m in re.finditer(r"\n", text)] + [(m.start(), m.end()) for m in FLAT_BREAK.finditer(text)]
+
+
 def sentence_bounds(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence of ``text``, cut after 。！？； and newlines, blanks trimmed."""
+    """(start, end) of each sentence of ``text``, cut after 。！？； and at paragraph breaks, blanks trimmed."""
+    cuts = {i + 1 for i, ch in enumerate(text) if ch in lexicon.SENTENCE_END} | {a for a, _ in _breaks(text)}
     out, s = [], 0
-    for i, ch in enumerate(text):
-        if ch in lexicon.SENTENCE_END:
-            out.append((s, i + 1))
-            s = i + 1
+    for c in sorted(cuts):
+        out.append((s, c))
+        s = c
     out.append((s, len(text)))
     trimmed = []
     for a, b in out:
@@ -49,7 +63,21 @@ def sentence_bounds(text: str) -> list[tuple[int, int]]:
 
 
 def _same_paragraph(text: str, a_end: int, b_start: int) -> bool:
-    return "\n" not in text[a_end:b_start]
+    gap = text[a_end:b_start]
+    return "\n" not in gap and not (gap.strip(" \t\u3000\xa0") == "" and gap and FLAT_BREAK.search(text[max(0, a_end - 1) : b_start + 1]))
+
+
+def is_heading(text: str, sents: list[tuple[int, int]], i: int) -> bool:
+    """A short line of its own that does not end a sentence: numbered (二、 （一） 3.) or a paragraph alone."""
+    a, b = sents[i]
+    line = text[a:b]
+    if len(line) > MAX_HEADING or line[-1] in "，,、":
+        return False
+    # a numbered line that is one short phrase (“六、推进线上线下融合。”) is a heading even with a full stop
+    if any(p.match(line) for _, p in lexicon.HEADING_PATTERNS) and not re.search(r"[，,；;：:]", line[:-1]):
+        return True
+    alone = (i == 0 or not _same_paragraph(text, sents[i - 1][1], a)) and (i + 1 == len(sents) or not _same_paragraph(text, b, sents[i + 1][0]))
+    return alone and line[-1] not in "。！？；!?;"
 
 
 def spans_of(hit: Hit) -> list[Span]:
@@ -57,15 +85,33 @@ def spans_of(hit: Hit) -> list[Span]:
     sents = sentence_bounds(text)
     out: list[Span] = []
     seen: set[tuple[int, int]] = set()
+    headings = [is_heading(text, sents, i) for i in range(len(sents))]
+    lead_of, lead = [], ""
+    for i, (a, b) in enumerate(sents):
+        lead_of.append(lead)  # the last heading before sentence i
+        if headings[i]:
+            lead = text[a:b]
 
     def add(i: int, j: int, shape: str) -> None:
         a, b = sents[i][0], sents[j][1]
         if (a, b) not in seen and (b - a <= MAX_SPAN_CHARS or i == j):
             seen.add((a, b))
-            out.append(Span(hit, a, b, j - i + 1, shape))
+            out.append(Span(hit, a, b, j - i + 1, shape, lead_of[i], i == j and headings[i]))
 
     for i, (a, b) in enumerate(sents):
         add(i, i, "sentence")
+        if headings[i] and i + 1 < len(sents) and not headings[i + 1]:
+            # what the heading introduces, up to the next heading: with the heading, and the body alone
+            # what the heading introduces: its first paragraph, and all up to the next heading; each with the
+            # heading and without it
+            j, first = i + 1, None
+            while j + 1 < len(sents) and not headings[j + 1] and sents[j + 1][1] - a <= MAX_SPAN_CHARS:
+                if first is None and not _same_paragraph(text, sents[j][1], sents[j + 1][0]):
+                    first = j
+                j += 1
+            for end in {first if first is not None else j, j}:
+                add(i, end, "section")
+                add(i + 1, end, "body")
         sentence = text[a:b]
         # a sentence that names a list: take the items that follow it
         follows_items = i + 1 < len(sents) and lexicon.LIST_ITEM.match(text[sents[i + 1][0] : sents[i + 1][1]])

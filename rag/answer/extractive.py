@@ -8,15 +8,18 @@ question gets an English sentence that states the figure and quotes the Chinese 
 
 from __future__ import annotations
 
+import dataclasses
+
 from .. import lexicon
 from ..schema import Answer, Citation, Hit
 from ..text import normalise
-from .features import SpanFacts, coverage
+from .features import SpanFacts, coverage, novelty
 from .gate import AnswerPlan
 from .messages import NOT_FOUND_TEXT, NOT_FOUND_TEXT_EN, REDACTED_LEAD, REDACTED_LEAD_EN, english_lead
 
 TRIM_ABOVE = 50  # a sentence longer than this is trimmed to the clauses that answer
 MIN_QUOTE = 16  # a trimmed quote keeps at least this many characters
+RESTATED_NOVELTY = 0.3  # a clause with at most this share of characters not in the question restates it
 
 
 def _clauses(text: str) -> list[tuple[int, int]]:
@@ -31,11 +34,29 @@ def _clauses(text: str) -> list[tuple[int, int]]:
     return out
 
 
+def drop_restated(text: str, question: str) -> int:
+    """Where the answer starts once the leading clauses that only restate the question are dropped (“对于因疫情
+    影响暂停举办的展会项目，如年内…” asked “…暂停举办的展会项目有何支持政策”): clauses whose Chinese characters
+    are nearly all in the question, as long as at least ``MIN_QUOTE`` characters remain."""
+    start = 0
+    for a, b in _clauses(text):
+        if text[a:b].rstrip()[-1:] in lexicon.SENTENCE_END or len(text) - b < MIN_QUOTE:
+            break
+        if novelty(text[a:b], question) > RESTATED_NOVELTY:
+            break
+        start = b
+    return start
+
+
 def trim(facts: SpanFacts, plan: AnswerPlan) -> tuple[int, int]:
-    """Offsets (in the passage) of the shortest run of the span's clauses that keeps its coverage of the
-    focus and, for a figure question, a figure in the unit asked for. Multi-sentence spans (lists, measures
-    that run on) and open questions are kept whole."""
+    """Offsets (in the passage) of the part of the span that answers. Spans answering an open or a fact
+    question lose their leading clauses that restate it. A long single sentence is cut to the shortest run of
+    its clauses that keeps its coverage of the focus and, for a figure question, a figure in the unit asked
+    for. Multi-sentence spans (lists, measures that run on) and open questions are not cut further."""
     span, focus = facts.span, plan.focus
+    if focus.answer_type not in ("number", "list", "which_reports"):
+        start = span.start + drop_restated(span.text, focus.question)
+        span = dataclasses.replace(span, start=start)
     text = span.text
     if len(text) <= TRIM_ABOVE or span.sentences > 1 or focus.answer_type in ("open", "list") or not facts.asked:
         return span.start, span.end

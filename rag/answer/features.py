@@ -20,15 +20,15 @@ from .focus import Focus
 PARTIAL_CREDIT = 0.5  # a word of the question whose characters are mostly in the text (新兵 ~ 兵员) counts half
 
 SPAN_FEATURES = (
-    "cov", "cov_section", "attr_cov", "entity_cov", "missing_max", "clause_cov", "num_near", "bigram", "key", "locating_only", "dense",
+    "cov", "cov_section", "attr_cov", "entity_cov", "missing_max", "attr_key", "attr_missing_max", "clause_cov", "num_near", "bigram", "key", "locating_only", "dense",
     "passage_dense", "english_dense",
     "num_fit", "num_any", "num_none", "mask_fit", "person", "list_fit", "list_shape", "quote_fit", "quoted_missing",
     "period_match", "period_conflict", "period_unstated", "rank", "retrieval", "novelty", "length", "extra_sents", "open_len",
-    "open_extra", "heading", "rerank",
+    "open_extra", "heading", "lead_cov", "section_shape", "body_shape", "rerank",
 )
 GATE_FEATURES = (
     "span_logit", "cov", "max_cov", "attr_cov", "max_attr_cov", "entity_cov", "missing_max", "clause_cov", "num_near",
-    "key", "key_anywhere",
+    "key", "key_anywhere", "attr_key", "attr_key_anywhere", "attr_missing_max",
     "period_conflict", "period_match", "period_unstated", "period_in_hits", "asks_period", "type_fit", "dense",
     "passage_dense", "english", "english_dense", "report_named", "n_terms",
 )
@@ -140,6 +140,9 @@ def span_features(
     q_bigrams = _bigrams(normalise(focus.question.replace(focus.locator, "") if focus.locator else focus.question))
     bigram = len(q_bigrams & _bigrams(text)) / len(q_bigrams) if q_bigrams else 0.0
     key = max(asked, key=asked.get) if asked else ""
+    # the rarest word of what is asked (not of the names that say where): 营业收入 in “华海药业的营业收入”
+    attr_key = max(attributes, key=attributes.get) if attributes else key
+    attr_total = sum(attributes.values())
     kind = focus.answer_type
     number = kind == "number"
     shown = [u for _, _, u in lexicon.figures_with_units(text)]
@@ -151,13 +154,15 @@ def span_features(
     stated = lexicon.periods(section + " " + text, year)
     asked_periods = lexicon.resolve_relative(focus.periods, year)
     length = len(span.text)
-    heading = float(length < 60 and (span.text.rstrip("。：:") in chunk.section or span.text == chunk.title))
+    heading = float(span.heading or (length < 60 and (span.text.rstrip("。：:") in chunk.section or span.text == chunk.title)))
     f = {
         "cov": cov,
         "cov_section": cov_section,
         "attr_cov": coverage(attributes, text) if attributes else cov,
         "entity_cov": coverage(entities, text) if entities else cov,
         "missing_max": missing_max,
+        "attr_key": float(bool(attr_key) and attr_key in text),
+        "attr_missing_max": max((w for t, w in attributes.items() if t not in text), default=0.0) / attr_total if attr_total else 0.0,
         "clause_cov": clause_coverage(asked, text),
         "num_near": float(number and figure_near(attributes or asked, text, focus.units)),
         "bigram": bigram,
@@ -186,6 +191,9 @@ def span_features(
         "open_len": min(length, 400) / 100.0 if kind == "open" else 0.0,
         "open_extra": float(span.sentences - 1) if kind == "open" else 0.0,
         "heading": heading,
+        "lead_cov": coverage(asked, normalise(span.lead)) if span.lead else 0.0,
+        "section_shape": float(span.shape == "section"),
+        "body_shape": float(span.shape == "body"),
         "rerank": rerank,
     }
     return SpanFacts(span, f, asked)
@@ -218,6 +226,9 @@ def gate_features(focus: Focus, best: SpanFacts, all_facts: list[SpanFacts], spa
         "num_near": f["num_near"],
         "key": f["key"],
         "key_anywhere": float(bool(key) and any(key in normalise(s.span.text) for s in all_facts)),
+        "attr_key": f["attr_key"],
+        "attr_key_anywhere": max((s.features["attr_key"] for s in all_facts), default=0.0),
+        "attr_missing_max": f["attr_missing_max"],
         "period_conflict": f["period_conflict"],
         "period_match": f["period_match"],
         "period_unstated": f["period_unstated"],

@@ -35,6 +35,7 @@ class Example:
     gap: float
     answerable: bool
     tags: tuple[str, ...] = field(default_factory=tuple)
+    corpus: str = ""
 
 
 def label_spans(facts: list[SpanFacts], kind: str, answers: list[str], evidence: list[str]) -> list[int]:
@@ -78,4 +79,4 @@ def run_example(assistant, q, similarity_cache: dict | None = None) -> Example:
     plan = assistant.gate.plan(query, hits, similarity, result.doc_scores, result.named_doc)
     facts = plan.decision.ranked
     labels = label_spans(facts, q.kind, q.answers, q.evidence)
-    return Example(q.id, q.kind, q.lang, plan.focus, facts, labels, share_gap(result.doc_scores), q.kind in ANSWERABLE, q.tags)
+    return Example(q.id, q.kind, q.lang, plan.focus, facts, labels, share_gap(result.doc_scores), q.kind in ANSWERABLE, q.tags, q.corpus)
