@@ -67,7 +67,11 @@ def _read_jsonl(path: Path) -> list[dict]:
 def _write_jsonl(path: Path, rows: Iterable[dict]) -> None:
     with path.open("w", encoding="utf-8") as fh:
         for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            try:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            except UnicodeEncodeError:
+                # a lone surrogate cannot be UTF-8; JSON's \u escapes keep it and read back identical
+                fh.write(json.dumps(row) + "\n")
 
 
 def _fsync_dir(path: Path) -> None:

@@ -8,6 +8,7 @@ Touches: the files it reads, nothing else.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,10 +142,30 @@ def _pdf_text(data: bytes, source: str) -> str:
     return text
 
 
+def display_name(relative: str) -> str:
+    """A file path as text that can be printed and stored (``source``), one path part at a time.
+
+    On Linux a file name is bytes; one that is not UTF-8 (a GBK name unpacked from a Windows zip) reaches
+    Python with surrogate escapes, which no UTF-8 file or terminal accepts. Such a part is decoded as
+    GB18030 (the usual origin), else with U+FFFD for the bytes that cannot be decoded."""
+    parts = []
+    for part in relative.split("/"):
+        try:
+            part.encode("utf-8")
+        except UnicodeEncodeError:
+            raw = os.fsencode(part)
+            try:
+                part = raw.decode("gb18030")
+            except UnicodeDecodeError:
+                part = raw.decode("utf-8", "replace")
+        parts.append(part)
+    return "/".join(parts)
+
+
 def read_document(path: Path, root: Path) -> Document:
     """Read one report file (.txt/.md in any common encoding, .docx, .pdf). ``source`` is its path relative
-    to ``root``; the id is the hash of the file's bytes."""
-    source = path.relative_to(root).as_posix()
+    to ``root`` (see ``display_name``); the id is the hash of the file's bytes."""
+    source = display_name(path.relative_to(root).as_posix())
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -187,5 +208,5 @@ def load_folder(root: str | Path, extensions: Iterable[str] = (".txt", ".md")) -
         try:
             result.documents.append(read_document(path, root))
         except UnreadableReportError as exc:
-            result.skipped[path.relative_to(root).as_posix()] = str(exc)
+            result.skipped[display_name(path.relative_to(root).as_posix())] = str(exc)
     return result

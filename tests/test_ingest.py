@@ -183,3 +183,32 @@ def test_incremental_ingest_with_the_real_model(corpus, tmp_path, e5_embedder):
     # restart = load, no embedding
     restarted = Assistant(index, SETTINGS, e5_embedder)
     assert len(restarted.store.chunks) == len(assistant.store.chunks)
+
+
+def test_file_name_that_is_not_utf8_is_ingested_under_a_readable_name(corpus, tmp_path, fake_embedder):
+    """A GBK file name unpacked on Linux (bytes that are not UTF-8) must not stop the batch."""
+    import os
+
+    gbk_name = "镇工作.txt".encode("gbk")  # b'\xd5\xf2\xb9\xa4\xd7\xf7.txt'
+    with open(os.path.join(os.fsencode(corpus), gbk_name), "wb") as fh:
+        fh.write("2022年工作总结\n全年新建道路5公里。".encode("utf-8"))
+    with open(os.path.join(os.fsencode(corpus), b"\xff\xfe-bad.txt"), "wb") as fh:
+        fh.write("另一份报告，新建桥梁2座。".encode("utf-8"))
+    index = tmp_path / "index"
+    report = ingest(corpus, index, SETTINGS, fake_embedder)
+    assert "镇工作.txt" in report.added and len(report.added) == 5
+    report.summary().encode("utf-8")  # printable: no lone surrogates
+    store = load_index(index)
+    sources = {d.source for d in store.docs}
+    assert "镇工作.txt" in sources and len(sources) == 5
+    for source in sources:
+        source.encode("utf-8")
+    assert ingest(corpus, index, SETTINGS, fake_embedder).embedded_chunks == 0
+
+
+def test_jsonl_writer_never_crashes_on_a_lone_surrogate(tmp_path):
+    from rag.index import _read_jsonl, _write_jsonl
+
+    rows = [{"source": "a\udcd5.txt", "text": "正文"}, {"source": "b.txt", "text": "正文"}]
+    _write_jsonl(tmp_path / "x.jsonl", rows)
+    assert _read_jsonl(tmp_path / "x.jsonl") == rows
