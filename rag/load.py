@@ -167,7 +167,10 @@ def read_document(path: Path, root: Path) -> Document:
     to ``root`` (see ``display_name``); the id is the hash of the file's bytes."""
     source = display_name(path.relative_to(root).as_posix())
     try:
-        data = path.read_bytes()
+        # O_NOFOLLOW: a file swapped for a link after the folder was listed is refused, not followed
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read()
     except OSError as exc:
         raise UnreadableReportError(f"{source}: cannot read file: {exc}") from exc
     suffix = path.suffix.lower()
@@ -188,23 +191,51 @@ def read_document(path: Path, root: Path) -> Document:
     )
 
 
-def iter_report_paths(root: Path, extensions: Iterable[str]) -> list[Path]:
-    """Report files under ``root`` (recursive, sorted, hidden files skipped)."""
+def _link_reason(link: Path, real_root: Path) -> str:
+    """Why a symbolic link under the reports folder is not read."""
+    target = link.resolve()
+    if target != real_root and real_root not in target.parents:
+        return "a link to something outside the reports folder; not read"
+    if target.is_dir():
+        return f"a link to the folder {target.relative_to(real_root).as_posix() or '.'}; links are not followed"
+    return f"a link to {display_name(target.relative_to(real_root).as_posix())}; links are not read (a file is read once, under its own name)"
+
+
+def iter_report_paths(root: Path, extensions: Iterable[str], skipped: dict[str, str] | None = None) -> list[Path]:
+    """Report files under ``root`` (recursive, sorted, hidden files and folders skipped).
+
+    Nothing outside ``root`` is ever read: symbolic links are not followed. A link to a file or folder
+    outside is skipped; a link to a file inside is skipped too, as a duplicate (its target is read once,
+    under its own name). Skipped links go into ``skipped`` (name -> reason)."""
     exts = {e.lower() for e in extensions}
-    return sorted(
-        p
-        for p in root.rglob("*")
-        if p.is_file() and p.suffix.lower() in exts and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
+    real_root = root.resolve()
+    skipped = {} if skipped is None else skipped
+    found = []
+    # os.walk does not enter linked folders (followlinks=False) but lists them: they are reported below
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in [d for d in dirs if (here / d).is_symlink()]:
+            skipped[display_name((here / name).relative_to(root).as_posix())] = _link_reason(here / name, real_root)
+            dirs.remove(name)
+        for name in sorted(files):
+            path = here / name
+            if path.suffix.lower() not in exts or name.startswith("."):
+                continue
+            if path.is_symlink():
+                skipped[display_name(path.relative_to(root).as_posix())] = _link_reason(path, real_root)
+            elif path.is_file():
+                found.append(path)
+    return sorted(found)
 
 
 def load_folder(root: str | Path, extensions: Iterable[str] = (".txt", ".md")) -> LoadResult:
-    """Read every report in a folder; unreadable ones land in ``skipped`` with the reason."""
+    """Read every report in a folder; unreadable ones and links land in ``skipped`` with the reason."""
     root = Path(root)
     if not root.is_dir():
         raise UnreadableReportError(f"reports folder not found: {root}")
     result = LoadResult()
-    for path in iter_report_paths(root, extensions):
+    for path in iter_report_paths(root, extensions, result.skipped):
         try:
             result.documents.append(read_document(path, root))
         except UnreadableReportError as exc:

@@ -84,3 +84,25 @@ def test_docx_and_pdf_text_layers(tmp_path):
     result = load_folder(tmp_path, (".docx", ".pdf"))
     assert [x.source for x in result.documents] == ["r.docx"]
     assert set(result.skipped) == {"broken.docx", "scan.pdf"}
+
+
+def test_links_never_read_outside_the_folder_and_inside_ones_are_read_once(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("SECRET 机密内容。", encoding="utf-8")
+    (outside / "more.txt").write_text("SECRET 更多机密。", encoding="utf-8")
+    root = tmp_path / "reports"
+    (root / "sub").mkdir(parents=True)
+    (root / "good.txt").write_text(TEXT, encoding="utf-8")
+    (root / "sub" / "deep.txt").write_text("子目录里的报告。", encoding="utf-8")
+    (root / "passwd.txt").symlink_to(outside / "secret.txt")
+    (root / "escape.txt").symlink_to("../outside/secret.txt")  # relative link
+    (root / "linked_dir").symlink_to(outside, target_is_directory=True)
+    (root / "again.txt").symlink_to(root / "good.txt")
+    (root / "sub_again").symlink_to(root / "sub", target_is_directory=True)
+    result = load_folder(root)
+    assert sorted(d.source for d in result.documents) == ["good.txt", "sub/deep.txt"]
+    assert all("SECRET" not in d.text for d in result.documents)
+    assert "outside" in result.skipped["passwd.txt"] and "outside" in result.skipped["escape.txt"]
+    assert "good.txt" in result.skipped["again.txt"]
+    assert "linked_dir" in result.skipped and "sub_again" in result.skipped
