@@ -229,14 +229,20 @@ def iter_report_paths(root: Path, extensions: Iterable[str], skipped: dict[str, 
     return sorted(found)
 
 
-def load_folder(root: str | Path, extensions: Iterable[str] = (".txt", ".md")) -> LoadResult:
-    """Read every report in a folder; unreadable ones and links land in ``skipped`` with the reason."""
+def load_folder(root: str | Path, extensions: Iterable[str] = (".txt", ".md"), max_file_mb: float | None = None) -> LoadResult:
+    """Read every report in a folder; unreadable ones, links and files over ``max_file_mb`` (not read at
+    all) land in ``skipped`` with the reason."""
     root = Path(root)
     if not root.is_dir():
         raise UnreadableReportError(f"reports folder not found: {root}")
     result = LoadResult()
     for path in iter_report_paths(root, extensions, result.skipped):
         try:
+            size = path.stat().st_size
+            if max_file_mb is not None and size > max_file_mb * 1024 * 1024:
+                raise UnreadableReportError(
+                    f"{size / (1024 * 1024):.1f} MB, over the {max_file_mb:g} MB limit (corpus.max_file_mb); not read"
+                )
             result.documents.append(read_document(path, root))
         except UnreadableReportError as exc:
             result.skipped[display_name(path.relative_to(root).as_posix())] = str(exc)

@@ -212,3 +212,17 @@ def test_jsonl_writer_never_crashes_on_a_lone_surrogate(tmp_path):
     rows = [{"source": "a\udcd5.txt", "text": "正文"}, {"source": "b.txt", "text": "正文"}]
     _write_jsonl(tmp_path / "x.jsonl", rows)
     assert _read_jsonl(tmp_path / "x.jsonl") == rows
+
+
+def test_oversized_files_and_reports_with_too_many_passages_are_refused_by_name(corpus, tmp_path, fake_embedder):
+    """A 60 MB text must not become 100k passages: limits from config, refused by name with the reason."""
+    (corpus / "huge.txt").write_text("全镇共投入资金一千万元，用于道路建设。" * 40_000, encoding="utf-8")  # ~2.3 MB
+    (corpus / "long.txt").write_text("。".join(f"第{i}项工作已经完成并通过验收" for i in range(2000)) + "。", encoding="utf-8")
+    settings = SETTINGS.replace({"corpus.max_file_mb": 1, "corpus.max_passages_per_report": 40})
+    report = ingest(corpus, tmp_path / "index", settings, fake_embedder)
+    assert "huge.txt" in report.skipped and "max_file_mb" in report.skipped["huge.txt"]
+    assert "long.txt" in report.skipped and "max_passages_per_report" in report.skipped["long.txt"]
+    assert "skipped huge.txt" in report.summary() and "skipped long.txt" in report.summary()
+    assert len(report.added) == 3  # the reports under the limits are unaffected
+    assert {d.source for d in load_index(tmp_path / "index").docs} == set(report.added)
+    assert not any("道路建设" in t for t in fake_embedder.embedded)
