@@ -3,6 +3,7 @@
     rag ingest DIR [--index IDX] [--rebuild]     build or update an index (only new reports are embedded)
     rag ask "问题" [--index IDX | --reports DIR]  print the answer, then its numbered sources
     rag info [--index IDX]                        what an index holds and how it was built
+    rag verify [--index IDX]                      hash every index file against its manifest (finds damage)
     rag serve [--host H --port P] [--reports DIR] the chat (Gradio)
     rag eval QUESTIONS [--corpus DIR] [--compare dense,bm25,hybrid]   score a question set
 
@@ -138,6 +139,16 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_verify(args) -> int:
+    from .index import verify_index
+
+    settings = _settings(args)
+    index = Path(args.index) if args.index else settings.corpus.index_dir
+    n = verify_index(index)
+    print(f"index {index}: {n} files checked, all intact")
+    return 0
+
+
 def _corpora(specs: list[str] | None, default: Path) -> Path | dict[str, Path]:
     """``--corpus DIR`` (one folder) or ``--corpus NAME=DIR`` repeated (a question bank over several corpora,
     matched to each question's ``corpus`` field)."""
@@ -253,6 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="describe an index")
     p.add_argument("--index", help="index folder (default: corpus.index_dir)")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("verify", help="check every index file against the checksums in its manifest")
+    p.add_argument("--index", help="index folder (default: corpus.index_dir)")
+    p.set_defaults(func=cmd_verify)
     return parser
 
 

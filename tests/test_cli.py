@@ -54,3 +54,27 @@ def test_ingest_then_info(tmp_path):
     assert "1 added" in result.stdout and "skipped bad.txt" in result.stdout
     info = run("info", "--index", str(tmp_path / "idx"))
     assert "a.txt" in info.stdout and "multilingual-e5-small" in info.stdout
+
+
+def test_damaged_index_is_a_clear_error_for_ingest_ask_and_verify(tmp_path):
+    """No traceback: the damaged file is named with the fix; `rag verify` finds it too."""
+    import shutil
+
+    from conftest import REPORTS_DIR, FakeEmbedder
+    from rag.config import load_settings
+    from rag.index import current_version
+    from rag.ingest import ingest
+
+    reports, index = tmp_path / "r", tmp_path / "idx"
+    reports.mkdir()
+    shutil.copy(next(iter(sorted(REPORTS_DIR.glob("*.txt")))), reports)
+    ingest(reports, index, load_settings(), FakeEmbedder())
+    ok = run("verify", "--index", str(index))
+    assert ok.returncode == 0 and "intact" in ok.stdout, ok.stderr
+    chunks = current_version(index) / "chunks.jsonl"
+    chunks.write_bytes(chunks.read_bytes()[:-100])
+    for args in (("verify", "--index", str(index)), ("ingest", str(reports), "--index", str(index)),
+                 ("ask", "--index", str(index), "问题")):
+        result = run(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert "Traceback" not in result.stderr and "chunks.jsonl" in result.stderr and "--rebuild" in result.stderr
