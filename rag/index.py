@@ -22,6 +22,7 @@ every byte. Any mismatch is an ``IndexCorruptError`` naming the file and the fix
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -33,7 +34,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexWriteError
 from .schema import Chunk
 
 if TYPE_CHECKING:
@@ -143,6 +144,11 @@ def _check_files(version: Path, manifest: dict, index_dir: Path, full: bool) -> 
         if why:
             raise IndexCorruptError(f"index file {path} is damaged ({why}); {_rebuild_hint(index_dir)}")
     return len(files)
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    with path.open("wb") as fh:
+        fh.write(data)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -335,11 +341,17 @@ def write_index(
     import numpy as np
 
     index_dir = Path(index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
     name = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     staging = index_dir / f".staging-{name}"
-    staging.mkdir()
+    final = index_dir / name
+    pointer_tmp = index_dir / f".{CURRENT_FILE}.{uuid.uuid4().hex[:8]}"
     try:
+        previous = current_version(index_dir)
+    except IndexCorruptError:  # a damaged pointer is simply replaced (this is how a rebuild repairs it)
+        previous = None
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        staging.mkdir()
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         dim = int(manifest["embedding"]["dim"])
         if vectors.shape != (len(chunks), dim):
@@ -347,7 +359,9 @@ def write_index(
         dense = faiss.IndexFlatIP(dim)
         if len(chunks):
             dense.add(vectors)
-        faiss.write_index(dense, str(staging / "dense.faiss"))
+        # serialised here and written by Python, so a full disk is an OSError with its errno (faiss'
+        # own writer reports it as a bare RuntimeError)
+        _write_bytes(staging / "dense.faiss", faiss.serialize_index(dense).tobytes())
         _write_jsonl(staging / "docs.jsonl", (asdict(d) for d in docs))
         _write_jsonl(staging / "chunks.jsonl", (asdict(c) for c in chunks))
         if chunks:
@@ -359,26 +373,29 @@ def write_index(
         manifest = {**manifest, "files": files}
         manifest["checksum"] = _manifest_digest(manifest)
         # the manifest is written last inside the version: its presence means the rest is complete
-        (staging / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        _write_bytes(staging / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"))
         for path in staging.rglob("*"):
             if path.is_file():
                 with path.open("rb") as fh:
                     os.fsync(fh.fileno())
-        final = index_dir / name
         os.replace(staging, final)
-        pointer_tmp = index_dir / f".{CURRENT_FILE}.{uuid.uuid4().hex[:8]}"
-        pointer_tmp.write_text(name, encoding="utf-8")
+        _write_bytes(pointer_tmp, name.encode("utf-8"))
         with pointer_tmp.open("rb") as fh:
             os.fsync(fh.fileno())
-        try:
-            previous = current_version(index_dir)
-        except IndexCorruptError:  # a damaged pointer is simply replaced (this is how a rebuild repairs it)
-            previous = None
+        # the swap is the last step that can fail: up to here the previous version is the live one
         os.replace(pointer_tmp, index_dir / CURRENT_FILE)
-        _fsync_dir(index_dir)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(final, ignore_errors=True)
+        pointer_tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            kept = f"previous index kept ({previous.name})" if previous is not None else "no index was written"
+            where = exc.filename or index_dir
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise IndexWriteError(f"disk full at {where}, {kept}; free some space and run `rag ingest` again") from exc
+            raise IndexWriteError(f"cannot write the index at {where} ({exc.strerror or exc}), {kept}") from exc
         raise
+    _fsync_dir(index_dir)
     # clean up: versions older than the previous one (a reader may still be loading that) and crash leftovers
     keep = {name, CURRENT_FILE, ".lock"} | ({previous.name} if previous is not None else set())
     for child in index_dir.iterdir():

@@ -78,3 +78,35 @@ def test_damaged_index_is_a_clear_error_for_ingest_ask_and_verify(tmp_path):
         result = run(*args)
         assert result.returncode == 2, (args, result.stderr)
         assert "Traceback" not in result.stderr and "chunks.jsonl" in result.stderr and "--rebuild" in result.stderr
+
+
+def test_disk_full_during_ingest_is_one_line_and_the_old_index_still_answers(tmp_path, monkeypatch, capsys):
+    import errno
+    import shutil
+
+    import embeddings
+    import rag.index as index_module
+    from conftest import REPORTS_DIR, FakeEmbedder
+    from rag.cli import main
+    from rag.index import load_index
+
+    monkeypatch.setattr(embeddings, "make_embedder", lambda settings: FakeEmbedder())
+    reports, index = tmp_path / "r", tmp_path / "idx"
+    reports.mkdir()
+    names = sorted(REPORTS_DIR.glob("*.txt"))
+    shutil.copy(names[0], reports)
+    assert main(["ingest", str(reports), "--index", str(index)]) == 0
+    before = load_index(index)
+    shutil.copy(names[1], reports)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(index_module, "_write_jsonl", full)
+    capsys.readouterr()
+    assert main(["ingest", str(reports), "--index", str(index)]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].startswith(f"error: disk full at {index}") and "previous index kept" in err
+    assert "Traceback" not in err
+    monkeypatch.undo()
+    assert load_index(index).chunks == before.chunks

@@ -154,3 +154,35 @@ def test_only_project_errors_escape_load(built, tmp_path):
         with pytest.raises(RagError):
             load_index(copy)
         shutil.rmtree(copy)
+
+
+@pytest.mark.parametrize("where", ["_write_jsonl", "_write_bytes", "bm25s"])
+def test_disk_full_says_so_and_keeps_the_previous_index(built, tmp_path, monkeypatch, where):
+    import errno
+
+    import rag.index as index_module
+    from rag.errors import IndexWriteError
+
+    reports, index, _ = built
+    copy, more = tmp_path / "copy", tmp_path / "reports"
+    shutil.copytree(index, copy)
+    shutil.copytree(reports, more)
+    shutil.copy(sorted(REPORTS_DIR.glob("*.txt"))[3], more)
+    good = load_index(copy)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    if where == "bm25s":
+        import bm25s
+
+        monkeypatch.setattr(bm25s.BM25, "save", full)
+    else:
+        monkeypatch.setattr(index_module, where, full)
+    with pytest.raises(IndexWriteError) as err:
+        ingest(more, copy, SETTINGS, FakeEmbedder())
+    assert f"disk full at {copy}" in str(err.value) and "previous index kept" in str(err.value)
+    monkeypatch.undo()
+    assert same_index(load_index(copy), good)
+    assert verify_index(copy) > 0
+    assert [p.name for p in copy.iterdir() if p.name.startswith(("v-", ".staging-", ".CURRENT."))] == [good.path.name]
