@@ -53,6 +53,16 @@ def cmd_ingest(args) -> int:
     return 0
 
 
+def _positive_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value!r}")
+    return n
+
+
 def format_answer(answer, show_hits: bool = False) -> str:
     """Plain-text rendering for the terminal: answer, status, numbered sources."""
     labels = {"answered": "", "redacted": "（数字被遮盖 / masked figure）", "not_found": "（报告中未找到 / not in the reports）"}
@@ -233,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question", nargs="+", help="the question, e.g. \"永北圩所在的镇2022年保障了多少户低保？\"")
     p.add_argument("--index", help="index folder (default: corpus.index_dir)")
     p.add_argument("--reports", help="a folder of reports: index it (incrementally) and answer over it")
-    p.add_argument("--top-k", type=int, default=None, help="passages to retrieve (default: retrieval.top_k)")
+    p.add_argument("--top-k", type=_positive_int, default=None, help="passages to retrieve (default: retrieval.top_k)")
     p.add_argument("--mode", choices=["dense", "bm25", "hybrid"], default=None, help="retrieval mode for this question")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     p.add_argument("--hits", action="store_true", help="also print the retrieved passages")

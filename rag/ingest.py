@@ -151,11 +151,15 @@ def ingest(
             return f"{n} passages, over the limit of {max_passages} (corpus.max_passages_per_report); not indexed"
 
         for doc in loaded.documents:
+            if not doc.text.strip():
+                report.skipped[doc.source] = "empty: no text to index"
+                continue
             if doc.doc_id in seen:
                 report.skipped[doc.source] = f"same content as {seen[doc.doc_id]}"
                 continue
             seen[doc.doc_id] = doc.source
-            if old is not None and doc.doc_id in old.doc_by_id:
+            # reused only if the loader still reads the bytes the same way (e.g. zero-width characters removed)
+            if old is not None and doc.doc_id in old.doc_by_id and old.doc_by_id[doc.doc_id].text == doc.text:
                 kept = old.doc_by_id[doc.doc_id]
                 rows = old_rows.get(doc.doc_id, [])
                 if len(rows) > max_passages:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import UnreadableReportError
+from .lexicon import strip_zero_width
 from .schema import Document, content_id
 
 _TITLE_MAX = 60
@@ -31,18 +32,31 @@ class LoadResult:
     skipped: dict[str, str] = field(default_factory=dict)
 
 
+# what UTF-16 report text is made of: ASCII, CJK ideographs and punctuation, fullwidth forms, common symbols
+_TEXT_CHAR = re.compile(
+    r"[\t\n\r\u0020-\u007e\u00a0-\u00ff\u2000-\u206f\u2160-\u217f\u2460-\u24ff\u25a0-\u25ff"
+    r"\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]"
+)
+
+
 def _looks_like_utf16(data: bytes) -> str | None:
-    """UTF-16 without a BOM: Chinese/ASCII text has many zero bytes on one side."""
+    """UTF-16 without a BOM: the byte order under which the bytes read as report text, if any.
+
+    Zero bytes cannot tell it alone: almost-all-Chinese text has few (only its ASCII characters and 一 give
+    one). But read in the wrong order, or as UTF-16 when it is not, the characters scatter over the whole
+    Unicode range, while the right order gives ASCII, CJK and punctuation."""
     if len(data) < 4 or len(data) % 2:
         return None
-    even_zeros = data[0::2].count(0)
-    odd_zeros = data[1::2].count(0)
-    half = len(data) // 2
-    if odd_zeros > 0.2 * half and even_zeros < 0.05 * half:
-        return "utf-16-le"
-    if even_zeros > 0.2 * half and odd_zeros < 0.05 * half:
-        return "utf-16-be"
-    return None
+    best, best_share = None, 0.0
+    for encoding in ("utf-16-le", "utf-16-be"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        share = len(_TEXT_CHAR.findall(text)) / len(text)
+        if share > best_share:
+            best, best_share = encoding, share
+    return best if best_share >= 0.9 else None
 
 
 def _is_plausible_text(text: str) -> bool:
@@ -88,8 +102,10 @@ def decode_bytes(data: bytes, name: str = "<bytes>") -> tuple[str, str]:
 
 
 def normalise_text(text: str) -> str:
-    """Newlines to ``\\n``, BOM and NUL removed; everything else (including `*` masks) kept as is."""
-    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "").replace("\x00", "")
+    """Newlines to ``\\n``; NUL and zero-width characters (BOM included) removed, so a figure such as
+    “1\\u200b120户” reads 1120户 everywhere; everything else (including `*` masks) kept as is. Chunk offsets
+    refer to this text."""
+    return strip_zero_width(text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", ""))
 
 
 def guess_title(text: str, fallback: str) -> str:
@@ -202,7 +218,8 @@ def _link_reason(link: Path, real_root: Path) -> str:
 
 
 def iter_report_paths(root: Path, extensions: Iterable[str], skipped: dict[str, str] | None = None) -> list[Path]:
-    """Report files under ``root`` (recursive, sorted, hidden files and folders skipped).
+    """Report files under ``root`` (recursive, sorted). Hidden folders (.git, .rag_index) are not searched;
+    hidden report files are skipped and reported.
 
     Nothing outside ``root`` is ever read: symbolic links are not followed. A link to a file or folder
     outside is skipped; a link to a file inside is skipped too, as a duplicate (its target is read once,
@@ -220,9 +237,14 @@ def iter_report_paths(root: Path, extensions: Iterable[str], skipped: dict[str, 
             dirs.remove(name)
         for name in sorted(files):
             path = here / name
-            if path.suffix.lower() not in exts or name.startswith("."):
+            if path.suffix.lower() not in exts:
                 continue
-            if path.is_symlink():
+            if name.startswith("."):
+                # a hidden file ("..报告.txt", "._报告.txt" from a Mac zip) is named, never silently left out
+                skipped[display_name(path.relative_to(root).as_posix())] = (
+                    "hidden file (its name starts with '.'); not read: rename it to index it"
+                )
+            elif path.is_symlink():
                 skipped[display_name(path.relative_to(root).as_posix())] = _link_reason(path, real_root)
             elif path.is_file():
                 found.append(path)

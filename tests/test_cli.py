@@ -110,3 +110,8 @@ def test_disk_full_during_ingest_is_one_line_and_the_old_index_still_answers(tmp
     assert "Traceback" not in err
     monkeypatch.undo()
     assert load_index(index).chunks == before.chunks
+
+
+def test_bad_top_k_is_refused_before_anything_runs(tmp_path):
+    result = run("ask", "--index", str(tmp_path / "none"), "--top-k", "-5", "问题")
+    assert result.returncode == 2 and "positive integer" in result.stderr and "Traceback" not in result.stderr

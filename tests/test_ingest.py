@@ -226,3 +226,13 @@ def test_oversized_files_and_reports_with_too_many_passages_are_refused_by_name(
     assert len(report.added) == 3  # the reports under the limits are unaffected
     assert {d.source for d in load_index(tmp_path / "index").docs} == set(report.added)
     assert not any("道路建设" in t for t in fake_embedder.embedded)
+
+
+def test_empty_files_are_reported_as_skipped(corpus, tmp_path, fake_embedder):
+    (corpus / "empty.txt").write_bytes(b"")
+    (corpus / "blank.md").write_text(" \n\u200b\n\t", encoding="utf-8")
+    report = ingest(corpus, tmp_path / "index", SETTINGS, fake_embedder)
+    assert "empty" in report.skipped["empty.txt"] and "empty" in report.skipped["blank.md"]
+    assert len(report.added) == 3
+    assert "skipped empty.txt" in report.summary()
+    assert all(d.source not in ("empty.txt", "blank.md") for d in load_index(tmp_path / "index").docs)
