@@ -3,6 +3,7 @@
     rag ingest DIR [--index IDX] [--rebuild]     build or update an index (only new reports are embedded)
     rag ask "问题" [--index IDX | --reports DIR]  print the answer, then its numbered sources
     rag info [--index IDX]                        what an index holds and how it was built
+    rag verify [--index IDX]                      hash every index file against its manifest (finds damage)
     rag serve [--host H --port P] [--reports DIR] the chat (Gradio)
     rag eval QUESTIONS [--corpus DIR] [--compare dense,bm25,hybrid]   score a question set
 
@@ -50,6 +51,16 @@ def cmd_ingest(args) -> int:
     report = ingest(reports, index, settings, make_embedder(settings.embedding), rebuild=args.rebuild, progress=_progress)
     print(report.summary())
     return 0
+
+
+def _positive_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value!r}")
+    return n
 
 
 def format_answer(answer, show_hits: bool = False) -> str:
@@ -138,6 +149,16 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_verify(args) -> int:
+    from .index import verify_index
+
+    settings = _settings(args)
+    index = Path(args.index) if args.index else settings.corpus.index_dir
+    n = verify_index(index)
+    print(f"index {index}: {n} files checked, all intact")
+    return 0
+
+
 def _corpora(specs: list[str] | None, default: Path) -> Path | dict[str, Path]:
     """``--corpus DIR`` (one folder) or ``--corpus NAME=DIR`` repeated (a question bank over several corpora,
     matched to each question's ``corpus`` field)."""
@@ -222,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question", nargs="+", help="the question, e.g. \"永北圩所在的镇2022年保障了多少户低保？\"")
     p.add_argument("--index", help="index folder (default: corpus.index_dir)")
     p.add_argument("--reports", help="a folder of reports: index it (incrementally) and answer over it")
-    p.add_argument("--top-k", type=int, default=None, help="passages to retrieve (default: retrieval.top_k)")
+    p.add_argument("--top-k", type=_positive_int, default=None, help="passages to retrieve (default: retrieval.top_k)")
     p.add_argument("--mode", choices=["dense", "bm25", "hybrid"], default=None, help="retrieval mode for this question")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     p.add_argument("--hits", action="store_true", help="also print the retrieved passages")
@@ -253,6 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="describe an index")
     p.add_argument("--index", help="index folder (default: corpus.index_dir)")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("verify", help="check every index file against the checksums in its manifest")
+    p.add_argument("--index", help="index folder (default: corpus.index_dir)")
+    p.set_defaults(func=cmd_verify)
     return parser
 
 

@@ -27,6 +27,14 @@ class CorpusSettings:
     extensions: tuple[str, ...] = (".txt", ".md", ".docx", ".pdf")
     library_dir: Path = PROJECT_ROOT / "var" / "library"  # the chat's report library (seeded from reports_dir)
     max_upload_mb: int = 20
+    max_file_mb: float = 20.0  # a larger report file is refused by ingest, unread
+    max_passages_per_report: int = 5000  # a report that splits into more passages is refused, not embedded
+
+    def __post_init__(self) -> None:
+        if self.max_file_mb <= 0:
+            raise ConfigError(f"corpus.max_file_mb must be > 0, got {self.max_file_mb}")
+        if self.max_passages_per_report < 1:
+            raise ConfigError(f"corpus.max_passages_per_report must be >= 1, got {self.max_passages_per_report}")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,10 @@ class IndexCorruptError(RagError):
     """The index folder exists but its files are incomplete or inconsistent."""
 
 
+class IndexWriteError(RagError, OSError):
+    """A new index version could not be written (disk full, permissions); the previous version stays live."""
+
+
 class IndexMismatchError(RagError):
     """The index was built with another embedding model or splitter settings than the current config."""
 

@@ -13,12 +13,20 @@ Layout (``index_dir``)::
 
 A new version is written beside the live one and ``CURRENT`` is swapped last, so a crash mid-write
 leaves the previous index loadable. ``IndexStore`` is the loaded, read-only view used by retrieval.
+
+Damage is caught before anything is read: the manifest lists every other file of its version with its
+size and blake2b digest, and carries a digest of itself. ``load_index`` checks sizes and digests (for a
+file over ``FULL_HASH_MAX`` bytes, a digest of sampled blocks); ``verify_index`` (``rag verify``) hashes
+every byte. Any mismatch is an ``IndexCorruptError`` naming the file and the fix.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -26,7 +34,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexWriteError
 from .schema import Chunk
 
 if TYPE_CHECKING:
@@ -37,6 +45,10 @@ FORMAT_VERSION = 1
 SPLITTER_VERSION = 1
 CURRENT_FILE = "CURRENT"
 _FILES = ("manifest.json", "docs.jsonl", "chunks.jsonl", "dense.faiss")
+_VERSION_NAME = re.compile(r"^v-[0-9A-Za-z-]+$")
+FULL_HASH_MAX = 64 * 1024 * 1024  # files up to this size are fully hashed at every load (~0.1 s per 64 MB)
+SAMPLE_BLOCK = 1024 * 1024  # larger files: five blocks of this size are hashed at load, all of it by verify
+_READ_BLOCK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -67,7 +79,76 @@ def _read_jsonl(path: Path) -> list[dict]:
 def _write_jsonl(path: Path, rows: Iterable[dict]) -> None:
     with path.open("w", encoding="utf-8") as fh:
         for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            try:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            except UnicodeEncodeError:
+                # a lone surrogate cannot be UTF-8; JSON's \u escapes keep it and read back identical
+                fh.write(json.dumps(row) + "\n")
+
+
+def _rebuild_hint(index_dir: Path) -> str:
+    return f"rebuild it with `rag ingest REPORTS_DIR --index {index_dir} --rebuild`"
+
+
+def _digest(path: Path, sample: bool = False) -> str:
+    """blake2b of a file, read in blocks; with ``sample``, of five ``SAMPLE_BLOCK`` blocks spread over it."""
+    h = hashlib.blake2b(digest_size=32)
+    with path.open("rb") as fh:
+        if not sample:
+            for block in iter(lambda: fh.read(_READ_BLOCK), b""):
+                h.update(block)
+        else:
+            size = os.fstat(fh.fileno()).st_size
+            for offset in sorted({0, size // 4, size // 2, 3 * size // 4, max(0, size - SAMPLE_BLOCK)}):
+                fh.seek(offset)
+                h.update(fh.read(SAMPLE_BLOCK))
+    return h.hexdigest()
+
+
+def _file_entry(path: Path) -> dict:
+    """What the manifest records of one index file: size, full digest, and a sampled digest if large."""
+    size = path.stat().st_size
+    entry = {"size": size, "blake2b": _digest(path)}
+    if size > FULL_HASH_MAX:
+        entry["sample"] = _digest(path, sample=True)
+    return entry
+
+
+def _manifest_digest(manifest: dict) -> str:
+    """Digest of a manifest's content (without its own ``checksum`` field), independent of formatting."""
+    body = {k: v for k, v in manifest.items() if k != "checksum"}
+    canonical = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.blake2b(canonical.encode("utf-8", "surrogatepass"), digest_size=32).hexdigest()
+
+
+def _check_files(version: Path, manifest: dict, index_dir: Path, full: bool) -> int:
+    """Compare the files of a version with what its manifest recorded; returns how many were checked.
+    Raises IndexCorruptError naming the first file that is missing, resized or changed."""
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        raise IndexCorruptError(f"{version / 'manifest.json'} has no file list; {_rebuild_hint(index_dir)}")
+    for name, entry in sorted(files.items()):
+        path = version / name
+        try:
+            size = path.stat().st_size
+            if size != entry["size"]:
+                why = f"{size} bytes, expected {entry['size']}"
+            elif full or size <= FULL_HASH_MAX:
+                why = "checksum mismatch" if _digest(path) != entry["blake2b"] else ""
+            else:
+                why = "checksum mismatch" if _digest(path, sample=True) != entry["sample"] else ""
+        except FileNotFoundError:
+            why = "missing"
+        except (OSError, KeyError, TypeError) as exc:
+            why = f"unreadable: {exc}"
+        if why:
+            raise IndexCorruptError(f"index file {path} is damaged ({why}); {_rebuild_hint(index_dir)}")
+    return len(files)
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    with path.open("wb") as fh:
+        fh.write(data)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -150,15 +231,54 @@ class IndexStore:
 
 
 def current_version(index_dir: Path) -> Path | None:
+    """The live version folder named by ``CURRENT``; None if there is no pointer (no index yet).
+    A pointer that cannot be read or names no version folder raises IndexCorruptError."""
     pointer = index_dir / CURRENT_FILE
     if not pointer.is_file():
         return None
-    name = pointer.read_text(encoding="utf-8").strip()
-    return index_dir / name if name else None
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IndexCorruptError(f"index pointer {pointer} is unreadable ({exc}); {_rebuild_hint(index_dir)}") from exc
+    # the name must be a version folder of this index, never a path elsewhere
+    if not _VERSION_NAME.match(name):
+        raise IndexCorruptError(f"index pointer {pointer} is damaged (holds {name[:40]!r}); {_rebuild_hint(index_dir)}")
+    if not (index_dir / name).is_dir():
+        raise IndexCorruptError(
+            f"index pointer {pointer} names version {name}, which does not exist; {_rebuild_hint(index_dir)}"
+        )
+    return index_dir / name
+
+
+def _read_manifest(version: Path, index_dir: Path) -> dict:
+    """The manifest of a version, its own digest checked. Raises IndexCorruptError naming the file."""
+    path = version / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexCorruptError(f"index file {path} is damaged (not valid JSON: {exc}); {_rebuild_hint(index_dir)}") from exc
+    if not isinstance(manifest, dict):
+        raise IndexCorruptError(f"index file {path} is damaged (not a JSON object); {_rebuild_hint(index_dir)}")
+    # an index written before checksums existed has neither field: it loads unchecked
+    if ("checksum" in manifest or "files" in manifest) and manifest.get("checksum") != _manifest_digest(manifest):
+        raise IndexCorruptError(f"index file {path} is damaged (checksum mismatch); {_rebuild_hint(index_dir)}")
+    return manifest
+
+
+def verify_index(index_dir: str | os.PathLike) -> int:
+    """Hash every byte of the live version and compare with its manifest (``rag verify``).
+    Returns the number of files checked; raises IndexMissingError / IndexCorruptError."""
+    index_dir = Path(index_dir)
+    version = current_version(index_dir)
+    if version is None:
+        raise IndexMissingError(f"no index at {index_dir} (build one with `rag ingest REPORTS_DIR --index {index_dir}`)")
+    manifest = _read_manifest(version, index_dir)
+    return 1 + _check_files(version, manifest, index_dir, full=True)
 
 
 def load_index(index_dir: str | os.PathLike, expected: dict | None = None) -> IndexStore:
-    """Load the live version of an index folder; ``expected`` (see expected_manifest_settings) is checked."""
+    """Load the live version of an index folder; ``expected`` (see expected_manifest_settings) is checked.
+    Every file is checked against the manifest first (sizes, digests; sampled blocks for large files)."""
     import bm25s
     import faiss
 
@@ -168,34 +288,34 @@ def load_index(index_dir: str | os.PathLike, expected: dict | None = None) -> In
         raise IndexMissingError(f"no index at {index_dir} (build one with `rag ingest REPORTS_DIR --index {index_dir}`)")
     missing = [name for name in _FILES if not (version / name).is_file()]
     if missing:
-        raise IndexCorruptError(f"index {version} is incomplete: missing {', '.join(missing)}; rebuild it with `rag ingest --rebuild`")
-    try:
-        manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise IndexCorruptError(f"{version / 'manifest.json'} is not valid JSON: {exc}") from exc
+        raise IndexCorruptError(f"index {version} is incomplete: missing {', '.join(missing)}; {_rebuild_hint(index_dir)}")
+    manifest = _read_manifest(version, index_dir)
     if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
         raise IndexMismatchError(
             f"{version} has format {manifest.get('format')!r} v{manifest.get('format_version')!r}, "
             f"this code reads {FORMAT!r} v{FORMAT_VERSION}; rebuild with `rag ingest --rebuild`"
         )
+    if "files" in manifest:
+        _check_files(version, manifest, index_dir, full=False)
     if expected is not None:
         check_compatible(manifest, expected, index_dir)
+    # past the checksums this is a damaged file the digests cannot see (an old index) or a bug in a reader
     try:
         docs = [StoredDocument(**row) for row in _read_jsonl(version / "docs.jsonl")]
         chunks = [Chunk(**row) for row in _read_jsonl(version / "chunks.jsonl")]
         dense = faiss.read_index(str(version / "dense.faiss"))
-    except (json.JSONDecodeError, TypeError, RuntimeError) as exc:
-        raise IndexCorruptError(f"index {version} cannot be read: {exc}") from exc
-    if dense.ntotal != len(chunks) or len(chunks) != manifest.get("counts", {}).get("chunks"):
-        raise IndexCorruptError(
-            f"index {version} is inconsistent: {dense.ntotal} vectors, {len(chunks)} chunks, "
-            f"manifest says {manifest.get('counts')}"
-        )
-    bm25_chunks = bm25_docs = None
-    if chunks:
-        bm25_chunks = bm25s.BM25.load(str(version / "bm25_chunks"), mmap=False, allow_pickle=False)
-        bm25_docs = bm25s.BM25.load(str(version / "bm25_docs"), mmap=False, allow_pickle=False)
-    return IndexStore(version, manifest, docs, chunks, dense, bm25_chunks, bm25_docs)
+        if dense.ntotal != len(chunks) or len(chunks) != manifest.get("counts", {}).get("chunks"):
+            raise IndexCorruptError(
+                f"index {version} is inconsistent: {dense.ntotal} vectors, {len(chunks)} chunks, "
+                f"manifest says {manifest.get('counts')}; {_rebuild_hint(index_dir)}"
+            )
+        bm25_chunks = bm25_docs = None
+        if chunks:
+            bm25_chunks = bm25s.BM25.load(str(version / "bm25_chunks"), mmap=False, allow_pickle=False)
+            bm25_docs = bm25s.BM25.load(str(version / "bm25_docs"), mmap=False, allow_pickle=False)
+        return IndexStore(version, manifest, docs, chunks, dense, bm25_chunks, bm25_docs)
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError, EOFError, AttributeError) as exc:
+        raise IndexCorruptError(f"index {version} cannot be read ({exc.__class__.__name__}: {exc}); {_rebuild_hint(index_dir)}") from exc
 
 
 def _bm25(token_lists: list[list[str]]):
@@ -221,11 +341,17 @@ def write_index(
     import numpy as np
 
     index_dir = Path(index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
     name = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     staging = index_dir / f".staging-{name}"
-    staging.mkdir()
+    final = index_dir / name
+    pointer_tmp = index_dir / f".{CURRENT_FILE}.{uuid.uuid4().hex[:8]}"
     try:
+        previous = current_version(index_dir)
+    except IndexCorruptError:  # a damaged pointer is simply replaced (this is how a rebuild repairs it)
+        previous = None
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        staging.mkdir()
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         dim = int(manifest["embedding"]["dim"])
         if vectors.shape != (len(chunks), dim):
@@ -233,31 +359,43 @@ def write_index(
         dense = faiss.IndexFlatIP(dim)
         if len(chunks):
             dense.add(vectors)
-        faiss.write_index(dense, str(staging / "dense.faiss"))
+        # serialised here and written by Python, so a full disk is an OSError with its errno (faiss'
+        # own writer reports it as a bare RuntimeError)
+        _write_bytes(staging / "dense.faiss", faiss.serialize_index(dense).tobytes())
         _write_jsonl(staging / "docs.jsonl", (asdict(d) for d in docs))
         _write_jsonl(staging / "chunks.jsonl", (asdict(c) for c in chunks))
         if chunks:
             _bm25(chunk_tokens).save(str(staging / "bm25_chunks"), allow_pickle=False)
             _bm25(doc_tokens).save(str(staging / "bm25_docs"), allow_pickle=False)
         manifest = {**manifest, "counts": {"docs": len(docs), "chunks": len(chunks)}}
+        # every file is checksummed in the manifest, and the manifest in itself: load finds any damage
+        files = {p.relative_to(staging).as_posix(): _file_entry(p) for p in sorted(staging.rglob("*")) if p.is_file()}
+        manifest = {**manifest, "files": files}
+        manifest["checksum"] = _manifest_digest(manifest)
         # the manifest is written last inside the version: its presence means the rest is complete
-        (staging / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        _write_bytes(staging / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"))
         for path in staging.rglob("*"):
             if path.is_file():
                 with path.open("rb") as fh:
                     os.fsync(fh.fileno())
-        final = index_dir / name
         os.replace(staging, final)
-        pointer_tmp = index_dir / f".{CURRENT_FILE}.{uuid.uuid4().hex[:8]}"
-        pointer_tmp.write_text(name, encoding="utf-8")
+        _write_bytes(pointer_tmp, name.encode("utf-8"))
         with pointer_tmp.open("rb") as fh:
             os.fsync(fh.fileno())
-        previous = current_version(index_dir)
+        # the swap is the last step that can fail: up to here the previous version is the live one
         os.replace(pointer_tmp, index_dir / CURRENT_FILE)
-        _fsync_dir(index_dir)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(final, ignore_errors=True)
+        pointer_tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            kept = f"previous index kept ({previous.name})" if previous is not None else "no index was written"
+            where = exc.filename or index_dir
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise IndexWriteError(f"disk full at {where}, {kept}; free some space and run `rag ingest` again") from exc
+            raise IndexWriteError(f"cannot write the index at {where} ({exc.strerror or exc}), {kept}") from exc
         raise
+    _fsync_dir(index_dir)
     # clean up: versions older than the previous one (a reader may still be loading that) and crash leftovers
     keep = {name, CURRENT_FILE, ".lock"} | ({previous.name} if previous is not None else set())
     for child in index_dir.iterdir():

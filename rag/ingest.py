@@ -124,7 +124,7 @@ def ingest(
     started = time.perf_counter()
     index_dir = Path(index_dir)
     report = IngestReport(index_dir=index_dir)
-    loaded = load_folder(reports_dir, settings.corpus.extensions)
+    loaded = load_folder(reports_dir, settings.corpus.extensions, settings.corpus.max_file_mb)
     report.skipped.update(loaded.skipped)
 
     with _exclusive(index_dir):
@@ -145,14 +145,26 @@ def ingest(
         vector_parts: list[np.ndarray] = []
         to_embed: list[tuple[int, list[str]]] = []  # (position in vector_parts, texts)
         seen: dict[str, str] = {}
+        max_passages = settings.corpus.max_passages_per_report
+
+        def too_many(n: int) -> str:
+            return f"{n} passages, over the limit of {max_passages} (corpus.max_passages_per_report); not indexed"
+
         for doc in loaded.documents:
+            if not doc.text.strip():
+                report.skipped[doc.source] = "empty: no text to index"
+                continue
             if doc.doc_id in seen:
                 report.skipped[doc.source] = f"same content as {seen[doc.doc_id]}"
                 continue
             seen[doc.doc_id] = doc.source
-            if old is not None and doc.doc_id in old.doc_by_id:
+            # reused only if the loader still reads the bytes the same way (e.g. zero-width characters removed)
+            if old is not None and doc.doc_id in old.doc_by_id and old.doc_by_id[doc.doc_id].text == doc.text:
                 kept = old.doc_by_id[doc.doc_id]
                 rows = old_rows.get(doc.doc_id, [])
+                if len(rows) > max_passages:
+                    report.skipped[doc.source] = too_many(len(rows))
+                    continue
                 # same bytes: reuse chunks and vectors; only the file name may have changed
                 docs.append(dataclasses.replace(kept, source=doc.source))
                 chunks.extend(dataclasses.replace(old.chunks[r], source=doc.source) for r in rows)
@@ -160,6 +172,9 @@ def ingest(
                 report.unchanged.append(doc.source)
                 continue
             stored, doc_chunks, texts = prepare_document(doc, settings)
+            if len(doc_chunks) > max_passages:
+                report.skipped[doc.source] = too_many(len(doc_chunks))
+                continue
             docs.append(stored)
             chunks.extend(doc_chunks)
             to_embed.append((len(vector_parts), texts))

@@ -17,6 +17,17 @@ SENTENCE_END = "。！？；!?;\n"
 CLAUSE_END = "，,：:。！？；!?;\n"
 TRAILING_PUNCT = "，,：:；;、"
 
+# Characters that print as nothing but break a figure apart for search and for the eye (“1\u200b120户”):
+# zero-width space / non-joiner / joiner, word joiner, BOM used as zero-width no-break space.
+ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+_ZERO_WIDTH_TABLE = dict.fromkeys(map(ord, ZERO_WIDTH))
+
+
+def strip_zero_width(text: str) -> str:
+    """``text`` without zero-width characters (see ``ZERO_WIDTH``)."""
+    return text.translate(_ZERO_WIDTH_TABLE)
+
+
 # -- figures, units, masks ---------------------------------------------------------------------------
 # Measure words / units that follow a figure in these reports (longest first inside each alternative).
 UNITS = (

@@ -8,12 +8,14 @@ Touches: the files it reads, nothing else.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
 from .errors import UnreadableReportError
+from .lexicon import strip_zero_width
 from .schema import Document, content_id
 
 _TITLE_MAX = 60
@@ -30,18 +32,31 @@ class LoadResult:
     skipped: dict[str, str] = field(default_factory=dict)
 
 
+# what UTF-16 report text is made of: ASCII, CJK ideographs and punctuation, fullwidth forms, common symbols
+_TEXT_CHAR = re.compile(
+    r"[\t\n\r\u0020-\u007e\u00a0-\u00ff\u2000-\u206f\u2160-\u217f\u2460-\u24ff\u25a0-\u25ff"
+    r"\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]"
+)
+
+
 def _looks_like_utf16(data: bytes) -> str | None:
-    """UTF-16 without a BOM: Chinese/ASCII text has many zero bytes on one side."""
+    """UTF-16 without a BOM: the byte order under which the bytes read as report text, if any.
+
+    Zero bytes cannot tell it alone: almost-all-Chinese text has few (only its ASCII characters and 一 give
+    one). But read in the wrong order, or as UTF-16 when it is not, the characters scatter over the whole
+    Unicode range, while the right order gives ASCII, CJK and punctuation."""
     if len(data) < 4 or len(data) % 2:
         return None
-    even_zeros = data[0::2].count(0)
-    odd_zeros = data[1::2].count(0)
-    half = len(data) // 2
-    if odd_zeros > 0.2 * half and even_zeros < 0.05 * half:
-        return "utf-16-le"
-    if even_zeros > 0.2 * half and odd_zeros < 0.05 * half:
-        return "utf-16-be"
-    return None
+    best, best_share = None, 0.0
+    for encoding in ("utf-16-le", "utf-16-be"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        share = len(_TEXT_CHAR.findall(text)) / len(text)
+        if share > best_share:
+            best, best_share = encoding, share
+    return best if best_share >= 0.9 else None
 
 
 def _is_plausible_text(text: str) -> bool:
@@ -87,8 +102,10 @@ def decode_bytes(data: bytes, name: str = "<bytes>") -> tuple[str, str]:
 
 
 def normalise_text(text: str) -> str:
-    """Newlines to ``\\n``, BOM and NUL removed; everything else (including `*` masks) kept as is."""
-    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "").replace("\x00", "")
+    """Newlines to ``\\n``; NUL and zero-width characters (BOM included) removed, so a figure such as
+    “1\\u200b120户” reads 1120户 everywhere; everything else (including `*` masks) kept as is. Chunk offsets
+    refer to this text."""
+    return strip_zero_width(text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", ""))
 
 
 def guess_title(text: str, fallback: str) -> str:
@@ -141,12 +158,35 @@ def _pdf_text(data: bytes, source: str) -> str:
     return text
 
 
+def display_name(relative: str) -> str:
+    """A file path as text that can be printed and stored (``source``), one path part at a time.
+
+    On Linux a file name is bytes; one that is not UTF-8 (a GBK name unpacked from a Windows zip) reaches
+    Python with surrogate escapes, which no UTF-8 file or terminal accepts. Such a part is decoded as
+    GB18030 (the usual origin), else with U+FFFD for the bytes that cannot be decoded."""
+    parts = []
+    for part in relative.split("/"):
+        try:
+            part.encode("utf-8")
+        except UnicodeEncodeError:
+            raw = os.fsencode(part)
+            try:
+                part = raw.decode("gb18030")
+            except UnicodeDecodeError:
+                part = raw.decode("utf-8", "replace")
+        parts.append(part)
+    return "/".join(parts)
+
+
 def read_document(path: Path, root: Path) -> Document:
     """Read one report file (.txt/.md in any common encoding, .docx, .pdf). ``source`` is its path relative
-    to ``root``; the id is the hash of the file's bytes."""
-    source = path.relative_to(root).as_posix()
+    to ``root`` (see ``display_name``); the id is the hash of the file's bytes."""
+    source = display_name(path.relative_to(root).as_posix())
     try:
-        data = path.read_bytes()
+        # O_NOFOLLOW: a file swapped for a link after the folder was listed is refused, not followed
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read()
     except OSError as exc:
         raise UnreadableReportError(f"{source}: cannot read file: {exc}") from exc
     suffix = path.suffix.lower()
@@ -167,25 +207,65 @@ def read_document(path: Path, root: Path) -> Document:
     )
 
 
-def iter_report_paths(root: Path, extensions: Iterable[str]) -> list[Path]:
-    """Report files under ``root`` (recursive, sorted, hidden files skipped)."""
+def _link_reason(link: Path, real_root: Path) -> str:
+    """Why a symbolic link under the reports folder is not read."""
+    target = link.resolve()
+    if target != real_root and real_root not in target.parents:
+        return "a link to something outside the reports folder; not read"
+    if target.is_dir():
+        return f"a link to the folder {target.relative_to(real_root).as_posix() or '.'}; links are not followed"
+    return f"a link to {display_name(target.relative_to(real_root).as_posix())}; links are not read (a file is read once, under its own name)"
+
+
+def iter_report_paths(root: Path, extensions: Iterable[str], skipped: dict[str, str] | None = None) -> list[Path]:
+    """Report files under ``root`` (recursive, sorted). Hidden folders (.git, .rag_index) are not searched;
+    hidden report files are skipped and reported.
+
+    Nothing outside ``root`` is ever read: symbolic links are not followed. A link to a file or folder
+    outside is skipped; a link to a file inside is skipped too, as a duplicate (its target is read once,
+    under its own name). Skipped links go into ``skipped`` (name -> reason)."""
     exts = {e.lower() for e in extensions}
-    return sorted(
-        p
-        for p in root.rglob("*")
-        if p.is_file() and p.suffix.lower() in exts and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
+    real_root = root.resolve()
+    skipped = {} if skipped is None else skipped
+    found = []
+    # os.walk does not enter linked folders (followlinks=False) but lists them: they are reported below
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in [d for d in dirs if (here / d).is_symlink()]:
+            skipped[display_name((here / name).relative_to(root).as_posix())] = _link_reason(here / name, real_root)
+            dirs.remove(name)
+        for name in sorted(files):
+            path = here / name
+            if path.suffix.lower() not in exts:
+                continue
+            if name.startswith("."):
+                # a hidden file ("..报告.txt", "._报告.txt" from a Mac zip) is named, never silently left out
+                skipped[display_name(path.relative_to(root).as_posix())] = (
+                    "hidden file (its name starts with '.'); not read: rename it to index it"
+                )
+            elif path.is_symlink():
+                skipped[display_name(path.relative_to(root).as_posix())] = _link_reason(path, real_root)
+            elif path.is_file():
+                found.append(path)
+    return sorted(found)
 
 
-def load_folder(root: str | Path, extensions: Iterable[str] = (".txt", ".md")) -> LoadResult:
-    """Read every report in a folder; unreadable ones land in ``skipped`` with the reason."""
+def load_folder(root: str | Path, extensions: Iterable[str] = (".txt", ".md"), max_file_mb: float | None = None) -> LoadResult:
+    """Read every report in a folder; unreadable ones, links and files over ``max_file_mb`` (not read at
+    all) land in ``skipped`` with the reason."""
     root = Path(root)
     if not root.is_dir():
         raise UnreadableReportError(f"reports folder not found: {root}")
     result = LoadResult()
-    for path in iter_report_paths(root, extensions):
+    for path in iter_report_paths(root, extensions, result.skipped):
         try:
+            size = path.stat().st_size
+            if max_file_mb is not None and size > max_file_mb * 1024 * 1024:
+                raise UnreadableReportError(
+                    f"{size / (1024 * 1024):.1f} MB, over the {max_file_mb:g} MB limit (corpus.max_file_mb); not read"
+                )
             result.documents.append(read_document(path, root))
         except UnreadableReportError as exc:
-            result.skipped[path.relative_to(root).as_posix()] = str(exc)
+            result.skipped[display_name(path.relative_to(root).as_posix())] = str(exc)
     return result

@@ -8,6 +8,8 @@ swaps the index under a lock). The CLI, the evaluation scripts and the chat all 
 from __future__ import annotations
 
 import dataclasses
+import numbers
+import re
 import threading
 import time
 from pathlib import Path
@@ -20,11 +22,30 @@ from .config import Settings, load_settings
 from .errors import EmptyQuestionError, IndexMissingError
 from .index import IndexStore, load_index
 from .ingest import IngestReport, Progress, ingest, settings_fingerprint
+from .lexicon import strip_zero_width
 from .query import plan_query
 from .retrieve import CrossEncoderReranker, HybridRetriever
 from .schema import Answer
 
 MAX_QUESTION_CHARS = 2000
+MODES = ("dense", "bm25", "hybrid")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_question(question) -> str:
+    """The question as text the models can encode: lone surrogates (from a broken paste or a bad client)
+    and zero-width characters removed, whitespace stripped."""
+    return strip_zero_width(_SURROGATE.sub("", str(question))).strip()
+
+
+def check_options(top_k, mode, extra_hits: int = 0) -> None:
+    """Raise ValueError for a per-question option the retriever would otherwise misread."""
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral) or top_k <= 0):
+        raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
+    if mode is not None and mode not in MODES:
+        raise ValueError(f"mode must be 'dense', 'bm25' or 'hybrid', got {mode!r}")
+    if isinstance(extra_hits, bool) or not isinstance(extra_hits, numbers.Integral) or extra_hits < 0:
+        raise ValueError(f"extra_hits must be an integer >= 0, got {extra_hits!r}")
 
 
 class Assistant:
@@ -122,7 +143,9 @@ class Assistant:
         passages for the caller to inspect (``Answer.hits``) without changing what the answer is built from
         (the evaluation uses it to score hit@10). ``history``: the conversation's earlier answers, oldest
         first; a follow-up (“那2023年呢？”) is rewritten into a standalone question and keeps the report
-        under discussion unless it names another (see ``rag.conversation``)."""
+        under discussion unless it names another (see ``rag.conversation``). A bad ``top_k`` (not a positive
+        integer) or ``mode`` (not dense/bm25/hybrid) raises ValueError; lone surrogates and zero-width
+        characters are removed from the question."""
         *_, answer = self.ask_stream(question, top_k, mode, extra_hits, history)
         return answer
 
@@ -136,9 +159,11 @@ class Assistant:
     ) -> Iterator[str | Answer]:
         """Like ``ask``, as a stream: with ``answer.mode = "llm"`` the model's text pieces as it writes them,
         then always the final, checked ``Answer`` (which replaces the streamed text when the checks change it)."""
-        if question is None or not str(question).strip():
+        check_options(top_k, mode, extra_hits)
+        question = "" if question is None else clean_question(question)
+        if not question:
             raise EmptyQuestionError("the question is empty")
-        question = str(question).strip()[:MAX_QUESTION_CHARS]
+        question = question[:MAX_QUESTION_CHARS]
         with self._lock:
             retriever, gate = self.retriever, self.gate
         k = top_k or self.settings.retrieval.top_k

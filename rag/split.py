@@ -5,9 +5,12 @@ open sections; each chunk records its heading path (``2022年工作总结 › �
 section the text is cut into sentences at 。！？； and newlines, and sentences are packed into chunks of
 at most ``chunk_size`` characters, repeating up to ``chunk_overlap`` characters of whole sentences at the
 start of the next chunk. A sentence longer than a chunk is cut at ，、：, and as a last resort at a
-character boundary that is never inside a number (or a `*` mask). Chunks never cross a section boundary,
-except that a heading with no body of its own travels with the next section's first chunk.
-Invariant: ``document.text[c.start:c.end] == c.text`` and the chunks cover every non-blank character.
+character boundary that is never inside a number (digits joined by . or ,) or a `*` mask. Chunks never cross
+a section boundary, except that a heading with no body of its own travels with the next section's first
+chunk when they fit together.
+Invariants: ``document.text[c.start:c.end] == c.text``; the chunks cover every non-blank character; no chunk
+starts or ends inside a figure; no chunk is longer than ``chunk_size`` unless it is one figure (or a piece
+of one sentence ending in one) that is itself longer.
 """
 
 from __future__ import annotations
@@ -30,6 +33,27 @@ _HEADING_MAX = 60  # a heading longer than this is body text that happens to sta
 _SENTENCE_END = "。！？；!?;"
 _SOFT_BREAK = "，、：,:"
 _NUMBERISH = re.compile(r"[0-9０-９.．%％*＊‰]")
+_FIGURE_CHARS = frozenset("0123456789０１２３４５６７８９*＊")
+_FIGURE_JOINERS = frozenset(".,．")  # inside a figure only between two figure characters: 1,234.5
+
+
+def _inside_figure(text: str, i: int) -> bool:
+    """True if a cut before ``text[i]`` would split a figure (digits joined by . or ,) or a `*` mask."""
+    if i <= 0 or i >= len(text):
+        return False
+    left, right = text[i - 1], text[i]
+    if left in _FIGURE_CHARS and right in _FIGURE_CHARS:
+        return True
+    if left in _FIGURE_CHARS and right in _FIGURE_JOINERS:
+        return i + 1 < len(text) and text[i + 1] in _FIGURE_CHARS
+    return left in _FIGURE_JOINERS and right in _FIGURE_CHARS and i >= 2 and text[i - 2] in _FIGURE_CHARS
+
+
+def _unsafe_cut(text: str, i: int) -> bool:
+    """A cut before ``text[i]`` would split a number, a figure with its %, or a mask."""
+    return _inside_figure(text, i) or bool(
+        i < len(text) and _NUMBERISH.match(text[i - 1]) and _NUMBERISH.match(text[i])
+    )
 
 
 @dataclass(frozen=True)
@@ -83,24 +107,29 @@ def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 
 def _safe_cut(text: str, start: int, limit: int) -> int:
-    """A cut point in (start, limit] not inside a number or `*` mask; prefers soft breaks (，、：)."""
+    """A cut point in (start, limit] not inside a number or `*` mask; prefers soft breaks (，、：).
+    If the whole stretch is one figure, the cut moves forward to the figure's end: a figure longer than a
+    passage stays whole (its passage is then longer than ``chunk_size``)."""
     for i in range(limit, start + limit // 2 if limit - start > 2 else start, -1):
-        if text[i - 1] in _SOFT_BREAK:
+        if text[i - 1] in _SOFT_BREAK and not _inside_figure(text, i):
             return i
     for i in range(limit, start, -1):
-        if not (_NUMBERISH.match(text[i - 1]) and i < len(text) and _NUMBERISH.match(text[i])):
+        if not _unsafe_cut(text, i):
             return i
+    while limit < len(text) and _unsafe_cut(text, limit):
+        limit += 1
     return limit
 
 
 def _pieces(text: str, start: int, end: int, size: int) -> list[tuple[int, int]]:
-    """Cut one over-long sentence into pieces of at most ``size`` characters."""
+    """Cut one over-long sentence into pieces of at most ``size`` characters (a longer figure stays whole)."""
     out = []
     while end - start > size:
-        cut = _safe_cut(text, start, start + size)
+        cut = min(_safe_cut(text, start, start + size), end)
         out.append((start, cut))
         start = cut
-    out.append((start, end))
+    if start < end:
+        out.append((start, end))
     return out
 
 
@@ -137,8 +166,14 @@ def _spans(doc: Document, size: int) -> list[_Span]:
             h_end = line_start + lead + len(title) if line.strip().startswith(title) else line_end
             if h_end < line_end and text[h_end] in "。：:":
                 h_end += 1
+            while h_end < line_end and _unsafe_cut(text, h_end):  # a title cut short must not cut a figure
+                h_end += 1
             a, b = _trim(text, line_start, h_end)
-            spans.append(_Span(a, b, _titles(stack), _titles(stack, _ENUMERATED_LEVEL), is_heading=True, level=level))
+            # a heading longer than a passage (a long Markdown title) is cut like a long sentence
+            for pa, pb in _pieces(text, a, b, size):
+                pa, pb = _trim(text, pa, pb)
+                if pb > pa:
+                    spans.append(_Span(pa, pb, _titles(stack), _titles(stack, _ENUMERATED_LEVEL), is_heading=True, level=level))
             body_start = h_end
         for a, b in _sentences(text, body_start, line_end):
             a, b = _trim(text, a, b)
@@ -222,6 +257,10 @@ def split_document(doc: Document, settings: SplitterSettings) -> list[Chunk]:
                             break
                         carry.insert(0, s)
                 current = carry
+            elif too_long:
+                # headings travel with the next sentence only while they fit: never a passage over chunk_size
+                emit(current)
+                current = []
         current.append(span)
     if current:
         emit(current)

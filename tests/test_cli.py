@@ -54,3 +54,64 @@ def test_ingest_then_info(tmp_path):
     assert "1 added" in result.stdout and "skipped bad.txt" in result.stdout
     info = run("info", "--index", str(tmp_path / "idx"))
     assert "a.txt" in info.stdout and "multilingual-e5-small" in info.stdout
+
+
+def test_damaged_index_is_a_clear_error_for_ingest_ask_and_verify(tmp_path):
+    """No traceback: the damaged file is named with the fix; `rag verify` finds it too."""
+    import shutil
+
+    from conftest import REPORTS_DIR, FakeEmbedder
+    from rag.config import load_settings
+    from rag.index import current_version
+    from rag.ingest import ingest
+
+    reports, index = tmp_path / "r", tmp_path / "idx"
+    reports.mkdir()
+    shutil.copy(next(iter(sorted(REPORTS_DIR.glob("*.txt")))), reports)
+    ingest(reports, index, load_settings(), FakeEmbedder())
+    ok = run("verify", "--index", str(index))
+    assert ok.returncode == 0 and "intact" in ok.stdout, ok.stderr
+    chunks = current_version(index) / "chunks.jsonl"
+    chunks.write_bytes(chunks.read_bytes()[:-100])
+    for args in (("verify", "--index", str(index)), ("ingest", str(reports), "--index", str(index)),
+                 ("ask", "--index", str(index), "问题")):
+        result = run(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert "Traceback" not in result.stderr and "chunks.jsonl" in result.stderr and "--rebuild" in result.stderr
+
+
+def test_disk_full_during_ingest_is_one_line_and_the_old_index_still_answers(tmp_path, monkeypatch, capsys):
+    import errno
+    import shutil
+
+    import embeddings
+    import rag.index as index_module
+    from conftest import REPORTS_DIR, FakeEmbedder
+    from rag.cli import main
+    from rag.index import load_index
+
+    monkeypatch.setattr(embeddings, "make_embedder", lambda settings: FakeEmbedder())
+    reports, index = tmp_path / "r", tmp_path / "idx"
+    reports.mkdir()
+    names = sorted(REPORTS_DIR.glob("*.txt"))
+    shutil.copy(names[0], reports)
+    assert main(["ingest", str(reports), "--index", str(index)]) == 0
+    before = load_index(index)
+    shutil.copy(names[1], reports)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(index_module, "_write_jsonl", full)
+    capsys.readouterr()
+    assert main(["ingest", str(reports), "--index", str(index)]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].startswith(f"error: disk full at {index}") and "previous index kept" in err
+    assert "Traceback" not in err
+    monkeypatch.undo()
+    assert load_index(index).chunks == before.chunks
+
+
+def test_bad_top_k_is_refused_before_anything_runs(tmp_path):
+    result = run("ask", "--index", str(tmp_path / "none"), "--top-k", "-5", "问题")
+    assert result.returncode == 2 and "positive integer" in result.stderr and "Traceback" not in result.stderr

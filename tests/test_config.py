@@ -50,3 +50,12 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path):
     cfg.write_text('[corpus]\nreports_dir = "mine"\nindex_dir = "idx"\n', encoding="utf-8")
     s = load_settings(cfg)
     assert s.corpus.reports_dir == tmp_path / "mine" and s.corpus.index_dir == tmp_path / "idx"
+
+
+def test_corpus_limits_are_checked():
+    s = load_settings(overrides={"corpus.max_file_mb": "0.5", "corpus.max_passages_per_report": "100"})
+    assert s.corpus.max_file_mb == 0.5 and s.corpus.max_passages_per_report == 100
+    with pytest.raises(ConfigError, match="max_file_mb must be > 0"):
+        load_settings(overrides={"corpus.max_file_mb": 0})
+    with pytest.raises(ConfigError, match="max_passages_per_report must be >= 1"):
+        load_settings(overrides={"corpus.max_passages_per_report": 0})

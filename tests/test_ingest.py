@@ -183,3 +183,56 @@ def test_incremental_ingest_with_the_real_model(corpus, tmp_path, e5_embedder):
     # restart = load, no embedding
     restarted = Assistant(index, SETTINGS, e5_embedder)
     assert len(restarted.store.chunks) == len(assistant.store.chunks)
+
+
+def test_file_name_that_is_not_utf8_is_ingested_under_a_readable_name(corpus, tmp_path, fake_embedder):
+    """A GBK file name unpacked on Linux (bytes that are not UTF-8) must not stop the batch."""
+    import os
+
+    gbk_name = "镇工作.txt".encode("gbk")  # b'\xd5\xf2\xb9\xa4\xd7\xf7.txt'
+    with open(os.path.join(os.fsencode(corpus), gbk_name), "wb") as fh:
+        fh.write("2022年工作总结\n全年新建道路5公里。".encode("utf-8"))
+    with open(os.path.join(os.fsencode(corpus), b"\xff\xfe-bad.txt"), "wb") as fh:
+        fh.write("另一份报告，新建桥梁2座。".encode("utf-8"))
+    index = tmp_path / "index"
+    report = ingest(corpus, index, SETTINGS, fake_embedder)
+    assert "镇工作.txt" in report.added and len(report.added) == 5
+    report.summary().encode("utf-8")  # printable: no lone surrogates
+    store = load_index(index)
+    sources = {d.source for d in store.docs}
+    assert "镇工作.txt" in sources and len(sources) == 5
+    for source in sources:
+        source.encode("utf-8")
+    assert ingest(corpus, index, SETTINGS, fake_embedder).embedded_chunks == 0
+
+
+def test_jsonl_writer_never_crashes_on_a_lone_surrogate(tmp_path):
+    from rag.index import _read_jsonl, _write_jsonl
+
+    rows = [{"source": "a\udcd5.txt", "text": "正文"}, {"source": "b.txt", "text": "正文"}]
+    _write_jsonl(tmp_path / "x.jsonl", rows)
+    assert _read_jsonl(tmp_path / "x.jsonl") == rows
+
+
+def test_oversized_files_and_reports_with_too_many_passages_are_refused_by_name(corpus, tmp_path, fake_embedder):
+    """A 60 MB text must not become 100k passages: limits from config, refused by name with the reason."""
+    (corpus / "huge.txt").write_text("全镇共投入资金一千万元，用于道路建设。" * 40_000, encoding="utf-8")  # ~2.3 MB
+    (corpus / "long.txt").write_text("。".join(f"第{i}项工作已经完成并通过验收" for i in range(2000)) + "。", encoding="utf-8")
+    settings = SETTINGS.replace({"corpus.max_file_mb": 1, "corpus.max_passages_per_report": 40})
+    report = ingest(corpus, tmp_path / "index", settings, fake_embedder)
+    assert "huge.txt" in report.skipped and "max_file_mb" in report.skipped["huge.txt"]
+    assert "long.txt" in report.skipped and "max_passages_per_report" in report.skipped["long.txt"]
+    assert "skipped huge.txt" in report.summary() and "skipped long.txt" in report.summary()
+    assert len(report.added) == 3  # the reports under the limits are unaffected
+    assert {d.source for d in load_index(tmp_path / "index").docs} == set(report.added)
+    assert not any("道路建设" in t for t in fake_embedder.embedded)
+
+
+def test_empty_files_are_reported_as_skipped(corpus, tmp_path, fake_embedder):
+    (corpus / "empty.txt").write_bytes(b"")
+    (corpus / "blank.md").write_text(" \n\u200b\n\t", encoding="utf-8")
+    report = ingest(corpus, tmp_path / "index", SETTINGS, fake_embedder)
+    assert "empty" in report.skipped["empty.txt"] and "empty" in report.skipped["blank.md"]
+    assert len(report.added) == 3
+    assert "skipped empty.txt" in report.summary()
+    assert all(d.source not in ("empty.txt", "blank.md") for d in load_index(tmp_path / "index").docs)

@@ -84,3 +84,56 @@ def test_docx_and_pdf_text_layers(tmp_path):
     result = load_folder(tmp_path, (".docx", ".pdf"))
     assert [x.source for x in result.documents] == ["r.docx"]
     assert set(result.skipped) == {"broken.docx", "scan.pdf"}
+
+
+def test_links_never_read_outside_the_folder_and_inside_ones_are_read_once(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("SECRET 机密内容。", encoding="utf-8")
+    (outside / "more.txt").write_text("SECRET 更多机密。", encoding="utf-8")
+    root = tmp_path / "reports"
+    (root / "sub").mkdir(parents=True)
+    (root / "good.txt").write_text(TEXT, encoding="utf-8")
+    (root / "sub" / "deep.txt").write_text("子目录里的报告。", encoding="utf-8")
+    (root / "passwd.txt").symlink_to(outside / "secret.txt")
+    (root / "escape.txt").symlink_to("../outside/secret.txt")  # relative link
+    (root / "linked_dir").symlink_to(outside, target_is_directory=True)
+    (root / "again.txt").symlink_to(root / "good.txt")
+    (root / "sub_again").symlink_to(root / "sub", target_is_directory=True)
+    result = load_folder(root)
+    assert sorted(d.source for d in result.documents) == ["good.txt", "sub/deep.txt"]
+    assert all("SECRET" not in d.text for d in result.documents)
+    assert "outside" in result.skipped["passwd.txt"] and "outside" in result.skipped["escape.txt"]
+    assert "good.txt" in result.skipped["again.txt"]
+    assert "linked_dir" in result.skipped and "sub_again" in result.skipped
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_bom_is_read_even_when_almost_all_chinese(tmp_path, encoding):
+    text = "全镇共保障城乡低保户，推进乡村振兴各项工作。" * 30 + "\n一、民生保障\n"
+    (tmp_path / "r.txt").write_bytes(text.encode(encoding))
+    d = read_document(tmp_path / "r.txt", tmp_path)
+    assert d.text == text and d.encoding == encoding
+
+
+def test_zero_width_characters_are_removed_at_load_and_offsets_hold(tmp_path):
+    from rag.config import SplitterSettings
+    from rag.split import split_document
+
+    raw = "一、民生\n共保障城乡低保1\u200b120户\u200c1774\u200d人\ufeff，\u2060完成率*%。" * 10
+    (tmp_path / "z.txt").write_text(raw, encoding="utf-8")
+    d = read_document(tmp_path / "z.txt", tmp_path)
+    assert "1120户1774人" in d.text
+    assert not any(ch in d.text for ch in "\u200b\u200c\u200d\ufeff\u2060")
+    for c in split_document(d, SplitterSettings(chunk_size=60, chunk_overlap=10)):
+        assert d.text[c.start : c.end] == c.text
+
+
+def test_file_names_starting_with_a_dot_are_reported_not_silently_skipped(tmp_path):
+    (tmp_path / "good.txt").write_text(TEXT, encoding="utf-8")
+    (tmp_path / "..报告.txt").write_text(TEXT + "另一份。", encoding="utf-8")
+    (tmp_path / ".hidden_dir").mkdir()
+    (tmp_path / ".hidden_dir" / "x.txt").write_text(TEXT, encoding="utf-8")
+    result = load_folder(tmp_path)
+    assert [d.source for d in result.documents] == ["good.txt"]
+    assert "..报告.txt" in result.skipped and "rename" in result.skipped["..报告.txt"]

@@ -172,3 +172,38 @@ def test_module_level_ask_uses_the_bundled_reports(tmp_path, monkeypatch, e5_emb
 def test_questions_with_nothing_to_look_for_are_not_found(sample_assistant, question):
     a = sample_assistant.ask(question)
     assert a.status == "not_found" and a.citations == []
+
+
+@pytest.fixture(scope="module")
+def fake_assistant(tmp_path_factory):
+    """An assistant over two bundled reports with the counting fake embedder: for argument handling only."""
+    import shutil
+
+    from conftest import REPORTS_DIR, FakeEmbedder
+    from rag.config import load_settings
+    from rag.pipeline import Assistant
+
+    root = tmp_path_factory.mktemp("fake-assistant")
+    (root / "r").mkdir()
+    for path in sorted(REPORTS_DIR.glob("*.txt"))[:2]:
+        shutil.copy(path, root / "r")
+    return Assistant.from_dir(root / "r", root / "idx", load_settings(), FakeEmbedder())
+
+
+def test_lone_surrogates_and_zero_width_characters_in_a_question_are_cleaned(fake_assistant):
+    clean = fake_assistant.ask("全镇共保障城乡低保多少户？")
+    dirty = fake_assistant.ask("全镇共保障\ud800城乡低\u200b保多少户？\udfff")
+    assert (dirty.text, dirty.status) == (clean.text, clean.status)
+    with pytest.raises(EmptyQuestionError):
+        fake_assistant.ask("\ud800\u200b ")
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"top_k": -5}, "top_k must be a positive integer, got -5"), ({"top_k": 0}, "got 0"),
+     ({"top_k": 1.5}, "got 1.5"), ({"top_k": True}, "got True"), ({"top_k": "3"}, "got '3'"),
+     ({"mode": "foo"}, "mode must be 'dense', 'bm25' or 'hybrid', got 'foo'")],
+)
+def test_bad_top_k_or_mode_is_a_clear_value_error(fake_assistant, kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        fake_assistant.ask("全镇共保障城乡低保多少户？", **kwargs)

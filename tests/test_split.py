@@ -147,6 +147,59 @@ def test_random_text_keeps_invariants(text, size, overlap):
     settings = SplitterSettings(chunk_size=size, chunk_overlap=min(overlap, size - 1))
     d = doc(text)
     chunks = split_document(d, settings)
+    assert_promises(d, chunks, settings)
+
+
+# -- the splitter's promises, as properties: size, whole figures, offsets ----------------------------------
+# a figure: digits with . or , inside (1,234.5), or a `*` mask (***, *.*)
+FIGURE_RUN = re.compile(r"[0-9０-９*＊]+(?:[.,．][0-9０-９*＊]+)*")
+_ENDS = "。！？；!?;"
+
+
+def single_sentence(text: str) -> bool:
+    """No sentence end or line break inside (a trailing end and closing quotes allowed)."""
+    return not re.search(rf"[{_ENDS}\n]", text.rstrip(_ENDS + "”’」』）)"))
+
+
+def assert_promises(d: Document, chunks, settings) -> None:
     assert_invariants(d, chunks, settings)
+    figures = [(m.start(), m.end()) for m in FIGURE_RUN.finditer(d.text)]
     for c in chunks:
-        assert len(c.text) <= settings.chunk_size or "\n" in c.text  # headings travel with their first sentence
+        assert len(c.text) <= settings.chunk_size or single_sentence(c.text), (len(c.text), c.text[:80])
+        for edge in (c.start, c.end):
+            cut = [d.text[a:b] for a, b in figures if a < edge < b]
+            assert not cut, f"figure {cut[0]!r} cut at a passage edge: {c.text[:30]!r}…{c.text[-30:]!r}"
+
+
+def test_forty_heading_lines_do_not_make_an_oversized_passage():
+    text = "\n".join(f"{'一二三四五六七八九十'[i % 10]}、第{i}部分工作的标题" for i in range(40)) + "\n正文第一句。"
+    settings = SplitterSettings(chunk_size=300, chunk_overlap=80)
+    d = doc(text)
+    assert_promises(d, split_document(d, settings), settings)
+
+
+def test_a_figure_is_never_cut_at_a_passage_edge():
+    settings = SplitterSettings(chunk_size=60, chunk_overlap=20)
+    for text in [
+        "（一）" + "全镇" * 27 + "保障城乡低保2866户4310人，新增12,345.67万元。",  # a heading truncated at 60 chars
+        "全镇共投入资金" + "，".join(f"{i}2,345,678.90元" for i in range(30)) + "。",  # thousands separators
+        "全镇" + "1234567890" * 10 + "户。",  # one figure longer than a passage
+        "种植双季稻" + "*" * 150 + "亩。",
+    ]:
+        d = doc(text)
+        assert_promises(d, split_document(d, settings), settings)
+
+
+_heading_line = st.sampled_from(["一、", "二、", "（一）", "（二）", "1.", "2、", "（1）", "一是", "# ", "2023年工作打算", "第一章"]).flatmap(
+    lambda head: st.lists(_cjk, max_size=80).map(lambda body: head + "".join(body).replace("\n", ""))
+)
+_figure = st.from_regex(r"[0-9]{1,9}(?:[.,][0-9]{1,4}){0,3}|\*{1,5}(?:\.\*{1,2})?", fullmatch=True)
+_piece = st.one_of(_cjk, _cjk, _cjk, _figure, _figure.map(lambda f: f + "户"), st.just("\n"), _heading_line.map(lambda h: "\n" + h + "\n"))
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(st.lists(_piece, max_size=300).map("".join), st.integers(min_value=50, max_value=300), st.integers(min_value=0, max_value=120))
+def test_random_reports_keep_the_splitters_promises(text, size, overlap):
+    settings = SplitterSettings(chunk_size=size, chunk_overlap=min(overlap, size - 1))
+    d = doc(text)
+    assert_promises(d, split_document(d, settings), settings)
