@@ -16,7 +16,8 @@ refit reproduces the shipped weights up to small differences in those questions'
 2. Span scorer: L2-regularised logistic regression (standardised features) on the spans of answerable questions;
    the regularisation strength is chosen by 5-fold cross-validation on the train questions.
 3. Gate: logistic regression over question-level features of the best span, answerable questions whose best
-   span is right (1) against unanswerable questions (0).
+   span is right (1) against unanswerable questions (0), on the corpora that have both (the NCP questions are
+   all answerable: they train the span scorer and bound the threshold's refusals, not the gate).
 4. Threshold: the one with the most right outcomes on train (answered from a right span, or refused when the
    reports do not hold it), refusing at most ``--max-false-refusal`` of the questions it could answer right,
    in each corpus (the NCP questions, all answerable, must not buy refusals on the question bank).
@@ -95,7 +96,10 @@ def outcomes(examples, c: float, max_false_refusal: float):
 
     span = fit_logistic(*span_rows(examples), SPAN_FEATURES, c)
     rows = gate_rows(examples, span)
-    train = [(f, ex) for f, right, ex in rows if (ex.answerable and right) or not ex.answerable]
+    # the gate learns from corpora whose questions include unanswerable ones: a corpus of answerable questions
+    # only would teach it what that corpus looks like, not whether a passage answers
+    with_negatives = {ex.corpus for _, _, ex in rows if not ex.answerable}
+    train = [(f, ex) for f, right, ex in rows if ex.corpus in with_negatives and ((ex.answerable and right) or not ex.answerable)]
     gate = fit_logistic([f for f, _ in train], [int(ex.answerable) for _, ex in train], GATE_FEATURES, c)
     threshold = choose_threshold([(gate.probability(f), ex.answerable, right, ex.corpus) for f, right, ex in rows], max_false_refusal)
     return span, gate, threshold, rows

@@ -31,8 +31,9 @@ EXTRA = TESTS_DIR / "data" / "extra_questions.jsonl"
 HELDOUT = TESTS_DIR / "data" / "heldout_questions.jsonl"
 DEV = SHARED / "eval" / "dev.jsonl"
 
-# measured floors (answer accuracy over answerable, refusal rate over unanswerable), see EVALUATION.md
-FLOORS = {"bank-test-seed": (0.75, 0.30), "shared-dev": (0.85, 0.5)}
+# measured floors, see EVALUATION.md: the share of right outcomes (answerable questions answered right plus
+# unanswerable ones refused). One figure, because the gate's threshold trades one kind of error for the other.
+FLOORS = {"bank-test-seed": 0.62, "shared-dev": 0.85}
 
 
 def read_questions(path: Path, corpus: str | None = None) -> list[dict]:
@@ -94,9 +95,8 @@ def test_guarantees_hold_and_quality_stays_above_the_measured_floor(sample_assis
             right_answerable += score(q, a)
     assert not broken, broken
     if floor:
-        min_accuracy, min_refusal = FLOORS[floor]
-        assert right_answerable >= min_accuracy * answerable, f"{right_answerable}/{answerable} answerable right"
-        assert refused >= min_refusal * unanswerable, f"{refused}/{unanswerable} unanswerable refused"
+        got = f"{right_answerable}/{answerable} answerable right, {refused}/{unanswerable} unanswerable refused"
+        assert right_answerable + refused >= FLOORS[floor] * len(questions), got
 
 
 def test_public_ask_answers_with_numbered_citations(sample_assistant):

@@ -49,12 +49,14 @@ def drop_restated(text: str, question: str) -> int:
 
 
 def trim(facts: SpanFacts, plan: AnswerPlan) -> tuple[int, int]:
-    """Offsets (in the passage) of the part of the span that answers. Spans answering an open or a fact
-    question lose their leading clauses that restate it. A long single sentence is cut to the shortest run of
-    its clauses that keeps its coverage of the focus and, for a figure question, a figure in the unit asked
-    for. Multi-sentence spans (lists, measures that run on) and open questions are not cut further."""
+    """Offsets (in the passage) of the part of the span that answers. A span answering an open question
+    (有何政策, 如何处理) loses its leading clauses that restate it; a fact question's answer may be a name made of
+    the question's own characters (团螺村 for 团螺山所在镇哪个村), so there they stay. A long single sentence is
+    cut to the shortest run of its clauses that keeps its coverage of the focus and, for a figure question, a
+    figure in the unit asked for. Multi-sentence spans (lists, measures that run on) and open questions are not
+    cut further."""
     span, focus = facts.span, plan.focus
-    if focus.answer_type not in ("number", "list", "which_reports"):
+    if focus.answer_type == "open":
         start = span.start + drop_restated(span.text, focus.question)
         span = dataclasses.replace(span, start=start)
     text = span.text
