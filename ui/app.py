@@ -244,12 +244,16 @@ def style() -> dict:
 
 
 def serve(settings, host: str = "127.0.0.1", port: int = 7860, reports_dir=None, index_dir=None, block: bool = True):
-    """Start the chat. Returns the Blocks (with ``block=False`` the server runs in a background thread)."""
+    """Start the chat. Returns the Blocks (with ``block=False`` the server runs in a background thread).
+    On anything but loopback a login is required (``settings.server``); without one, ConfigError before
+    anything is loaded."""
+    login = settings.server.login_for(host)  # decided first: an open door is refused before any work
     assistant, library = make_assistant_and_library(settings, reports_dir, index_dir)
     demo = build_app(assistant, library)
     demo.launch(
         server_name=host,
         server_port=port,
+        auth=login,
         prevent_thread_lock=not block,
         show_error=True,
         **style(),
