@@ -160,6 +160,9 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
     def delete_report(source):
         if not source:
             return ("请选择要删除的报告 / choose a report", *library_view())
+        # the dropdown takes any name (its choices were those of page load); the library is the authority
+        if source not in {r.source for r in library.reports()}:
+            raise gr.Error(f"库中没有这份报告：{str(source)[:100]}", print_exception=False)
         try:
             library.delete(source)
         except RagError as exc:
@@ -199,7 +202,8 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
                 lib_status = gr.Markdown()
                 with gr.Row():
                     names = [r.source for r in library.reports()]
-                    del_pick = gr.Dropdown(choices=names, label="删除报告", scale=4)
+                    # allow_custom_value: reports uploaded after start (by any session) must be deletable by name
+                    del_pick = gr.Dropdown(choices=names, label="删除报告", scale=4, allow_custom_value=True)
                     del_btn = gr.Button("删除", variant="stop", scale=1)
             with gr.Tab("原文", id="viewer"):
                 doc_pick = gr.Dropdown(choices=[r.source for r in library.reports()], label="选择报告")
@@ -218,6 +222,8 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         add_btn.click(add_files, inputs=upload, outputs=[lib_status, table, del_pick, doc_pick], api_name="ingest")
         del_btn.click(delete_report, inputs=del_pick, outputs=[lib_status, table, del_pick, doc_pick], api_name="delete")
         gr.api(api_ask, api_name="ask")
+        # a page opened later lists the library as it is now, not as it was when the app was built
+        demo.load(library_view, outputs=[table, del_pick, doc_pick], api_visibility="private")
     demo.queue(default_concurrency_limit=2)
     return demo
 
