@@ -210,6 +210,10 @@ def cmd_serve(args) -> int:
     except ImportError as exc:
         raise RagError(f"the chat needs gradio: pip install -e '.[ui]' ({exc})") from exc
 
+    import logging
+
+    # the chat shows users one short sentence per failure; the details go to this log (stderr)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = _settings(args)
     login = settings.server.login_for(args.host)  # refuses a non-loopback address without a login, at once
     print(f"starting the chat on http://{args.host}:{args.port} …" + (" (login required)" if login else ""), file=sys.stderr)

@@ -8,6 +8,7 @@ library status), ``/delete`` (report name -> library status).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -20,7 +21,7 @@ from rag.library import Library
 from rag.pipeline import Assistant
 from rag.schema import Answer
 
-from .render import CSS, answer_markdown, answer_with_sources_markdown, library_rows, passage_view_html, sources_html
+from .render import CSS, answer_markdown, error_message, answer_with_sources_markdown, library_rows, passage_view_html, sources_html
 
 EXAMPLES = [
     "永北圩所在的镇2022年一共保障了多少户城乡低保？",
@@ -34,6 +35,18 @@ LIBRARY_HEADERS = ["标题", "文件", "时期", "字数", "段落数"]
 HISTORY_TURNS = 4  # earlier answers a follow-up is read against
 STREAM_STEP = 6  # characters per streamed update
 MAX_CONVERSATIONS = 500
+
+log = logging.getLogger(__name__)
+
+
+def user_error(exc: BaseException, lang: str = "zh") -> str:
+    """Log ``exc`` for the server's operator (in full, with the traceback, when it is not a project error)
+    and return the short sentence the user sees instead of it."""
+    if isinstance(exc, RagError):
+        log.warning("%s: %s", type(exc).__name__, exc)
+    else:
+        log.error("unexpected error while serving a request", exc_info=exc)
+    return error_message(exc, lang)
 
 
 class ConversationStore:
@@ -90,8 +103,8 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
                     yield chat, answers, "", gr.update(choices=[], value=None), ""
                 else:
                     answer = piece
-        except RagError as exc:
-            chat[-1] = {"role": "assistant", "content": f"⚠️ {exc}"}
+        except Exception as exc:  # noqa: BLE001 -- any failure is one sentence here and logged in full
+            chat[-1] = {"role": "assistant", "content": f"⚠️ {user_error(exc, lang)}"}
             yield chat, answers, "", gr.update(choices=[], value=None), ""
             return
         if not streamed:
@@ -133,7 +146,10 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
     def api_ask(question: str, conversation_id: str = "") -> str:
         """Answer a question; pass the same conversation_id to ask follow-ups. Returns Markdown with sources."""
         history = conversations.get(conversation_id) if conversation_id else []
-        answer = assistant.ask(question, history=history)
+        try:
+            answer = assistant.ask(question, history=history)
+        except Exception as exc:  # noqa: BLE001 -- the caller gets one sentence; the log keeps the details
+            raise gr.Error(user_error(exc, lang), print_exception=False) from None
         if conversation_id:
             conversations.append(conversation_id, answer)
         return answer_with_sources_markdown(answer, lang)
@@ -150,8 +166,8 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
 
         try:
             report, refused = library.add(uploads, progress=report_progress)
-        except RagError as exc:
-            return (f"⚠️ {exc}", *library_view())
+        except Exception as exc:  # noqa: BLE001 -- e.g. disk full while indexing: one sentence, logged in full
+            return (f"⚠️ {user_error(exc, lang)}", *library_view())
         lines = [f"✅ 新增 {len(report.added)} 份，未变 {len(report.unchanged)} 份；本次嵌入 {report.embedded_chunks} 个段落（{report.seconds:.1f} 秒）"]
         lines += [f"⚠️ 未能添加 {name}：{why}" for name, why in refused.items()]
         lines += [f"⚠️ 跳过 {name}：{why}" for name, why in report.skipped.items()]
@@ -165,8 +181,8 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
             raise gr.Error(f"库中没有这份报告：{str(source)[:100]}", print_exception=False)
         try:
             library.delete(source)
-        except RagError as exc:
-            return (f"⚠️ {exc}", *library_view())
+        except Exception as exc:  # noqa: BLE001 -- one sentence, logged in full
+            return (f"⚠️ {user_error(exc, lang)}", *library_view())
         return (f"🗑️ 已删除 {source}（库中还有 {len(library.reports())} 份报告）", *library_view())
 
     with gr.Blocks(title="工作报告问答 · Report QA") as demo:
