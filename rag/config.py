@@ -84,6 +84,7 @@ class RetrievalSettings:
     bm25_weight: float = 1.0
     doc_weight: float = 1.0
     dense_on_content: bool = False
+    max_query_chars: int = 512  # the dense query embeds at most this head of a question (keyword search reads it all)
 
     def __post_init__(self) -> None:
         if self.mode not in ("dense", "bm25", "hybrid"):
@@ -96,6 +97,8 @@ class RetrievalSettings:
             raise ConfigError(f"retrieval.candidates must be >= top_k={self.top_k}, got {self.candidates}")
         if self.rrf_k <= 0:
             raise ConfigError(f"retrieval.rrf_k must be > 0, got {self.rrf_k}")
+        if self.max_query_chars < 1:
+            raise ConfigError(f"retrieval.max_query_chars must be >= 1, got {self.max_query_chars}")
 
 
 @dataclass(frozen=True)

@@ -83,3 +83,9 @@ def test_any_other_address_needs_a_login_from_the_environment(host):
 def test_server_settings_name_the_variables_never_the_secret():
     s = load_settings(PROJECT_ROOT / "config.toml")
     assert s.server.user_env == "RAG_CHAT_USER" and s.server.password_env == "RAG_CHAT_PASSWORD"
+
+
+def test_query_cap_is_checked():
+    assert load_settings().retrieval.max_query_chars == 512
+    with pytest.raises(ConfigError, match="max_query_chars must be >= 1, got 0"):
+        load_settings(overrides={"retrieval.max_query_chars": 0})
