@@ -174,10 +174,16 @@ class ServerSettings:
 
     user_env: str = "RAG_CHAT_USER"
     password_env: str = "RAG_CHAT_PASSWORD"
+    answer_concurrency_limit: int = 2  # questions answered at once (chat and /ask together); the rest wait in line
+    default_concurrency_limit: int = 2  # any other event (upload, delete, viewing a report) at once
+    max_queue: int = 64  # requests waiting at most; beyond, a caller is told the queue is full
 
     def __post_init__(self) -> None:
         if not self.user_env or not self.password_env:
             raise ConfigError("server.user_env and server.password_env must name environment variables")
+        for name in ("answer_concurrency_limit", "default_concurrency_limit", "max_queue"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"server.{name} must be >= 1, got {getattr(self, name)}")
 
     def login_for(self, host: str, environ: Mapping[str, str] | None = None) -> tuple[str, str] | None:
         """The (user, password) the server must ask for on ``host``: None on loopback, else both from the

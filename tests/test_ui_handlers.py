@@ -18,8 +18,8 @@ INTERNAL = "chunks.jsonl: size 123 != manifest 456 in /srv/secret/var/index/v-17
 class FailingAssistant:
     """Raises ``error`` from every question."""
 
-    def __init__(self, error):
-        self.settings = load_settings()
+    def __init__(self, error, settings=None):
+        self.settings = settings or load_settings()
         self.store = SimpleNamespace(docs=[], doc_by_id={}, chunks=[])
         self.error = error
 
@@ -74,3 +74,18 @@ def test_every_project_error_has_a_short_chinese_message():
         assert INTERNAL not in message and 0 < len(message) < 60, kind
         assert any("\u4e00" <= ch <= "\u9fff" for ch in message), kind
     assert error_message(RuntimeError(INTERNAL)) == error_message(ValueError("x"))  # unknown: one generic sentence
+
+
+def test_answering_has_its_own_concurrency_limit_from_the_config():
+    """Three heavy questions at once starved every other request: answers share one limited group."""
+    from ui.app import build_app
+
+    settings = load_settings(overrides={"server.answer_concurrency_limit": 3, "server.default_concurrency_limit": 1,
+                                        "server.max_queue": 40})
+    demo = build_app(FailingAssistant(KeyError("x"), settings), EmptyLibrary())
+    answering = [f for f in demo.fns.values() if f.fn.__name__ in ("respond", "api_ask")]
+    assert len(answering) == 3  # the send button, the Enter key, /ask
+    assert {(f.concurrency_limit, f.concurrency_id) for f in answering} == {(3, "answer")}
+    assert demo._queue.default_concurrency_limit == 1 and demo._queue.max_size == 40
+    with pytest.raises(Exception, match="answer_concurrency_limit"):
+        load_settings(overrides={"server.answer_concurrency_limit": 0})

@@ -225,10 +225,14 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
                 doc_pick = gr.Dropdown(choices=[r.source for r in library.reports()], label="选择报告")
                 viewer = gr.HTML(elem_id="rag-viewer")
 
+        # answering is the heavy work (embedding, reading): the chat and /ask share one limited group, so a
+        # burst of long questions waits in line instead of starving uploads and page loads
+        answering = dict(concurrency_limit=settings.server.answer_concurrency_limit, concurrency_id="answer")
         chat_io = dict(
             fn=respond,
             inputs=[box, chatbot, answers_state, mode, top_k],
             outputs=[chatbot, answers_state, sources, cite_pick, box],
+            **answering,
         )
         send.click(api_name="chat", **chat_io)
         box.submit(api_visibility="private", **chat_io)
@@ -237,10 +241,10 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         doc_pick.change(view_report, inputs=doc_pick, outputs=viewer, api_visibility="private")
         add_btn.click(add_files, inputs=upload, outputs=[lib_status, table, del_pick, doc_pick], api_name="ingest")
         del_btn.click(delete_report, inputs=del_pick, outputs=[lib_status, table, del_pick, doc_pick], api_name="delete")
-        gr.api(api_ask, api_name="ask")
+        gr.api(api_ask, api_name="ask", **answering)
         # a page opened later lists the library as it is now, not as it was when the app was built
         demo.load(library_view, outputs=[table, del_pick, doc_pick], api_visibility="private")
-    demo.queue(default_concurrency_limit=2)
+    demo.queue(default_concurrency_limit=settings.server.default_concurrency_limit, max_size=settings.server.max_queue)
     return demo
 
 
