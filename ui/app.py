@@ -160,12 +160,19 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         if not files:
             return ("请先选择文件 / choose files first", *library_view())
         uploads = [(f, Path(f).name) for f in (files if isinstance(files, list) else [files])]
-
-        def report_progress(done, total, message):
-            progress(done / total if total else 1.0, desc=f"{message} {done}/{total}")
-
         try:
-            report, refused = library.add(uploads, progress=report_progress)
+            # checked and copied now; embedded on the library's worker thread, one job at a time, while the
+            # chat keeps answering from the current index. This request only waits and shows progress.
+            job = library.submit(uploads)
+            while not job.wait(0.5):
+                done, total, message = job.progress
+                if job.state == "queued":
+                    progress(0.0, desc="排队中：前一批报告正在建立索引 / queued")
+                else:
+                    progress(done / total if total else 0.0, desc=f"{message} {done}/{total}")
+            if job.error is not None:
+                raise job.error
+            report, refused = job.report, job.refused
         except Exception as exc:  # noqa: BLE001 -- e.g. disk full while indexing: one sentence, logged in full
             return (f"⚠️ {user_error(exc, lang)}", *library_view())
         lines = [f"✅ 新增 {len(report.added)} 份，未变 {len(report.unchanged)} 份；本次嵌入 {report.embedded_chunks} 个段落（{report.seconds:.1f} 秒）"]
@@ -239,7 +246,9 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         clear.click(new_conversation, outputs=[chatbot, answers_state, sources, cite_pick], api_visibility="private")
         open_btn.click(open_citation, inputs=[cite_pick, answers_state], outputs=[viewer, tabs], api_visibility="private")
         doc_pick.change(view_report, inputs=doc_pick, outputs=viewer, api_visibility="private")
-        add_btn.click(add_files, inputs=upload, outputs=[lib_status, table, del_pick, doc_pick], api_name="ingest")
+        # waiting for the worker costs nothing, so uploads do not take answering's or anyone's slot
+        add_btn.click(add_files, inputs=upload, outputs=[lib_status, table, del_pick, doc_pick], api_name="ingest",
+                      concurrency_limit=None)
         del_btn.click(delete_report, inputs=del_pick, outputs=[lib_status, table, del_pick, doc_pick], api_name="delete")
         gr.api(api_ask, api_name="ask", **answering)
         # a page opened later lists the library as it is now, not as it was when the app was built
