@@ -210,8 +210,13 @@ def cmd_serve(args) -> int:
     except ImportError as exc:
         raise RagError(f"the chat needs gradio: pip install -e '.[ui]' ({exc})") from exc
 
+    import logging
+
+    # the chat shows users one short sentence per failure; the details go to this log (stderr)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = _settings(args)
-    print(f"starting the chat on http://{args.host}:{args.port} …", file=sys.stderr)
+    login = settings.server.login_for(args.host)  # refuses a non-loopback address without a login, at once
+    print(f"starting the chat on http://{args.host}:{args.port} …" + (" (login required)" if login else ""), file=sys.stderr)
     serve(settings, host=args.host, port=args.port, reports_dir=args.reports, index_dir=args.index, block=True)
     return 0
 
@@ -265,7 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("serve", help="start the chat (Gradio) on the bundled reports or a folder of yours")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1). Any other address requires a login from the "
+                        "environment variables RAG_CHAT_USER and RAG_CHAT_PASSWORD (names set in config.toml [server])")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--reports", help="serve this folder of reports (default: the library folder, seeded with the samples)")
     p.add_argument("--index", help="index folder (default: corpus.index_dir, or REPORTS/.rag_index with --reports)")

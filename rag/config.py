@@ -8,6 +8,7 @@ file are resolved against the file's folder. No module reads config or the envir
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -83,6 +84,7 @@ class RetrievalSettings:
     bm25_weight: float = 1.0
     doc_weight: float = 1.0
     dense_on_content: bool = False
+    max_query_chars: int = 512  # the dense query embeds at most this head of a question (keyword search reads it all)
 
     def __post_init__(self) -> None:
         if self.mode not in ("dense", "bm25", "hybrid"):
@@ -95,6 +97,8 @@ class RetrievalSettings:
             raise ConfigError(f"retrieval.candidates must be >= top_k={self.top_k}, got {self.candidates}")
         if self.rrf_k <= 0:
             raise ConfigError(f"retrieval.rrf_k must be > 0, got {self.rrf_k}")
+        if self.max_query_chars < 1:
+            raise ConfigError(f"retrieval.max_query_chars must be >= 1, got {self.max_query_chars}")
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,53 @@ class LLMSettings:
             raise ConfigError("llm.timeout, llm.max_tokens and llm.passages must be > 0")
 
 
+LOOPBACK_NAMES = ("localhost",)
+
+
+def is_loopback(host: str) -> bool:
+    """True when ``host`` is reachable only from this machine (127.0.0.0/8, ::1, localhost)."""
+    if host.strip().lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name or "" (all interfaces): reachable from elsewhere
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """The chat server (``rag serve``). The login is read from the environment variables NAMED here, never
+    stored in the config; it is required as soon as the server listens on anything but loopback."""
+
+    user_env: str = "RAG_CHAT_USER"
+    password_env: str = "RAG_CHAT_PASSWORD"
+    answer_concurrency_limit: int = 2  # questions answered at once (chat and /ask together); the rest wait in line
+    default_concurrency_limit: int = 2  # any other event (upload, delete, viewing a report) at once
+    max_queue: int = 64  # requests waiting at most; beyond, a caller is told the queue is full
+
+    def __post_init__(self) -> None:
+        if not self.user_env or not self.password_env:
+            raise ConfigError("server.user_env and server.password_env must name environment variables")
+        for name in ("answer_concurrency_limit", "default_concurrency_limit", "max_queue"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"server.{name} must be >= 1, got {getattr(self, name)}")
+
+    def login_for(self, host: str, environ: Mapping[str, str] | None = None) -> tuple[str, str] | None:
+        """The (user, password) the server must ask for on ``host``: None on loopback, else both from the
+        environment. Raises ConfigError when a non-loopback address has no login configured."""
+        if is_loopback(host):
+            return None
+        environ = os.environ if environ is None else environ
+        user, password = environ.get(self.user_env, ""), environ.get(self.password_env, "")
+        missing = [name for name, value in ((self.user_env, user), (self.password_env, password)) if not value]
+        if missing:
+            raise ConfigError(
+                f"refusing to serve on {host or 'all interfaces'!r} without a login: set {' and '.join(missing)} "
+                f"(or listen on 127.0.0.1)"
+            )
+        return user, password
+
+
 @dataclass(frozen=True)
 class Settings:
     corpus: CorpusSettings = field(default_factory=CorpusSettings)
@@ -159,6 +210,7 @@ class Settings:
     reranker: RerankerSettings = field(default_factory=RerankerSettings)
     answer: AnswerSettings = field(default_factory=AnswerSettings)
     llm: LLMSettings = field(default_factory=LLMSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
 
     def replace(self, overrides: Mapping[str, Any]) -> "Settings":
         """A copy with dotted overrides applied, e.g. ``{"retrieval.mode": "bm25"}``."""
@@ -179,6 +231,7 @@ _SECTIONS = {
     "reranker": RerankerSettings,
     "answer": AnswerSettings,
     "llm": LLMSettings,
+    "server": ServerSettings,
 }
 
 

@@ -3,11 +3,15 @@
 In: uploaded files (paths on disk), report names to delete. Out: ``IngestReport``s. Every upload is
 checked before anything is written: allowed type, size limit, a plain file name that cannot escape the
 library folder. Then the file is copied in and the index is updated incrementally (only it is embedded).
-Touches: the library folder and, through ``Assistant.ingest``, the index folder.
+``add`` does this in the caller's thread; ``submit`` copies at once and leaves the embedding to one worker
+thread (jobs queued, one at a time) so a request never embeds, and questions are answered from the current
+index until the new version is live. Touches: the library folder and, through ``Assistant.ingest``, the index folder.
 """
 
 from __future__ import annotations
 
+import logging
+import queue
 import re
 import shutil
 import threading
@@ -20,8 +24,31 @@ from .ingest import IngestReport, Progress
 from .load import read_document
 
 
+log = logging.getLogger(__name__)
+
+
 class UploadError(RagError):
     """An upload was refused (type, size or name); nothing was written."""
+
+
+class IngestJob:
+    """One queued library update, readable from any thread: ``state`` (queued / running / done / failed),
+    ``progress`` (done, total, message), then ``report`` or ``error``. ``refused``: uploads not accepted."""
+
+    def __init__(self, refused: dict[str, str]):
+        self.refused = refused
+        self.state = "queued"
+        self.progress: tuple[int, int, str] = (0, 0, "queued")
+        self.report: IngestReport | None = None
+        self.error: BaseException | None = None
+        self._finished = threading.Event()
+
+    def _report_progress(self, done: int, total: int, message: str) -> None:
+        self.progress = (done, total, message)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """True once the job has finished (done or failed)."""
+        return self._finished.wait(timeout)
 
 
 @dataclass(frozen=True)
@@ -53,6 +80,9 @@ class Library:
         self.extensions = tuple(e.lower() for e in extensions)
         self.max_bytes = int(max_upload_mb) * 1024 * 1024
         self._lock = threading.Lock()  # one library change at a time
+        self._copy_lock = threading.Lock()  # copying uploads in never waits for an ingest in progress
+        self._jobs: queue.Queue[IngestJob] = queue.Queue()
+        self._worker: threading.Thread | None = None
 
     @classmethod
     def seeded(cls, folder: str | Path, seed_from: str | Path, assistant, extensions, max_upload_mb: int = 20) -> "Library":
@@ -94,8 +124,41 @@ class Library:
     def add(self, uploads: list[tuple[str | Path, str | None]], progress: Progress | None = None) -> tuple[IngestReport, dict[str, str]]:
         """Check, copy in and index uploads ``[(path, original name)]``. Returns the ingest report and the
         refused uploads (name -> reason); refused files are not written."""
-        refused: dict[str, str] = {}
         with self._lock:
+            refused = self._copy_in(uploads)
+            report = self.assistant.ingest(self.folder, progress=progress)
+        return report, refused
+
+    def submit(self, uploads: list[tuple[str | Path, str | None]]) -> IngestJob:
+        """Check and copy in uploads now; index them on the library's worker thread (one job at a time, in
+        order). Returns the job at once; until it is done, questions are answered from the current index."""
+        job = IngestJob(self._copy_in(uploads))
+        self._jobs.put(job)
+        with self._copy_lock:
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name="library-ingest", daemon=True)
+                self._worker.start()
+        return job
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            job.state = "running"
+            try:
+                with self._lock:
+                    job.report = self.assistant.ingest(self.folder, progress=job._report_progress)
+                job.state = "done"
+            except Exception as exc:  # noqa: BLE001 -- the job carries it to whoever waits; the worker lives on
+                log.error("library ingest failed", exc_info=exc)
+                job.error, job.state = exc, "failed"
+            finally:
+                job._finished.set()
+
+    def _copy_in(self, uploads: list[tuple[str | Path, str | None]]) -> dict[str, str]:
+        """Copy the uploads that pass ``check_upload`` into the folder (atomically: a .part file renamed);
+        returns the refused ones, name -> reason."""
+        refused: dict[str, str] = {}
+        with self._copy_lock:
             for path, name in uploads:
                 try:
                     target = self.check_upload(path, name)
@@ -109,8 +172,7 @@ class Library:
                 tmp = destination.with_name(f".{destination.name}.part")
                 shutil.copyfile(path, tmp)
                 tmp.replace(destination)
-            report = self.assistant.ingest(self.folder, progress=progress)
-        return report, refused
+        return refused
 
     def delete(self, source: str) -> IngestReport:
         """Remove a report from the library folder and the index."""

@@ -116,14 +116,14 @@ class Assistant:
 
     def _similarity(self, question: str, query_vector=None):
         """A function scoring sentences against the question with the embedding model (the question is
-        embedded once: by retrieval when it ran dense, else here on first use)."""
+        embedded once: by retrieval when it ran dense, else here on first use, capped like retrieval's)."""
         cached = [query_vector]
 
         def score(texts: list[str]) -> list[float]:
             if not texts:
                 return []
             if cached[0] is None:
-                cached[0] = self.embedder.encode_queries([question])[0]
+                cached[0] = self.embedder.encode_queries([question[: self.settings.retrieval.max_query_chars]])[0]
             vecs = self.embedder.encode_passages(texts)
             return [float(x) for x in vecs @ cached[0]]
 

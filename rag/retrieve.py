@@ -143,7 +143,9 @@ class HybridRetriever:
         limit = min(settings.candidates, n)
         if mode in ("dense", "hybrid"):
             t = time.perf_counter()
-            query_vec = self.embedder.encode_queries([plan.content if settings.dense_on_content else question])
+            # the model's cost grows with the text (a 2,000-character question took ~21 s): embed its head only
+            dense_text = plan.content if settings.dense_on_content else question
+            query_vec = self.embedder.encode_queries([dense_text[: settings.max_query_chars]])
             timings["embed_query"] = time.perf_counter() - t
             t = time.perf_counter()
             if query_vec.shape[1] != store.dim:

@@ -115,3 +115,12 @@ def test_disk_full_during_ingest_is_one_line_and_the_old_index_still_answers(tmp
 def test_bad_top_k_is_refused_before_anything_runs(tmp_path):
     result = run("ask", "--index", str(tmp_path / "none"), "--top-k", "-5", "问题")
     assert result.returncode == 2 and "positive integer" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_on_an_open_address_without_a_login_refuses_to_start(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("RAG_CHAT_USER", "RAG_CHAT_PASSWORD")}
+    result = subprocess.run([sys.executable, "-m", "rag.cli", "serve", "--host", "0.0.0.0", "--index", str(tmp_path / "none")],
+                            capture_output=True, text=True, cwd=PROJECT_ROOT, env=env, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "RAG_CHAT_USER" in result.stderr and "RAG_CHAT_PASSWORD" in result.stderr
+    assert "RAG_CHAT_USER" in run("serve", "--help").stdout

@@ -59,3 +59,33 @@ def test_corpus_limits_are_checked():
         load_settings(overrides={"corpus.max_file_mb": 0})
     with pytest.raises(ConfigError, match="max_passages_per_report must be >= 1"):
         load_settings(overrides={"corpus.max_passages_per_report": 0})
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost", "127.0.0.2"])
+def test_loopback_needs_no_login(host):
+    from rag.config import ServerSettings
+
+    assert ServerSettings().login_for(host, environ={}) is None
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.5", "::", "example.org", ""])
+def test_any_other_address_needs_a_login_from_the_environment(host):
+    from rag.config import ServerSettings
+
+    server = ServerSettings()
+    with pytest.raises(ConfigError, match="RAG_CHAT_USER.*RAG_CHAT_PASSWORD"):
+        server.login_for(host, environ={})
+    with pytest.raises(ConfigError, match="RAG_CHAT_PASSWORD"):
+        server.login_for(host, environ={"RAG_CHAT_USER": "ann", "RAG_CHAT_PASSWORD": ""})
+    assert server.login_for(host, environ={"RAG_CHAT_USER": "ann", "RAG_CHAT_PASSWORD": "s3cret-pass"}) == ("ann", "s3cret-pass")
+
+
+def test_server_settings_name_the_variables_never_the_secret():
+    s = load_settings(PROJECT_ROOT / "config.toml")
+    assert s.server.user_env == "RAG_CHAT_USER" and s.server.password_env == "RAG_CHAT_PASSWORD"
+
+
+def test_query_cap_is_checked():
+    assert load_settings().retrieval.max_query_chars == 512
+    with pytest.raises(ConfigError, match="max_query_chars must be >= 1, got 0"):
+        load_settings(overrides={"retrieval.max_query_chars": 0})

@@ -70,3 +70,35 @@ def test_delete_removes_file_and_passages(library):
     assert library.reports() == [] and list(library.folder.iterdir()) == []
     with pytest.raises(UploadError):
         library.delete("../../etc/passwd")
+
+
+def test_uploads_are_indexed_one_at_a_time_in_the_background_while_the_old_index_answers(library, tmp_path, fake_embedder):
+    import threading
+
+    gate = threading.Event()
+    original = fake_embedder.encode_passages
+
+    def slow(texts):  # holds the worker inside embedding until the test lets it go
+        gate.wait(30)
+        return original(texts)
+
+    fake_embedder.encode_passages = slow
+    uploads = []
+    for name, text in (("a.txt", "2022年工作总结\n全年新建农家书屋12个。"), ("b.txt", "2023年工作总结\n全年新修村道8公里。")):
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        uploads.append(path)
+    bad = tmp_path / "x.exe"
+    bad.write_bytes(b"MZ")
+    first = library.submit([(uploads[0], None), (bad, None)])
+    second = library.submit([(uploads[1], None)])  # returns at once: the request never embeds
+    assert set(first.refused) == {"x.exe"}
+    assert not first.wait(0.3) and first.state == "running" and second.state == "queued"
+    # meanwhile the chat answers from the current index, which does not have the new report yet
+    answer = library.assistant.ask("全镇共保障城乡低保多少户？")
+    assert answer.hits and {r.source for r in library.reports()} == {"000_4b3cc5d7d519229c.txt"}
+    gate.set()
+    assert first.wait(30) and second.wait(30)
+    assert first.state == second.state == "done" and first.error is None
+    assert "a.txt" in first.report.added and first.progress[0] == first.progress[1]
+    assert {r.source for r in library.reports()} == {"000_4b3cc5d7d519229c.txt", "a.txt", "b.txt"}

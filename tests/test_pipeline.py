@@ -207,3 +207,42 @@ def test_lone_surrogates_and_zero_width_characters_in_a_question_are_cleaned(fak
 def test_bad_top_k_or_mode_is_a_clear_value_error(fake_assistant, kwargs, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         fake_assistant.ask("全镇共保障城乡低保多少户？", **kwargs)
+
+
+@pytest.mark.parametrize("mode", ["dense", "hybrid", "bm25"])
+def test_a_long_question_is_embedded_once_and_only_its_head(tmp_path, mode):
+    """A 2,000-character question took ~21 s of embedding: the dense query is capped at
+    retrieval.max_query_chars and encoded at most once per ask (the vector is reused to score sentences)."""
+    import shutil
+
+    from conftest import REPORTS_DIR, FakeEmbedder
+    from rag.config import load_settings
+    from rag.pipeline import Assistant
+
+    class CountingEmbedder(FakeEmbedder):
+        def __init__(self):
+            super().__init__()
+            self.queries: list[str] = []
+
+        def encode_queries(self, texts):
+            self.queries.extend(texts)
+            return super().encode_queries(texts)
+
+    (tmp_path / "r").mkdir()
+    for path in sorted(REPORTS_DIR.glob("*.txt"))[:2]:
+        shutil.copy(path, tmp_path / "r")
+    settings = load_settings(overrides={"retrieval.max_query_chars": 100})
+    embedder = CountingEmbedder()
+    assistant = Assistant.from_dir(tmp_path / "r", tmp_path / "idx", settings, embedder)
+    long_question = "永北圩所在的镇2022年一共保障了多少户城乡低保？" + "请详细说明。" * 330
+    for question in (long_question, "全镇共保障城乡低保多少户？"):
+        embedder.queries.clear()
+        assistant.ask(question, mode=mode)
+        assert len(embedder.queries) == (0 if mode == "bm25" else 1), embedder.queries
+        assert all(len(q) <= 100 for q in embedder.queries)
+        # scoring sentences without a retrieval vector (bm25 mode) embeds the capped question once
+        embedder.queries.clear()
+        score = assistant._similarity(question, None)
+        score(["全镇共保障城乡低保1120户。"])
+        score(["新建农家书屋12个。"])
+        assert len(embedder.queries) == 1 and len(embedder.queries[0]) <= 100

@@ -86,6 +86,19 @@ def test_bad_uploads_are_refused_and_nothing_is_written(client, server, tmp_path
 
 
 def test_deleting_an_unknown_or_escaping_name_is_refused(client, server):
-    with pytest.raises(Exception, match="not in the list of choices"):
-        client.predict("../../etc/passwd", api_name="/delete")
+    for name in ("../../etc/passwd", "nope.txt"):
+        with pytest.raises(Exception, match="库中没有这份报告") as caught:
+            client.predict(name, api_name="/delete")
+        assert "list of choices" not in str(caught.value)
     assert len(list(server["library"].iterdir())) == 3
+
+
+def test_a_report_uploaded_after_start_can_be_deleted_by_another_client(client, server, tmp_path):
+    """The delete choices were fixed when the app was built: a report added later was 'not in the list'."""
+    report = tmp_path / "后来的报告.txt"
+    report.write_text("2023年工作总结\n一、交通\n全年新修村道8公里。", encoding="utf-8")
+    status, *_ = client.predict([handle_file(str(report))], api_name="/ingest")
+    assert "新增 1 份" in status
+    other = Client(server["url"], verbose=False)  # a new session: it never saw the upload's choice update
+    status, *_ = other.predict(report.name, api_name="/delete")
+    assert "已删除" in status and not (server["library"] / report.name).exists()

@@ -8,6 +8,7 @@ library status), ``/delete`` (report name -> library status).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -20,7 +21,7 @@ from rag.library import Library
 from rag.pipeline import Assistant
 from rag.schema import Answer
 
-from .render import CSS, answer_markdown, answer_with_sources_markdown, library_rows, passage_view_html, sources_html
+from .render import CSS, answer_markdown, error_message, answer_with_sources_markdown, library_rows, passage_view_html, sources_html
 
 EXAMPLES = [
     "永北圩所在的镇2022年一共保障了多少户城乡低保？",
@@ -34,6 +35,18 @@ LIBRARY_HEADERS = ["标题", "文件", "时期", "字数", "段落数"]
 HISTORY_TURNS = 4  # earlier answers a follow-up is read against
 STREAM_STEP = 6  # characters per streamed update
 MAX_CONVERSATIONS = 500
+
+log = logging.getLogger(__name__)
+
+
+def user_error(exc: BaseException, lang: str = "zh") -> str:
+    """Log ``exc`` for the server's operator (in full, with the traceback, when it is not a project error)
+    and return the short sentence the user sees instead of it."""
+    if isinstance(exc, RagError):
+        log.warning("%s: %s", type(exc).__name__, exc)
+    else:
+        log.error("unexpected error while serving a request", exc_info=exc)
+    return error_message(exc, lang)
 
 
 class ConversationStore:
@@ -90,8 +103,8 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
                     yield chat, answers, "", gr.update(choices=[], value=None), ""
                 else:
                     answer = piece
-        except RagError as exc:
-            chat[-1] = {"role": "assistant", "content": f"⚠️ {exc}"}
+        except Exception as exc:  # noqa: BLE001 -- any failure is one sentence here and logged in full
+            chat[-1] = {"role": "assistant", "content": f"⚠️ {user_error(exc, lang)}"}
             yield chat, answers, "", gr.update(choices=[], value=None), ""
             return
         if not streamed:
@@ -133,7 +146,10 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
     def api_ask(question: str, conversation_id: str = "") -> str:
         """Answer a question; pass the same conversation_id to ask follow-ups. Returns Markdown with sources."""
         history = conversations.get(conversation_id) if conversation_id else []
-        answer = assistant.ask(question, history=history)
+        try:
+            answer = assistant.ask(question, history=history)
+        except Exception as exc:  # noqa: BLE001 -- the caller gets one sentence; the log keeps the details
+            raise gr.Error(user_error(exc, lang), print_exception=False) from None
         if conversation_id:
             conversations.append(conversation_id, answer)
         return answer_with_sources_markdown(answer, lang)
@@ -144,14 +160,21 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         if not files:
             return ("请先选择文件 / choose files first", *library_view())
         uploads = [(f, Path(f).name) for f in (files if isinstance(files, list) else [files])]
-
-        def report_progress(done, total, message):
-            progress(done / total if total else 1.0, desc=f"{message} {done}/{total}")
-
         try:
-            report, refused = library.add(uploads, progress=report_progress)
-        except RagError as exc:
-            return (f"⚠️ {exc}", *library_view())
+            # checked and copied now; embedded on the library's worker thread, one job at a time, while the
+            # chat keeps answering from the current index. This request only waits and shows progress.
+            job = library.submit(uploads)
+            while not job.wait(0.5):
+                done, total, message = job.progress
+                if job.state == "queued":
+                    progress(0.0, desc="排队中：前一批报告正在建立索引 / queued")
+                else:
+                    progress(done / total if total else 0.0, desc=f"{message} {done}/{total}")
+            if job.error is not None:
+                raise job.error
+            report, refused = job.report, job.refused
+        except Exception as exc:  # noqa: BLE001 -- e.g. disk full while indexing: one sentence, logged in full
+            return (f"⚠️ {user_error(exc, lang)}", *library_view())
         lines = [f"✅ 新增 {len(report.added)} 份，未变 {len(report.unchanged)} 份；本次嵌入 {report.embedded_chunks} 个段落（{report.seconds:.1f} 秒）"]
         lines += [f"⚠️ 未能添加 {name}：{why}" for name, why in refused.items()]
         lines += [f"⚠️ 跳过 {name}：{why}" for name, why in report.skipped.items()]
@@ -160,10 +183,13 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
     def delete_report(source):
         if not source:
             return ("请选择要删除的报告 / choose a report", *library_view())
+        # the dropdown takes any name (its choices were those of page load); the library is the authority
+        if source not in {r.source for r in library.reports()}:
+            raise gr.Error(f"库中没有这份报告：{str(source)[:100]}", print_exception=False)
         try:
             library.delete(source)
-        except RagError as exc:
-            return (f"⚠️ {exc}", *library_view())
+        except Exception as exc:  # noqa: BLE001 -- one sentence, logged in full
+            return (f"⚠️ {user_error(exc, lang)}", *library_view())
         return (f"🗑️ 已删除 {source}（库中还有 {len(library.reports())} 份报告）", *library_view())
 
     with gr.Blocks(title="工作报告问答 · Report QA") as demo:
@@ -199,26 +225,35 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
                 lib_status = gr.Markdown()
                 with gr.Row():
                     names = [r.source for r in library.reports()]
-                    del_pick = gr.Dropdown(choices=names, label="删除报告", scale=4)
+                    # allow_custom_value: reports uploaded after start (by any session) must be deletable by name
+                    del_pick = gr.Dropdown(choices=names, label="删除报告", scale=4, allow_custom_value=True)
                     del_btn = gr.Button("删除", variant="stop", scale=1)
             with gr.Tab("原文", id="viewer"):
                 doc_pick = gr.Dropdown(choices=[r.source for r in library.reports()], label="选择报告")
                 viewer = gr.HTML(elem_id="rag-viewer")
 
+        # answering is the heavy work (embedding, reading): the chat and /ask share one limited group, so a
+        # burst of long questions waits in line instead of starving uploads and page loads
+        answering = dict(concurrency_limit=settings.server.answer_concurrency_limit, concurrency_id="answer")
         chat_io = dict(
             fn=respond,
             inputs=[box, chatbot, answers_state, mode, top_k],
             outputs=[chatbot, answers_state, sources, cite_pick, box],
+            **answering,
         )
         send.click(api_name="chat", **chat_io)
         box.submit(api_visibility="private", **chat_io)
         clear.click(new_conversation, outputs=[chatbot, answers_state, sources, cite_pick], api_visibility="private")
         open_btn.click(open_citation, inputs=[cite_pick, answers_state], outputs=[viewer, tabs], api_visibility="private")
         doc_pick.change(view_report, inputs=doc_pick, outputs=viewer, api_visibility="private")
-        add_btn.click(add_files, inputs=upload, outputs=[lib_status, table, del_pick, doc_pick], api_name="ingest")
+        # waiting for the worker costs nothing, so uploads do not take answering's or anyone's slot
+        add_btn.click(add_files, inputs=upload, outputs=[lib_status, table, del_pick, doc_pick], api_name="ingest",
+                      concurrency_limit=None)
         del_btn.click(delete_report, inputs=del_pick, outputs=[lib_status, table, del_pick, doc_pick], api_name="delete")
-        gr.api(api_ask, api_name="ask")
-    demo.queue(default_concurrency_limit=2)
+        gr.api(api_ask, api_name="ask", **answering)
+        # a page opened later lists the library as it is now, not as it was when the app was built
+        demo.load(library_view, outputs=[table, del_pick, doc_pick], api_visibility="private")
+    demo.queue(default_concurrency_limit=settings.server.default_concurrency_limit, max_size=settings.server.max_queue)
     return demo
 
 
@@ -244,12 +279,16 @@ def style() -> dict:
 
 
 def serve(settings, host: str = "127.0.0.1", port: int = 7860, reports_dir=None, index_dir=None, block: bool = True):
-    """Start the chat. Returns the Blocks (with ``block=False`` the server runs in a background thread)."""
+    """Start the chat. Returns the Blocks (with ``block=False`` the server runs in a background thread).
+    On anything but loopback a login is required (``settings.server``); without one, ConfigError before
+    anything is loaded."""
+    login = settings.server.login_for(host)  # decided first: an open door is refused before any work
     assistant, library = make_assistant_and_library(settings, reports_dir, index_dir)
     demo = build_app(assistant, library)
     demo.launch(
         server_name=host,
         server_port=port,
+        auth=login,
         prevent_thread_lock=not block,
         show_error=True,
         **style(),

@@ -34,6 +34,50 @@ TEXT = {
     },
 }
 
+# What a user reads when a question or a library change fails: one short sentence per kind of project error,
+# never the exception's own text (paths, file names, sizes are for the server log).
+ERRORS = {
+    "zh": {
+        "EmptyQuestionError": "请输入问题。",
+        "IndexMissingError": "还没有可用的索引，请先在“报告库”中添加报告。",
+        "IndexCorruptError": "索引文件已损坏，请联系管理员重建索引。",
+        "IndexMismatchError": "索引与当前模型设置不一致，请联系管理员重建索引。",
+        "IndexWriteError": "索引保存失败（可能是磁盘已满），仍在使用原来的索引。",
+        "EmbeddingError": "向量模型暂时无法使用，请稍后再试。",
+        "UnreadableReportError": "无法读取这份报告。",
+        "UploadError": "文件未被接受：类型、大小或文件名不符合要求。",
+        "LLMError": "语言模型暂时无法使用，请稍后再试。",
+        "ConfigError": "服务器配置有误，请联系管理员。",
+        "RagError": "处理时出错了，请稍后再试。",
+        "unknown": "抱歉，系统出错了，请稍后再试。",
+    },
+    "en": {
+        "EmptyQuestionError": "Please type a question.",
+        "IndexMissingError": "There is no index yet: add reports in the library tab first.",
+        "IndexCorruptError": "The index is damaged; ask the administrator to rebuild it.",
+        "IndexMismatchError": "The index was built with other model settings; ask the administrator to rebuild it.",
+        "IndexWriteError": "The index could not be saved (disk full?); the previous index is still in use.",
+        "EmbeddingError": "The embedding model is unavailable; please try again later.",
+        "UnreadableReportError": "This report cannot be read.",
+        "UploadError": "File refused: its type, size or name is not allowed.",
+        "LLMError": "The language model is unavailable; please try again later.",
+        "ConfigError": "The server is misconfigured; please contact the administrator.",
+        "RagError": "Something went wrong; please try again later.",
+        "unknown": "Sorry, something went wrong; please try again later.",
+    },
+}
+
+
+def error_message(exc: BaseException, lang: str = "zh") -> str:
+    """The short sentence shown for ``exc``: the message of its nearest project error class (by the class
+    hierarchy, so a subclass of IndexCorruptError reads as one), else one generic sentence."""
+    texts = ERRORS.get(lang, ERRORS["zh"])
+    for cls in type(exc).__mro__:
+        if cls.__name__ in texts and cls.__module__.startswith("rag."):
+            return texts[cls.__name__]
+    return texts["unknown"]
+
+
 _MARKER = re.compile(r"\[(\d+)\]")
 
 

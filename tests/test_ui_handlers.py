@@ -1,0 +1,91 @@
+"""The chat's handlers called directly (no server, no model): what a user sees when something fails."""
+
+from __future__ import annotations
+
+import logging
+from types import SimpleNamespace
+
+import pytest
+
+from rag.config import load_settings
+from rag.errors import EmbeddingError, IndexCorruptError
+
+gradio = pytest.importorskip("gradio")
+
+INTERNAL = "chunks.jsonl: size 123 != manifest 456 in /srv/secret/var/index/v-17"
+
+
+class FailingAssistant:
+    """Raises ``error`` from every question."""
+
+    def __init__(self, error, settings=None):
+        self.settings = settings or load_settings()
+        self.store = SimpleNamespace(docs=[], doc_by_id={}, chunks=[])
+        self.error = error
+
+    def ask_stream(self, *args, **kwargs):
+        raise self.error
+        yield  # pragma: no cover
+
+    def ask(self, *args, **kwargs):
+        raise self.error
+
+
+class EmptyLibrary:
+    def reports(self):
+        return []
+
+
+def handler(demo, api_name):
+    return next(f.fn for f in demo.fns.values() if f.api_name == api_name)
+
+
+@pytest.mark.parametrize(
+    "error, expected",
+    [
+        (IndexCorruptError(INTERNAL), "索引"),
+        (EmbeddingError(INTERNAL), "模型"),
+        (KeyError(INTERNAL), "出错"),
+        (ZeroDivisionError(INTERNAL), "出错"),
+    ],
+)
+def test_chat_and_api_show_a_short_chinese_sentence_and_log_the_details(error, expected, caplog):
+    from ui.app import build_app
+
+    demo = build_app(FailingAssistant(error), EmptyLibrary())
+    with caplog.at_level(logging.INFO, logger="ui.app"):
+        *_, last = handler(demo, "chat")("问题", [], [], "hybrid", 5)
+    message = last[0][-1]["content"]
+    assert expected in message and INTERNAL not in message and "Traceback" not in message
+    assert len(message) < 60
+    assert INTERNAL in caplog.text  # the server log keeps the details
+    with pytest.raises(gradio.Error) as caught:
+        handler(demo, "ask")("问题", "")
+    assert expected in caught.value.message and INTERNAL not in caught.value.message
+
+
+def test_every_project_error_has_a_short_chinese_message():
+    import rag.errors as errors
+    from ui.render import error_message
+
+    kinds = [e for e in vars(errors).values() if isinstance(e, type) and issubclass(e, errors.RagError)]
+    messages = {kind: error_message(kind(INTERNAL)) for kind in kinds}
+    for kind, message in messages.items():
+        assert INTERNAL not in message and 0 < len(message) < 60, kind
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in message), kind
+    assert error_message(RuntimeError(INTERNAL)) == error_message(ValueError("x"))  # unknown: one generic sentence
+
+
+def test_answering_has_its_own_concurrency_limit_from_the_config():
+    """Three heavy questions at once starved every other request: answers share one limited group."""
+    from ui.app import build_app
+
+    settings = load_settings(overrides={"server.answer_concurrency_limit": 3, "server.default_concurrency_limit": 1,
+                                        "server.max_queue": 40})
+    demo = build_app(FailingAssistant(KeyError("x"), settings), EmptyLibrary())
+    answering = [f for f in demo.fns.values() if f.fn.__name__ in ("respond", "api_ask")]
+    assert len(answering) == 3  # the send button, the Enter key, /ask
+    assert {(f.concurrency_limit, f.concurrency_id) for f in answering} == {(3, "answer")}
+    assert demo._queue.default_concurrency_limit == 1 and demo._queue.max_size == 40
+    with pytest.raises(Exception, match="answer_concurrency_limit"):
+        load_settings(overrides={"server.answer_concurrency_limit": 0})
