@@ -236,3 +236,76 @@ def test_empty_files_are_reported_as_skipped(corpus, tmp_path, fake_embedder):
     assert len(report.added) == 3
     assert "skipped empty.txt" in report.summary()
     assert all(d.source not in ("empty.txt", "blank.md") for d in load_index(tmp_path / "index").docs)
+
+
+KILL_AT_WRITE_STEP = r"""
+import builtins, os, sys
+sys.path[:0] = [{tests!r}, {root!r}]
+from conftest import FakeEmbedder
+from rag.config import load_settings
+from rag.ingest import ingest
+
+step, target = 0, int(sys.argv[1])
+
+def maybe_die():
+    global step
+    step += 1
+    if step == target:
+        os._exit(137)  # as abrupt as kill -9: no cleanup, no finally
+
+real_open, real_replace, real_fsync, real_mkdir = builtins.open, os.replace, os.fsync, os.mkdir
+
+def open_(file, mode="r", *a, **k):
+    if any(c in mode for c in "wax+"):
+        maybe_die()
+    return real_open(file, mode, *a, **k)
+
+def replace_(*a, **k):
+    maybe_die()
+    return real_replace(*a, **k)
+
+def fsync_(*a, **k):
+    maybe_die()
+    return real_fsync(*a, **k)
+
+def mkdir_(*a, **k):
+    maybe_die()
+    return real_mkdir(*a, **k)
+
+builtins.open, os.replace, os.fsync, os.mkdir = open_, replace_, fsync_, mkdir_
+ingest(sys.argv[2], sys.argv[3], load_settings(), FakeEmbedder())
+print("steps", step)
+"""
+
+
+def test_killing_ingest_at_every_write_step_leaves_an_index_that_loads(corpus, tmp_path, fake_embedder):
+    """An ingest killed (no cleanup at all) at each of its write steps in turn — every file opened for writing,
+    every rename, fsync and new folder — leaves the previous index or the new one, never a broken one."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests = Path(__file__).resolve().parent
+    script = tmp_path / "kill_at.py"
+    script.write_text(KILL_AT_WRITE_STEP.format(tests=str(tests), root=str(tests.parent)), encoding="utf-8")
+    index = tmp_path / "index"
+    ingest(corpus, index, SETTINGS, fake_embedder)
+    before = len(load_index(index).chunks)
+    new_name = sorted(p.name for p in REPORTS_DIR.glob("*.txt"))[3]
+    shutil.copy(REPORTS_DIR / new_name, corpus / new_name)
+    killed = 0
+    for target in range(1, 200):
+        run = subprocess.run([sys.executable, str(script), str(target), str(corpus), str(index)], capture_output=True, text=True, timeout=300)
+        if run.returncode == 0:
+            break  # the ingest ran past its last write step
+        assert run.returncode == 137, run.stderr[-2000:]
+        killed += 1
+        store = load_index(index)  # never a traceback, never a half-written version
+        if any(c.source == new_name for c in store.chunks):
+            break  # killed after the swap: the new version is live and complete (it loaded and verified)
+        assert len(store.chunks) == before, f"killed at write step {target}: neither the old index nor the new one"
+    else:
+        pytest.fail("the ingest never finished")
+    after = load_index(index)
+    assert killed >= 9 and len(after.chunks) > before
+    assert any(c.source == new_name for c in after.chunks)
