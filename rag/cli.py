@@ -18,7 +18,7 @@ import json
 import sys
 from pathlib import Path
 
-from .config import Settings, load_settings
+from .config import RETRIEVAL_MODES, Settings, load_settings
 from .errors import RagError
 
 
@@ -249,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", help="index folder (default: corpus.index_dir)")
     p.add_argument("--reports", help="a folder of reports: index it (incrementally) and answer over it")
     p.add_argument("--top-k", type=_positive_int, default=None, help="passages to retrieve (default: retrieval.top_k)")
-    p.add_argument("--mode", choices=["dense", "bm25", "hybrid"], default=None, help="retrieval mode for this question")
+    p.add_argument("--mode", choices=RETRIEVAL_MODES, default=None, help="retrieval mode for this question")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     p.add_argument("--hits", action="store_true", help="also print the retrieved passages")
     p.set_defaults(func=cmd_ask)

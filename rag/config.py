@@ -73,6 +73,9 @@ class SplitterSettings:
             )
 
 
+RETRIEVAL_MODES = ("dense", "bm25", "hybrid")
+
+
 @dataclass(frozen=True)
 class RetrievalSettings:
     mode: str = "hybrid"  # "dense" | "bm25" | "hybrid"
@@ -87,7 +90,7 @@ class RetrievalSettings:
     max_query_chars: int = 512  # the dense query embeds at most this head of a question (keyword search reads it all)
 
     def __post_init__(self) -> None:
-        if self.mode not in ("dense", "bm25", "hybrid"):
+        if self.mode not in RETRIEVAL_MODES:
             raise ConfigError(f"retrieval.mode must be 'dense', 'bm25' or 'hybrid', got {self.mode!r}")
         if self.fusion not in ("rrf", "score"):
             raise ConfigError(f"retrieval.fusion must be 'rrf' or 'score', got {self.fusion!r}")

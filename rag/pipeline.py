@@ -18,7 +18,7 @@ from typing import Iterator, Sequence
 
 from .answer import Gate, load_model, make_reader
 from .conversation import follow_up
-from .config import Settings, load_settings
+from .config import RETRIEVAL_MODES, Settings, load_settings
 from .errors import EmptyQuestionError, IndexMissingError
 from .index import IndexStore, load_index
 from .ingest import IngestReport, Progress, ingest, settings_fingerprint
@@ -28,7 +28,6 @@ from .retrieve import CrossEncoderReranker, HybridRetriever
 from .schema import Answer
 
 MAX_QUESTION_CHARS = 2000
-MODES = ("dense", "bm25", "hybrid")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -42,7 +41,7 @@ def check_options(top_k, mode, extra_hits: int = 0) -> None:
     """Raise ValueError for a per-question option the retriever would otherwise misread."""
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral) or top_k <= 0):
         raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
-    if mode is not None and mode not in MODES:
+    if mode is not None and mode not in RETRIEVAL_MODES:
         raise ValueError(f"mode must be 'dense', 'bm25' or 'hybrid', got {mode!r}")
     if isinstance(extra_hits, bool) or not isinstance(extra_hits, numbers.Integral) or extra_hits < 0:
         raise ValueError(f"extra_hits must be an integer >= 0, got {extra_hits!r}")

@@ -3,8 +3,8 @@
 A span is a run of whole sentences of one passage: a sentence; a sentence with the list that follows it
 (“实施‘三大工程’：一是…二是…”); a sentence with the next one or two of the same paragraph (a measure that runs
 on); the whole paragraph when it is short; what a heading introduces (“二、移风易俗过节” and the paragraph under
-it), with and without the heading. Each span knows the heading it stands under (``lead``). Which of them answers is decided by the scored features
-(``features.py``), not here. Offsets are into the passage text, so ``hit.chunk.text[start:end]`` is the span.
+it), with and without the heading. Each span knows the heading it stands under (``lead``). Which of them
+answers is decided by the scored features (``features.py``), not here. Offsets are into the passage text, so ``hit.chunk.text[start:end]`` is the span.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ MAX_HEADING = 40  # a heading is a short line of its own
 # Text flattened to one line (web pages, some PDFs) keeps its paragraph breaks only as whitespace between two
 # Chinese characters or marks; inside a Chinese sentence there is none.
 FLAT_BREAK = re.compile(r"(?<=[^\x00-\x7f])[ \t\u3000\xa0]+(?=[^\x00-\x7f])|[ \t\u3000\xa0]{2,}")
+PARAGRAPH_BREAK = re.compile(r"\n|" + FLAT_BREAK.pattern)
 
 
 @dataclass(frozen=True)
@@ -39,14 +40,9 @@ class Span:
         return self.hit.chunk.text[self.start : self.end]
 
 
-def _breaks(text: str) -> list[tuple[int, int]]:
-    """Paragraph breaks: newlines and the whitespace that stands for them in flattened text."""
-    return [(m.start(), m.end()) for m in re.finditer(r"\n", text)] + [(m.start(), m.end()) for m in FLAT_BREAK.finditer(text)]
-
-
 def sentence_bounds(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence of ``text``, cut after 。！？； and at paragraph breaks, blanks trimmed."""
-    cuts = {i + 1 for i, ch in enumerate(text) if ch in lexicon.SENTENCE_END} | {a for a, _ in _breaks(text)}
+    cuts = {i + 1 for i, ch in enumerate(text) if ch in lexicon.SENTENCE_END} | {m.start() for m in PARAGRAPH_BREAK.finditer(text)}
     out, s = [], 0
     for c in sorted(cuts):
         out.append((s, c))
@@ -63,8 +59,13 @@ def sentence_bounds(text: str) -> list[tuple[int, int]]:
 
 
 def _same_paragraph(text: str, a_end: int, b_start: int) -> bool:
+    """No paragraph break between two sentences: no newline between them, and their gap, when it is blank,
+    is not a flattened break (the characters on either side of it decide)."""
     gap = text[a_end:b_start]
-    return "\n" not in gap and not (gap.strip(" \t\u3000\xa0") == "" and gap and FLAT_BREAK.search(text[max(0, a_end - 1) : b_start + 1]))
+    if "\n" in gap:
+        return False
+    blank = bool(gap) and not gap.strip(" \t\u3000\xa0")
+    return not (blank and FLAT_BREAK.search(text[max(0, a_end - 1) : b_start + 1]))
 
 
 def is_heading(text: str, sents: list[tuple[int, int]], i: int) -> bool:
@@ -101,7 +102,6 @@ def spans_of(hit: Hit) -> list[Span]:
     for i, (a, b) in enumerate(sents):
         add(i, i, "sentence")
         if headings[i] and i + 1 < len(sents) and not headings[i + 1]:
-            # what the heading introduces, up to the next heading: with the heading, and the body alone
             # what the heading introduces: its first paragraph, and all up to the next heading; each with the
             # heading and without it
             j, first = i + 1, None
