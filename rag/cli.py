@@ -125,6 +125,9 @@ def cmd_ask(args) -> int:
                 raise
             # first run on the bundled reports: build the index once
             assistant = Assistant.from_dir(settings.corpus.reports_dir, index, settings, progress=_progress)
+    if assistant.store.rolled_back_from:
+        print(f"warning: damaged index version rolled back ({assistant.store.rolled_back_from}); "
+              "run `rag ingest` to index again the reports changed since", file=sys.stderr)
     answer = assistant.ask(" ".join(args.question), top_k=args.top_k, mode=args.mode)
     if args.json:
         print(json.dumps(answer_as_dict(answer), ensure_ascii=False, indent=2))

@@ -30,6 +30,9 @@ class CorpusSettings:
     max_upload_mb: int = 20
     max_file_mb: float = 20.0  # a larger report file is refused by ingest, unread
     max_passages_per_report: int = 5000  # a report that splits into more passages is refused, not embedded
+    # a damaged live index version: serve (and make live) the previous version when it is intact, instead of
+    # refusing to start; the next ingest indexes again what changed since
+    auto_rollback: bool = True
 
     def __post_init__(self) -> None:
         if self.max_file_mb <= 0:
@@ -180,11 +183,16 @@ class ServerSettings:
     answer_concurrency_limit: int = 2  # questions answered at once (chat and /ask together); the rest wait in line
     default_concurrency_limit: int = 2  # any other event (upload, delete, viewing a report) at once
     max_queue: int = 64  # requests waiting at most; beyond, a caller is told the queue is full
+    heavy_question_chars: int = 200  # a question longer than this is "heavy": long questions share heavy_slots
+    heavy_slots: int = 1  # answering slots long questions may hold together (the rest stay open to short ones)
+    per_user_slots: int = 1  # answering slots one user (login or browser session) may hold at once
+    answer_wait_budget_s: float = 30.0  # a question that cannot start within this is told the server is busy
 
     def __post_init__(self) -> None:
         if not self.user_env or not self.password_env:
             raise ConfigError("server.user_env and server.password_env must name environment variables")
-        for name in ("answer_concurrency_limit", "default_concurrency_limit", "max_queue"):
+        for name in ("answer_concurrency_limit", "default_concurrency_limit", "max_queue", "heavy_question_chars",
+                     "heavy_slots", "per_user_slots", "answer_wait_budget_s"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"server.{name} must be >= 1, got {getattr(self, name)}")
 

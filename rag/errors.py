@@ -35,3 +35,7 @@ class IndexMismatchError(RagError):
 
 class EmbeddingError(RagError):
     """The embedding model cannot be loaded or returned something unusable."""
+
+
+class ServerBusyError(RagError):
+    """A question could not start answering within the server's time budget (too many waiting); try again."""

@@ -60,7 +60,9 @@ class Assistant:
         self.embedder = embedder
         self._lock = threading.RLock()
         self._reranker = CrossEncoderReranker(self.settings.reranker) if self.settings.reranker.enabled else None
-        self.store: IndexStore = load_index(self.index_dir, settings_fingerprint(self.settings, embedder))
+        self.store: IndexStore = load_index(
+            self.index_dir, settings_fingerprint(self.settings, embedder), roll_back=self.settings.corpus.auto_rollback
+        )
         self._build_parts()
 
     def _build_parts(self) -> None:

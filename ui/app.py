@@ -16,6 +16,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from rag.admission import FairGate
 from rag.errors import RagError
 from rag.library import Library
 from rag.pipeline import Assistant
@@ -73,9 +74,21 @@ class ConversationStore:
                 self._items.popitem(last=False)
 
 
+def asker(request: gr.Request | None) -> str:
+    """Who is asking, for fair admission: the login name, else the browser or API client session."""
+    if request is None:
+        return "local"
+    return getattr(request, "username", None) or getattr(request, "session_hash", None) or "anonymous"
+
+
 def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Blocks:
     settings = assistant.settings
     conversations = ConversationStore()
+    server = settings.server
+    gate = FairGate(server.answer_concurrency_limit, server.heavy_slots, server.per_user_slots, server.answer_wait_budget_s)
+
+    def is_heavy(question: str) -> bool:
+        return len(question or "") > server.heavy_question_chars
 
     def library_view():
         reports = library.reports()
@@ -83,7 +96,7 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         return library_rows(reports), gr.update(choices=names, value=None), gr.update(choices=names, value=None)
 
     # -- chat ---------------------------------------------------------------------------------------------
-    def respond(message, chat, answers, mode, top_k):
+    def respond(message, chat, answers, mode, top_k, request: gr.Request = None):
         chat = list(chat or [])
         answers = list(answers or [])
         message = (message or "").strip()
@@ -96,13 +109,15 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         try:
             answer = None
             streamed = ""
-            for piece in assistant.ask_stream(message, top_k=int(top_k), mode=mode, history=answers[-HISTORY_TURNS:]):
-                if isinstance(piece, str):  # tokens of a language model, as they come
-                    streamed += piece
-                    chat[-1] = {"role": "assistant", "content": streamed}
-                    yield chat, answers, "", gr.update(choices=[], value=None), ""
-                else:
-                    answer = piece
+            # the slot is held while a language model streams (that is its work), not while text is replayed below
+            with gate.admit(asker(request), is_heavy(message)):
+                for piece in assistant.ask_stream(message, top_k=int(top_k), mode=mode, history=answers[-HISTORY_TURNS:]):
+                    if isinstance(piece, str):  # tokens of a language model, as they come
+                        streamed += piece
+                        chat[-1] = {"role": "assistant", "content": streamed}
+                        yield chat, answers, "", gr.update(choices=[], value=None), ""
+                    else:
+                        answer = piece
         except Exception as exc:  # noqa: BLE001 -- any failure is one sentence here and logged in full
             chat[-1] = {"role": "assistant", "content": f"⚠️ {user_error(exc, lang)}"}
             yield chat, answers, "", gr.update(choices=[], value=None), ""
@@ -143,11 +158,12 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         return passage_view_html(doc.title, doc.source, doc.text, 0, 0)
 
     # -- API ----------------------------------------------------------------------------------------------
-    def api_ask(question: str, conversation_id: str = "") -> str:
+    def api_ask(question: str, conversation_id: str = "", request: gr.Request = None) -> str:
         """Answer a question; pass the same conversation_id to ask follow-ups. Returns Markdown with sources."""
         history = conversations.get(conversation_id) if conversation_id else []
         try:
-            answer = assistant.ask(question, history=history)
+            with gate.admit(asker(request), is_heavy(question)):
+                answer = assistant.ask(question, history=history)
         except Exception as exc:  # noqa: BLE001 -- the caller gets one sentence; the log keeps the details
             raise gr.Error(user_error(exc, lang), print_exception=False) from None
         if conversation_id:
@@ -232,9 +248,10 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
                 doc_pick = gr.Dropdown(choices=[r.source for r in library.reports()], label="选择报告")
                 viewer = gr.HTML(elem_id="rag-viewer")
 
-        # answering is the heavy work (embedding, reading): the chat and /ask share one limited group, so a
-        # burst of long questions waits in line instead of starving uploads and page loads
-        answering = dict(concurrency_limit=settings.server.answer_concurrency_limit, concurrency_id="answer")
+        # answering is the heavy work (embedding, reading). Every answering request goes straight to the fair
+        # gate (no Gradio limit: a first-come queue in front of it would let one user's burst fill it); the
+        # gate lets answer_concurrency_limit work at once and decides who goes next
+        answering = dict(concurrency_limit=None, concurrency_id="answer")
         chat_io = dict(
             fn=respond,
             inputs=[box, chatbot, answers_state, mode, top_k],
@@ -254,6 +271,7 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         # a page opened later lists the library as it is now, not as it was when the app was built
         demo.load(library_view, outputs=[table, del_pick, doc_pick], api_visibility="private")
     demo.queue(default_concurrency_limit=settings.server.default_concurrency_limit, max_size=settings.server.max_queue)
+    demo.fair_gate = gate  # for tests and the operator's console
     return demo
 
 
@@ -293,6 +311,8 @@ def serve(settings, host: str = "127.0.0.1", port: int = 7860, reports_dir=None,
         show_error=True,
         **style(),
         max_file_size=f"{settings.corpus.max_upload_mb}mb",
+        # requests waiting at the fair gate each hold a worker thread: room for a full queue beside Gradio's 40
+        max_threads=40 + settings.server.max_queue,
         quiet=not block,
     )
     return demo
