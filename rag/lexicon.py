@@ -197,3 +197,13 @@ def figures_with_units(text: str, masked: bool = False) -> list[tuple[int, int, 
 
 # People every report cites: the national leadership never answers “who in this town / province …”.
 NATIONAL_LEADERS = frozenset("习近平 毛泽东 邓小平 江泽民 胡锦涛 李强 李克强 周恩来 孙中山 马克思 列宁 温家宝 朱镕基 李鹏 赵紫阳 华国锋".split())
+
+
+# The generic tail of a place or organisation name: a report may name 辽市 where a question says 辽市镇.
+NAME_TAIL = re.compile(r"(?:特别行政区|自治区|自治州|自治县|有限公司|股份公司|街道|社区|公司|集团|省|市|县|区|镇|乡|村|圩|旗|盟)$")
+
+
+def name_core(name: str) -> str:
+    """The distinctive part of a name (深圳市 → 深圳, 辽市镇 → 辽市); the name itself when too little is left."""
+    core = NAME_TAIL.sub("", name)
+    return core if len(core) >= 2 else name

@@ -26,6 +26,7 @@ from .lexicon import strip_zero_width
 from .query import plan_query
 from .retrieve import CrossEncoderReranker, HybridRetriever
 from .schema import Answer
+from .text import normalise
 
 MAX_QUESTION_CHARS = 2000
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -72,8 +73,25 @@ class Assistant:
             self._reader_model = load_model(self.settings.answer.model_file)
             self.reader = make_reader(self.settings.answer.mode, self._llm)
         self.gate = Gate(
-            self._reader_model, self.store.idf, lambda doc_id: docs[doc_id].context if doc_id in docs else "", self.settings.answer.max_reports
+            self._reader_model,
+            self.store.idf,
+            lambda doc_id: docs[doc_id].context if doc_id in docs else "",
+            self.settings.answer.max_reports,
+            text_of=self._report_text,
         )
+
+    def _report_text(self, doc_id: str) -> str:
+        """A report's title, names line and full text, normalised; kept per index version (the gate's
+        ``text_of``)."""
+        cache = self.__dict__.setdefault("_report_texts", {})
+        store = self.store
+        key = (str(store.path), doc_id)
+        if key not in cache:
+            if len(cache) > 4 * len(store.docs) + 64:  # older versions' entries
+                cache.clear()
+            doc = store.doc_by_id.get(doc_id)
+            cache[key] = normalise(f"{doc.title}\n{doc.context}\n{doc.text}") if doc is not None else ""
+        return cache[key]
 
     @classmethod
     def from_dir(
@@ -171,6 +189,9 @@ class Assistant:
         started = time.perf_counter()
         asked = question
         turn = follow_up(question, list(history))
+        if turn.prefer_doc is not None and turn.rule != "ellipsis" and gate.names_what_report_lacks(plan_query(turn.standalone), turn.prefer_doc):
+            # a new question about a place or company the report under discussion never mentions is not about it
+            turn = dataclasses.replace(turn, prefer_doc=None, rule="none")
         question = turn.standalone
         if self.settings.answer.mode == "llm" and history:
             # with a language model, the follow-up is condensed by the model; the carried report stays
@@ -202,7 +223,13 @@ class Assistant:
             question=asked,
             standalone_question=question,
             confidence=plan.decision.probability if plan.decision.best is not None else 0.0,
+            carried_report=self._carried_title(turn.prefer_doc, query),
         )
+
+    def _carried_title(self, doc_id: str | None, query) -> str:
+        """The title of the report a follow-up was kept on (retrieval keeps it unless a locator names one)."""
+        doc = self.store.doc_by_id.get(doc_id) if doc_id else None
+        return doc.title if doc is not None and not query.locator else ""
 
 
 _default: Assistant | None = None

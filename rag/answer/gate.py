@@ -24,7 +24,7 @@ from ..query import QueryPlan
 from ..schema import AnswerStatus, Hit
 from ..text import normalise
 from .candidates import candidate_spans
-from .features import SpanFacts, gate_features, span_features
+from .features import SpanFacts, gate_features, names_absent, span_features
 from .focus import Focus, make_focus
 from .model import ReaderModel
 
@@ -104,10 +104,20 @@ def _find_all(text: str, word: str) -> list[int]:
 class Gate:
     """Scores candidate spans and decides the status. Thread-safe (holds no per-question state)."""
 
-    def __init__(self, model: ReaderModel, idf: Callable[[str], float], context_of: Callable[[str], str], max_reports: int = 8):
+    def __init__(
+        self,
+        model: ReaderModel,
+        idf: Callable[[str], float],
+        context_of: Callable[[str], str],
+        max_reports: int = 8,
+        text_of: Callable[[str], str] | None = None,
+    ):
+        """``context_of``: a report's names line, by doc id; ``text_of``: its title, names line and full text,
+        normalised (``text.normalise``)."""
         self.model = model
         self.idf = idf
         self.context_of = context_of
+        self.text_of = text_of
         self.max_reports = max_reports
 
     def score_spans(self, focus: Focus, hits: list[Hit], similarity: Similarity | None, pool: int | None = None) -> list[SpanFacts]:
@@ -117,7 +127,13 @@ class Gate:
             return []
         top = max(h.score for h in hits)
         names = {h.chunk.doc_id: normalise(self.context_of(h.chunk.doc_id)) for h in hits}
-        facts = [span_features(focus, s, names[s.hit.chunk.doc_id], top) for s in candidate_spans(hits)]
+        absent = {
+            doc: names_absent(focus, self.text_of(doc)) if self.text_of else 0.0 for doc in names
+        }
+        facts = [
+            span_features(focus, s, names[s.hit.chunk.doc_id], top, names_absent_from_report=absent[s.hit.chunk.doc_id])
+            for s in candidate_spans(hits)
+        ]
         for f in facts:
             f.score = self.model.span.logit(f.features)
         facts.sort(key=lambda f: -f.score)
@@ -155,6 +171,13 @@ class Gate:
             hits = [h for h in hits if h.chunk.doc_id == named] or hits
         focus = make_focus(query, self.idf, "\n".join(h.chunk.text for h in hits) if query.english else "")
         return AnswerPlan(query, focus, self.decide(focus, hits, similarity, share_gap(doc_scores)))
+
+    def names_what_report_lacks(self, query: QueryPlan, doc_id: str) -> bool:
+        """Does the question name a place or organisation that report never mentions? Then the question is
+        not about that report, whatever the conversation was about."""
+        if self.text_of is None:
+            return False
+        return names_absent(make_focus(query, self.idf), self.text_of(doc_id)) > 0
 
     def probability(self, focus: Focus, best: SpanFacts, ranked: list[SpanFacts], gap: float) -> float:
         return self.model.gate.probability(gate_features(focus, best, ranked, best.score, gap))
