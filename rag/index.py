@@ -208,17 +208,22 @@ class IndexStore:
         self.chunk_doc_rows = [self.doc_row[c.doc_id] for c in chunks]
         self.rolled_back_from: str | None = None  # set when this version was made live because a newer one was damaged
 
+    def doc_freq(self, token: str) -> int:
+        """How many passages hold a BM25 token (words and ``~``-marked character pairs; see text.tokenize)."""
+        if self.bm25_chunks is None:
+            return 0
+        tid = self.bm25_chunks.vocab_dict.get(token)
+        if tid is None:
+            return 0
+        indptr = self.bm25_chunks.scores["indptr"]
+        return int(indptr[tid + 1] - indptr[tid])
+
     def idf(self, token: str) -> float:
         """Inverse document frequency of a BM25 token over the chunks (unknown tokens get the maximum)."""
         import math
 
         n = len(self.chunks)
-        df = 0
-        if self.bm25_chunks is not None:
-            tid = self.bm25_chunks.vocab_dict.get(token)
-            if tid is not None:
-                indptr = self.bm25_chunks.scores["indptr"]
-                df = int(indptr[tid + 1] - indptr[tid])
+        df = self.doc_freq(token)
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     @property

@@ -78,6 +78,7 @@ class Assistant:
             lambda doc_id: docs[doc_id].context if doc_id in docs else "",
             self.settings.answer.max_reports,
             text_of=self._report_text,
+            doc_freq=self.store.doc_freq,
         )
 
     def _report_text(self, doc_id: str) -> str:

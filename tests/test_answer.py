@@ -213,3 +213,21 @@ def test_training_labels_spans_that_hold_the_gold_and_are_not_much_longer_than_t
     assert label_spans(facts, "unanswerable", [], []) == [0] * len(facts)
     masked = label_spans(facts, "redacted", [], ["全镇建成垃圾投放点61个"])
     assert any(y and "61个" in f.span.text for f, y in zip(facts, masked))
+
+
+@pytest.mark.parametrize(
+    "phrase, places",
+    [
+        ("辽市镇", ["辽市镇"]),
+        ("永北圩所在的镇", ["永北圩"]),
+        ("江西省宜春市袁州区彬江镇", ["江西省", "宜春市", "袁州区", "彬江镇"]),
+        ("以“刮骨疗毒”闻名的那个镇", []),
+        ("哪几份乡镇报告", []),
+        ("华海药业所在镇", []),
+    ],
+)
+def test_places_in_a_report_naming_phrase(phrase, places):
+    from rag.lexicon import name_core, places_in
+
+    assert places_in(phrase) == places
+    assert name_core("辽市镇") == "辽市" and name_core("深圳市") == "深圳" and name_core("镇") == "镇"
