@@ -91,6 +91,7 @@ class RetrievalSettings:
     doc_weight: float = 1.0
     dense_on_content: bool = False
     max_query_chars: int = 512  # the dense query embeds at most this head of a question (keyword search reads it all)
+    english_translations: int = 1  # keyword search for an English question adds up to this many CC-CEDICT translations per word (0: off)
 
     def __post_init__(self) -> None:
         if self.mode not in RETRIEVAL_MODES:
@@ -105,6 +106,8 @@ class RetrievalSettings:
             raise ConfigError(f"retrieval.rrf_k must be > 0, got {self.rrf_k}")
         if self.max_query_chars < 1:
             raise ConfigError(f"retrieval.max_query_chars must be >= 1, got {self.max_query_chars}")
+        if self.english_translations < 0:
+            raise ConfigError(f"retrieval.english_translations must be >= 0, got {self.english_translations}")
 
 
 @dataclass(frozen=True)

@@ -166,10 +166,16 @@ class HybridRetriever:
                 fused[rows[0][valid]] += settings.dense_weight * (sims[0][valid] - low) / span
             timings["dense"] = time.perf_counter() - t
         t = time.perf_counter()
-        tokens = tokenize(question)
+        translated: list[str] = []
+        if plan.english and settings.english_translations > 0:
+            from .crosslingual import query_translations
+
+            # dictionary query translation: English words cannot match a Chinese report; their translations can
+            translated = [t for zh in query_translations(question, store.doc_freq, settings.english_translations) for t in tokenize(zh)]
+        tokens = tokenize(question) + translated
         doc_tokens = tokens + (english_pinyin_query(question) if plan.english else [])
         if mode in ("bm25", "hybrid"):
-            content_tokens = tokenize(plan.content)
+            content_tokens = tokenize(plan.content) + translated
             locator_tokens = [tok for tok in tokens if tok not in set(content_tokens)]
             bm25_scores = self._bm25(content_tokens)
             if locator_tokens:

@@ -201,6 +201,15 @@ def test_english_words_are_translated_into_the_words_the_passages_use():
     assert "hospital" not in translate("How many hospitals are there?", passages, len)
 
 
+def test_an_english_question_is_searched_with_the_translations_the_library_uses():
+    from rag.crosslingual import query_translations
+
+    library = {"新兵": 3, "兵员": 1, "出口": 9, "部队": 4, "军队": 2}
+    got = query_translations("How many new recruits did the town send to the army?", lambda w: library.get(w, 0), per_key=1)
+    assert "新兵" in got and "部队" in got and "军队" not in got  # one per word: the most used
+    assert query_translations("How many hospitals?", lambda w: library.get(w, 0)) == []  # none the library uses
+
+
 def test_training_labels_spans_that_hold_the_gold_and_are_not_much_longer_than_the_shortest():
     from rag.answer.features import SpanFacts
     from rag.answer.training import label_spans
