@@ -9,6 +9,7 @@ library status), ``/delete`` (report name -> library status).
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -21,6 +22,8 @@ from rag.library import Library
 from rag.pipeline import Assistant
 from rag.schema import Answer
 
+from .conversations import EXPORT_SCOPES, answers_to_export, track_turns
+from .export import write_exports
 from .render import CSS, answer_markdown, error_message, answer_with_sources_markdown, library_rows, passage_view_html, sources_html
 
 EXAMPLES = [
@@ -121,6 +124,23 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         choices = [f"[{c.n}] {c.chunk.title} · {c.chunk.source}" for c in {c.n: c for c in answer.citations}.values()]
         yield chat, answers[-HISTORY_TURNS:], sources_html(answer, lang), gr.update(choices=choices, value=choices[0] if choices else None), ""
 
+    def respond_tracked(message, chat, answers, mode, top_k, turns=None):
+        """``respond``, plus the conversation's turns (one entry per question shown; see ui.conversations)."""
+        turns, before = list(turns or []), len(chat or [])
+        prior = answers[-1] if answers else None
+        for out in respond(message, chat, answers, mode, top_k):
+            yield (*out, track_turns(turns, before, prior, len(out[0]), out[1]))
+
+    export_dir = Path(tempfile.gettempdir()) / "rag-exports"
+
+    def export_files(turns, scope):
+        """The conversation (or its last answer) as .md and .docx, for the two download buttons."""
+        answers = answers_to_export(turns or [], scope)
+        if not answers:
+            return gr.update(value=None, interactive=False), gr.update(value=None, interactive=False)
+        md, docx = write_exports(answers, export_dir, lang)
+        return gr.update(value=str(md), interactive=True), gr.update(value=str(docx), interactive=True)
+
     def new_conversation():
         return [], [], "", gr.update(choices=[], value=None)
 
@@ -194,6 +214,7 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
 
     with gr.Blocks(title="工作报告问答 · Report QA") as demo:
         answers_state = gr.State([])
+        turns_state = gr.State([])  # every turn of the conversation shown (answers_state keeps the last few)
         gr.Markdown(
             "## 工作报告问答\n每个回答都引用原文出处（报告 › 章节 › 原句）；数字被遮盖时直说，报告里没有时不编造。"
         )
@@ -206,6 +227,10 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
                     clear = gr.Button("新对话", scale=1)
                 gr.Examples(EXAMPLES, inputs=box, label="示例问题")
                 sources = gr.HTML(elem_id="rag-sources")
+                with gr.Row():
+                    export_scope = gr.Radio(list(EXPORT_SCOPES), value=EXPORT_SCOPES[0], label="导出（含引用）", scale=2)
+                    export_md = gr.DownloadButton("导出 Markdown", interactive=False, scale=1, elem_id="rag-export-md")
+                    export_docx = gr.DownloadButton("导出 Word", interactive=False, scale=1, elem_id="rag-export-docx")
                 with gr.Row():
                     cite_pick = gr.Dropdown(label="在原文中查看引用", choices=[], scale=4)
                     open_btn = gr.Button("打开原文", scale=1)
@@ -236,14 +261,18 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         # burst of long questions waits in line instead of starving uploads and page loads
         answering = dict(concurrency_limit=settings.server.answer_concurrency_limit, concurrency_id="answer")
         chat_io = dict(
-            fn=respond,
-            inputs=[box, chatbot, answers_state, mode, top_k],
-            outputs=[chatbot, answers_state, sources, cite_pick, box],
+            fn=respond_tracked,
+            inputs=[box, chatbot, answers_state, mode, top_k, turns_state],
+            outputs=[chatbot, answers_state, sources, cite_pick, box, turns_state],
             **answering,
         )
-        send.click(api_name="chat", **chat_io)
-        box.submit(api_visibility="private", **chat_io)
+        export_io = dict(fn=export_files, inputs=[turns_state, export_scope], outputs=[export_md, export_docx])
+        send.click(api_name="chat", **chat_io).then(api_visibility="private", **export_io)
+        box.submit(api_visibility="private", **chat_io).then(api_visibility="private", **export_io)
         clear.click(new_conversation, outputs=[chatbot, answers_state, sources, cite_pick], api_visibility="private")
+        clear.click(lambda: [], outputs=turns_state, api_visibility="private").then(api_visibility="private", **export_io)
+        # named, so an API caller can fetch its session's conversation as files
+        export_scope.change(api_name="export", **export_io)
         open_btn.click(open_citation, inputs=[cite_pick, answers_state], outputs=[viewer, tabs], api_visibility="private")
         doc_pick.change(view_report, inputs=doc_pick, outputs=viewer, api_visibility="private")
         # waiting for the worker costs nothing, so uploads do not take answering's or anyone's slot
