@@ -18,11 +18,12 @@ from pathlib import Path
 import gradio as gr
 
 from rag.errors import RagError
+from rag.feedback import FeedbackStore, feedback_record
 from rag.library import Library
 from rag.pipeline import Assistant
 from rag.schema import Answer
 
-from .conversations import EXPORT_SCOPES, answers_to_export, track_turns
+from .conversations import EXPORT_SCOPES, answer_for_message, answers_to_export, track_turns
 from .export import write_exports
 from .render import CSS, answer_markdown, error_message, answer_with_sources_markdown, library_rows, passage_view_html, sources_html
 
@@ -141,6 +142,23 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         md, docx = write_exports(answers, export_dir, lang)
         return gr.update(value=str(md), interactive=True), gr.update(value=str(docx), interactive=True)
 
+    feedback_store = FeedbackStore(settings.feedback.path)
+    thanks = {"up": "已记录 👍，谢谢！", "down": "已记录 👎，谢谢！您的意见会用于改进。", "withdrawn": "已撤回评价。"}
+
+    def on_like(turns, comment, data: gr.LikeData):
+        """A 👍/👎 (or its withdrawal) on an answer, with the comment typed beside the chat, as one record."""
+        answer = answer_for_message(turns or [], data.index)
+        if answer is None:
+            return gr.update(), "这条消息没有可评价的回答。"
+        rating = "up" if data.liked is True else "down" if data.liked is False else "withdrawn"
+        record = feedback_record(answer, rating, comment or "", max_comment_chars=settings.feedback.max_comment_chars)
+        try:
+            feedback_store.append(record)
+        except OSError as exc:  # disk full, read-only folder: the user is told; the log keeps the path
+            log.error("cannot write feedback to %s: %s", settings.feedback.path, exc)
+            return gr.update(), "⚠️ 反馈未能保存，请稍后再试。"
+        return "", thanks[rating]
+
     def new_conversation():
         return [], [], "", gr.update(choices=[], value=None)
 
@@ -232,6 +250,10 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
                     export_md = gr.DownloadButton("导出 Markdown", interactive=False, scale=1, elem_id="rag-export-md")
                     export_docx = gr.DownloadButton("导出 Word", interactive=False, scale=1, elem_id="rag-export-docx")
                 with gr.Row():
+                    feedback_comment = gr.Textbox(placeholder="对回答的意见（可选），写好后点回答下方的 👍 或 👎", show_label=False,
+                                                  scale=4, elem_id="rag-feedback-comment")
+                    feedback_status = gr.Markdown(elem_id="rag-feedback-status")
+                with gr.Row():
                     cite_pick = gr.Dropdown(label="在原文中查看引用", choices=[], scale=4)
                     open_btn = gr.Button("打开原文", scale=1)
                 with gr.Accordion("设置", open=False):
@@ -271,6 +293,8 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         box.submit(api_visibility="private", **chat_io).then(api_visibility="private", **export_io)
         clear.click(new_conversation, outputs=[chatbot, answers_state, sources, cite_pick], api_visibility="private")
         clear.click(lambda: [], outputs=turns_state, api_visibility="private").then(api_visibility="private", **export_io)
+        chatbot.like(on_like, inputs=[turns_state, feedback_comment], outputs=[feedback_comment, feedback_status],
+                     api_visibility="private")
         # named, so an API caller can fetch its session's conversation as files
         export_scope.change(api_name="export", **export_io)
         open_btn.click(open_citation, inputs=[cite_pick, answers_state], outputs=[viewer, tabs], api_visibility="private")
