@@ -67,3 +67,57 @@ def test_thumbs_with_a_comment_are_written_to_the_feedback_file(app, driver):  #
     records = [json.loads(line) for line in app["feedback"].read_text(encoding="utf-8").splitlines()]
     assert [r["rating"] for r in records] == ["up", "down"] and records[1]["status"] == "redacted"
     assert records[1]["question"] == "辽市镇目前全镇共有多少户低保户？"
+
+
+def _conversation_labels(drv):
+    return [label for label in drv.find_elements(By.CSS_SELECTOR, "#rag-conversations label") if label.is_displayed()]
+
+
+def _click_button(drv, text):
+    next(b for b in drv.find_elements(By.CSS_SELECTOR, "button") if b.text.strip() == text and b.is_displayed()).click()
+
+
+def test_conversations_are_kept_in_the_browser_and_reopen_after_a_reload(app, driver):  # noqa: F811 -- the fixture
+    _open(driver, app["url"])
+    _click_button(driver, "新对话")
+    first = "永北圩所在的镇2022年一共保障了多少户城乡低保？"
+    _ask(driver, first)
+    _answered(driver, "1120户")
+    _wait_for(driver, "the conversation in the list", lambda d: any(first[:20] in lb.text for lb in _conversation_labels(d)))
+
+    driver.refresh()
+    WebDriverWait(driver, TIMEOUT).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#rag-question textarea"))
+    _wait_for(driver, "the conversation listed after the reload", lambda d: any(first[:20] in lb.text for lb in _conversation_labels(d)))
+    assert "1120户" not in _text(driver, "#rag-chat")  # a fresh page starts with an empty chat
+    next(lb for lb in _conversation_labels(driver) if first[:20] in lb.text).click()
+    _answered(driver, "1120户")
+    assert first in _text(driver, "#rag-chat")
+    _wait_for(driver, "the reopened answer's sources", lambda d: d.find_elements(By.CSS_SELECTOR, "#rag-sources mark"))
+
+    # the reopened answers are the conversation's history: a follow-up is read against them
+    _ask(driver, "它开展志愿服务活动多少次？")
+    _wait_for(driver, "the follow-up answer 150余次", lambda d: "150余次" in _text(d, "#rag-chat"))
+    _wait_for(driver, "two questions in the entry", lambda d: any(first[:20] in lb.text and "2 问" in lb.text for lb in _conversation_labels(d)))
+
+    # a new conversation is a second entry; the first is still there
+    _click_button(driver, "新对话")
+    _wait_for(driver, "an empty chat", lambda d: "1120户" not in _text(d, "#rag-chat"))
+    _ask(driver, "辽市镇上半年引进了哪两个投资额亿元以上的项目？")
+    _wait_for(driver, "the second conversation in the list",
+              lambda d: any("辽市镇上半年" in lb.text for lb in _conversation_labels(d)))
+    labels = [lb.text for lb in _conversation_labels(driver)]
+    assert any(first[:20] in t for t in labels) and labels.index(next(t for t in labels if "辽市镇上半年" in t)) == 0
+
+
+def test_stop_cancels_the_answer_and_the_chat_keeps_working(app, driver):  # noqa: F811 -- the fixture
+    _open(driver, app["url"])
+    _click_button(driver, "新对话")
+    # a which-reports question reads 40 passages: long enough to be stopped before its answer is shown
+    _ask(driver, "哪些报告提到了落实“河长制”？")
+    driver.find_element(By.CSS_SELECTOR, "#rag-stop").click()
+    import time
+
+    time.sleep(5)  # the cancelled answer must not arrive late
+    assert "河长制" not in _text(driver, "#rag-chat").replace("哪些报告提到了落实“河长制”？", "")
+    _ask(driver, "永北圩所在的镇2022年一共保障了多少户城乡低保？")
+    _answered(driver, "1120户")

@@ -12,6 +12,7 @@ import logging
 import tempfile
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from pathlib import Path
 
@@ -23,7 +24,10 @@ from rag.library import Library
 from rag.pipeline import Assistant
 from rag.schema import Answer
 
-from .conversations import EXPORT_SCOPES, answer_for_message, answers_to_export, track_turns
+from .conversations import (
+    EXPORT_SCOPES, answer_for_message, answers_to_export, chat_messages, conversation_choices, open_conversation,
+    save_conversation, track_turns,
+)
 from .export import write_exports
 from .render import CSS, answer_markdown, error_message, answer_with_sources_markdown, library_rows, passage_view_html, sources_html
 
@@ -159,6 +163,27 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
             return gr.update(), "⚠️ 反馈未能保存，请稍后再试。"
         return "", thanks[rating]
 
+    def remember(conversation_id, turns, saved):
+        """Store the conversation in the browser (a new one gets its id here) and refresh the list."""
+        conversation_id = conversation_id or uuid.uuid4().hex[:12]
+        saved = save_conversation(saved, conversation_id, turns or [], time.time())
+        listed = any(c[1] == conversation_id for c in conversation_choices(saved))
+        return saved, conversation_id, gr.update(choices=conversation_choices(saved), value=conversation_id if listed else None)
+
+    def list_conversations(saved):
+        return gr.update(choices=conversation_choices(saved), value=None)
+
+    def reopen(conversation_id, saved):
+        """A stored conversation back in the chat: its messages, its answers as history, its sources."""
+        answers = open_conversation(saved, conversation_id)
+        if not answers:
+            gr.Warning("这个对话无法打开 / this conversation cannot be opened")
+            return gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.update()
+        last = answers[-1]
+        choices = [f"[{c.n}] {c.chunk.title} · {c.chunk.source}" for c in {c.n: c for c in last.citations}.values()]
+        return (chat_messages(answers, lambda a: answer_markdown(a, lang)), answers[-HISTORY_TURNS:], list(answers),
+                conversation_id, sources_html(last, lang), gr.update(choices=choices, value=choices[0] if choices else None))
+
     def new_conversation():
         return [], [], "", gr.update(choices=[], value=None)
 
@@ -233,6 +258,9 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
     with gr.Blocks(title="工作报告问答 · Report QA") as demo:
         answers_state = gr.State([])
         turns_state = gr.State([])  # every turn of the conversation shown (answers_state keeps the last few)
+        conversation_id = gr.State("")  # the id of the shown conversation in the browser's list ("" until answered)
+        # past conversations live in this browser's localStorage (encrypted with a key of this server process)
+        saved_conversations = gr.BrowserState([], storage_key="rag-conversations")
         gr.Markdown(
             "## 工作报告问答\n每个回答都引用原文出处（报告 › 章节 › 原句）；数字被遮盖时直说，报告里没有时不编造。"
         )
@@ -243,6 +271,9 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
                     box = gr.Textbox(placeholder="输入问题，例如：永北圩所在的镇2022年保障了多少户低保？", show_label=False, scale=8, elem_id="rag-question")
                     send = gr.Button("发送", variant="primary", scale=1, elem_id="rag-send")
                     clear = gr.Button("新对话", scale=1)
+                    stop = gr.Button("停止", variant="stop", scale=1, elem_id="rag-stop")
+                with gr.Accordion("历史对话（保存在本浏览器）", open=True):
+                    conversation_list = gr.Radio(choices=[], show_label=False, elem_id="rag-conversations")
                 gr.Examples(EXAMPLES, inputs=box, label="示例问题")
                 sources = gr.HTML(elem_id="rag-sources")
                 with gr.Row():
@@ -289,10 +320,23 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
             **answering,
         )
         export_io = dict(fn=export_files, inputs=[turns_state, export_scope], outputs=[export_md, export_docx])
-        send.click(api_name="chat", **chat_io).then(api_visibility="private", **export_io)
-        box.submit(api_visibility="private", **chat_io).then(api_visibility="private", **export_io)
+        remember_io = dict(fn=remember, inputs=[conversation_id, turns_state, saved_conversations],
+                           outputs=[saved_conversations, conversation_id, conversation_list], api_visibility="private")
+        asked = [send.click(api_name="chat", **chat_io), box.submit(api_visibility="private", **chat_io)]
+        for event in asked:
+            event.then(api_visibility="private", **export_io)
+            event.then(**remember_io)
+        stop.click(None, cancels=asked)
+        conversation_list.input(
+            reopen, inputs=[conversation_list, saved_conversations],
+            outputs=[chatbot, answers_state, turns_state, conversation_id, sources, cite_pick], api_visibility="private",
+        ).then(api_visibility="private", **export_io)
         clear.click(new_conversation, outputs=[chatbot, answers_state, sources, cite_pick], api_visibility="private")
-        clear.click(lambda: [], outputs=turns_state, api_visibility="private").then(api_visibility="private", **export_io)
+        # the Chatbot's own 🗑 button starts a new conversation too (it used to empty the chat but keep its history)
+        chatbot.clear(new_conversation, outputs=[chatbot, answers_state, sources, cite_pick], api_visibility="private")
+        for trigger in (clear.click, chatbot.clear):
+            trigger(lambda: ([], "", gr.update(value=None)), outputs=[turns_state, conversation_id, conversation_list],
+                    api_visibility="private").then(api_visibility="private", **export_io)
         chatbot.like(on_like, inputs=[turns_state, feedback_comment], outputs=[feedback_comment, feedback_status],
                      api_visibility="private")
         # named, so an API caller can fetch its session's conversation as files
@@ -306,6 +350,7 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         gr.api(api_ask, api_name="ask", **answering)
         # a page opened later lists the library as it is now, not as it was when the app was built
         demo.load(library_view, outputs=[table, del_pick, doc_pick], api_visibility="private")
+        demo.load(list_conversations, inputs=saved_conversations, outputs=conversation_list, api_visibility="private")
     demo.queue(default_concurrency_limit=settings.server.default_concurrency_limit, max_size=settings.server.max_queue)
     return demo
 
