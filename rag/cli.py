@@ -1,7 +1,7 @@
 """The ``rag`` console command: each subcommand is one call into the library.
 
     rag ingest DIR [--index IDX] [--rebuild]     build or update an index (only new reports are embedded)
-    rag ask "问题" [--index IDX | --reports DIR]  print the answer, then its numbered sources
+    rag ask "问题" [--index IDX | --reports DIR] [--only REPORT]  the answer, then its numbered sources
     rag info [--index IDX]                        what an index holds and how it was built
     rag verify [--index IDX]                      hash every index file against its manifest (finds damage)
     rag serve [--host H --port P] [--reports DIR] the chat (Gradio)
@@ -126,7 +126,7 @@ def cmd_ask(args) -> int:
                 raise
             # first run on the bundled reports: build the index once
             assistant = Assistant.from_dir(settings.corpus.reports_dir, index, settings, progress=_progress)
-    answer = assistant.ask(" ".join(args.question), top_k=args.top_k, mode=args.mode)
+    answer = assistant.ask(" ".join(args.question), top_k=args.top_k, mode=args.mode, reports=args.only)
     if args.json:
         print(json.dumps(answer_as_dict(answer), ensure_ascii=False, indent=2))
     else:
@@ -265,6 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reports", help="a folder of reports: index it (incrementally) and answer over it")
     p.add_argument("--top-k", type=_positive_int, default=None, help="passages to retrieve (default: retrieval.top_k)")
     p.add_argument("--mode", choices=RETRIEVAL_MODES, default=None, help="retrieval mode for this question")
+    p.add_argument("--only", action="append", metavar="REPORT",
+                   help="answer from this report only (file name as `rag info` lists it, or doc id; repeatable)")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     p.add_argument("--hits", action="store_true", help="also print the retrieved passages")
     p.set_defaults(func=cmd_ask)

@@ -35,3 +35,7 @@ class IndexMismatchError(RagError):
 
 class EmbeddingError(RagError):
     """The embedding model cannot be loaded or returned something unusable."""
+
+
+class UnknownReportError(RagError, ValueError):
+    """A question was restricted to reports the index does not hold (the message names them)."""
