@@ -57,3 +57,22 @@ def test_export_of_the_sessions_conversation_as_markdown_and_docx(server):
 
     other = Client(server["url"], verbose=False)  # another session has nothing to export
     assert _paths(other.predict("整个对话", api_name="/export")) == (None, None)
+
+
+YONGBEI, LIAOSHI = NAMES
+
+
+def test_chat_and_ask_restricted_to_chosen_reports(server):
+    client = Client(server["url"], verbose=False)
+    chat, sources, *_ = client.predict("2022年一共保障了多少户城乡低保？", [], "hybrid", 5, [LIAOSHI], api_name="/chat")
+    assert LIAOSHI in sources and YONGBEI not in sources
+    md = client.predict("2022年一共保障了多少户城乡低保？", "", [YONGBEI], api_name="/ask")
+    assert "1120户" in md and YONGBEI in md and LIAOSHI not in md
+
+
+def test_an_unknown_report_is_one_short_sentence(server):
+    client = Client(server["url"], verbose=False)
+    chat, *_ = client.predict("低保户有多少？", [], "hybrid", 5, ["已删除的报告.txt"], api_name="/chat")
+    assert "所选的报告已不在库中" in str(chat[-1]["content"])
+    with pytest.raises(Exception, match="所选的报告已不在库中"):
+        client.predict("低保户有多少？", "", ["已删除的报告.txt"], api_name="/ask")

@@ -29,6 +29,7 @@ from .conversations import (
     save_conversation, track_turns,
 )
 from .export import write_exports
+from .report_filter import matching_reports, scope_choices, selected_reports
 from .render import CSS, answer_markdown, error_message, answer_with_sources_markdown, library_rows, passage_view_html, sources_html
 
 EXAMPLES = [
@@ -91,7 +92,7 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         return library_rows(reports), gr.update(choices=names, value=None), gr.update(choices=names, value=None)
 
     # -- chat ---------------------------------------------------------------------------------------------
-    def respond(message, chat, answers, mode, top_k):
+    def respond(message, chat, answers, mode, top_k, reports=None):
         chat = list(chat or [])
         answers = list(answers or [])
         message = (message or "").strip()
@@ -104,7 +105,8 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         try:
             answer = None
             streamed = ""
-            for piece in assistant.ask_stream(message, top_k=int(top_k), mode=mode, history=answers[-HISTORY_TURNS:]):
+            for piece in assistant.ask_stream(message, top_k=int(top_k), mode=mode, history=answers[-HISTORY_TURNS:],
+                                              reports=selected_reports(reports)):
                 if isinstance(piece, str):  # tokens of a language model, as they come
                     streamed += piece
                     chat[-1] = {"role": "assistant", "content": streamed}
@@ -129,11 +131,11 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         choices = [f"[{c.n}] {c.chunk.title} · {c.chunk.source}" for c in {c.n: c for c in answer.citations}.values()]
         yield chat, answers[-HISTORY_TURNS:], sources_html(answer, lang), gr.update(choices=choices, value=choices[0] if choices else None), ""
 
-    def respond_tracked(message, chat, answers, mode, top_k, turns=None):
+    def respond_tracked(message, chat, answers, mode, top_k, turns=None, reports=None):
         """``respond``, plus the conversation's turns (one entry per question shown; see ui.conversations)."""
         turns, before = list(turns or []), len(chat or [])
         prior = answers[-1] if answers else None
-        for out in respond(message, chat, answers, mode, top_k):
+        for out in respond(message, chat, answers, mode, top_k, reports):
             yield (*out, track_turns(turns, before, prior, len(out[0]), out[1]))
 
     export_dir = Path(tempfile.gettempdir()) / "rag-exports"
@@ -184,6 +186,15 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         return (chat_messages(answers, lambda a: answer_markdown(a, lang)), answers[-HISTORY_TURNS:], list(answers),
                 conversation_id, sources_html(last, lang), gr.update(choices=choices, value=choices[0] if choices else None))
 
+    def filter_scope(query, selected):
+        """The report multi-select narrowed to what the filter matches (choices already made stay)."""
+        return gr.update(choices=scope_choices(library.reports(), query, selected))
+
+    def select_matching(query, selected):
+        reports = library.reports()
+        chosen = sorted(set(selected or ()) | set(matching_reports(reports, query)))
+        return gr.update(choices=scope_choices(reports, query, chosen), value=chosen)
+
     def new_conversation():
         return [], [], "", gr.update(choices=[], value=None)
 
@@ -206,11 +217,12 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         return passage_view_html(doc.title, doc.source, doc.text, 0, 0)
 
     # -- API ----------------------------------------------------------------------------------------------
-    def api_ask(question: str, conversation_id: str = "") -> str:
-        """Answer a question; pass the same conversation_id to ask follow-ups. Returns Markdown with sources."""
+    def api_ask(question: str, conversation_id: str = "", reports: list[str] | None = None) -> str:
+        """Answer a question; pass the same conversation_id to ask follow-ups, and report file names in
+        ``reports`` to answer from those reports only. Returns Markdown with sources."""
         history = conversations.get(conversation_id) if conversation_id else []
         try:
-            answer = assistant.ask(question, history=history)
+            answer = assistant.ask(question, history=history, reports=selected_reports(reports))
         except Exception as exc:  # noqa: BLE001 -- the caller gets one sentence; the log keeps the details
             raise gr.Error(user_error(exc, lang), print_exception=False) from None
         if conversation_id:
@@ -290,6 +302,12 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
                 with gr.Accordion("设置", open=False):
                     mode = gr.Radio(["hybrid", "dense", "bm25"], value=settings.retrieval.mode, label="检索方式（混合 / 向量 / 关键词）")
                     top_k = gr.Slider(1, 20, value=settings.retrieval.top_k, step=1, label="检索段落数 top-k")
+                    with gr.Row():
+                        report_query = gr.Textbox(label="筛选报告（名称 / 地区 / 年份，空格分隔）", scale=3, elem_id="rag-report-query")
+                        report_all = gr.Button("选中筛选出的报告", scale=1, elem_id="rag-report-all")
+                    report_scope = gr.Dropdown(choices=scope_choices(library.reports(), "", ()), value=[], multiselect=True,
+                                               label="只在这些报告中查找（不选 = 全部报告）", elem_id="rag-report-scope",
+                                               allow_custom_value=True)  # reports added after start stay choosable; ask() checks names
             with gr.Tab("报告库", id="library"):
                 rows, _, _ = library_view()
                 table = gr.Dataframe(headers=LIBRARY_HEADERS, value=rows, interactive=False, label="库中的报告")
@@ -315,7 +333,7 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         answering = dict(concurrency_limit=settings.server.answer_concurrency_limit, concurrency_id="answer")
         chat_io = dict(
             fn=respond_tracked,
-            inputs=[box, chatbot, answers_state, mode, top_k, turns_state],
+            inputs=[box, chatbot, answers_state, mode, top_k, turns_state, report_scope],
             outputs=[chatbot, answers_state, sources, cite_pick, box, turns_state],
             **answering,
         )
@@ -350,6 +368,9 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         gr.api(api_ask, api_name="ask", **answering)
         # a page opened later lists the library as it is now, not as it was when the app was built
         demo.load(library_view, outputs=[table, del_pick, doc_pick], api_visibility="private")
+        report_query.change(filter_scope, inputs=[report_query, report_scope], outputs=report_scope, api_visibility="private")
+        report_all.click(select_matching, inputs=[report_query, report_scope], outputs=report_scope, api_visibility="private")
+        demo.load(filter_scope, inputs=[report_query, report_scope], outputs=report_scope, api_visibility="private")
         demo.load(list_conversations, inputs=saved_conversations, outputs=conversation_list, api_visibility="private")
     demo.queue(default_concurrency_limit=settings.server.default_concurrency_limit, max_size=settings.server.max_queue)
     return demo
