@@ -216,6 +216,20 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class FeedbackSettings:
+    """Thumbs up/down on the chat's answers, appended to a local JSON Lines file (``rag.feedback``)."""
+
+    path: Path = PROJECT_ROOT / "var" / "feedback.jsonl"
+    max_comment_chars: int = 2000  # a longer comment is cut: the file is read back whole by `rag feedback-to-questions`
+
+    def __post_init__(self) -> None:
+        if not str(self.path).strip() or self.path.name in ("", ".", ".."):
+            raise ConfigError(f"feedback.path must name a file, got {str(self.path)!r}")
+        if self.max_comment_chars < 0:
+            raise ConfigError(f"feedback.max_comment_chars must be >= 0, got {self.max_comment_chars}")
+
+
+@dataclass(frozen=True)
 class Settings:
     corpus: CorpusSettings = field(default_factory=CorpusSettings)
     embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
@@ -225,6 +239,7 @@ class Settings:
     answer: AnswerSettings = field(default_factory=AnswerSettings)
     llm: LLMSettings = field(default_factory=LLMSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    feedback: FeedbackSettings = field(default_factory=FeedbackSettings)
 
     def replace(self, overrides: Mapping[str, Any]) -> "Settings":
         """A copy with dotted overrides applied, e.g. ``{"retrieval.mode": "bm25"}``."""
@@ -246,6 +261,7 @@ _SECTIONS = {
     "answer": AnswerSettings,
     "llm": LLMSettings,
     "server": ServerSettings,
+    "feedback": FeedbackSettings,
 }
 
 

@@ -39,3 +39,7 @@ class EmbeddingError(RagError):
 
 class ServerBusyError(RagError):
     """A question could not start answering within the server's time budget (too many waiting); try again."""
+
+
+class UnknownReportError(RagError, ValueError):
+    """A question was restricted to reports the index does not hold (the message names them)."""

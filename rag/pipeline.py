@@ -20,6 +20,7 @@ from .answer import Gate, load_model, make_reader
 from .conversation import follow_up
 from .config import RETRIEVAL_MODES, Settings, load_settings
 from .errors import EmptyQuestionError, IndexMissingError
+from .filters import resolve_reports
 from .index import IndexStore, load_index
 from .ingest import IngestReport, Progress, ingest, settings_fingerprint
 from .lexicon import strip_zero_width
@@ -156,6 +157,7 @@ class Assistant:
         mode: str | None = None,
         extra_hits: int = 0,
         history: Sequence[Answer] = (),
+        reports: Sequence[str] | None = None,
     ) -> Answer:
         """Answer one question with cited quotes. Raises EmptyQuestionError for an empty question.
 
@@ -165,8 +167,10 @@ class Assistant:
         first; a follow-up (“那2023年呢？”) is rewritten into a standalone question and keeps the report
         under discussion unless it names another (see ``rag.conversation``). A bad ``top_k`` (not a positive
         integer) or ``mode`` (not dense/bm25/hybrid) raises ValueError; lone surrogates and zero-width
-        characters are removed from the question."""
-        *_, answer = self.ask_stream(question, top_k, mode, extra_hits, history)
+        characters are removed from the question. ``reports``: report file names (as ``rag info`` lists them)
+        or doc ids; passages are retrieved from those reports only (None: all). A name the index does not
+        hold, or an empty list, raises UnknownReportError (a ValueError)."""
+        *_, answer = self.ask_stream(question, top_k, mode, extra_hits, history, reports)
         return answer
 
     def ask_stream(
@@ -176,6 +180,7 @@ class Assistant:
         mode: str | None = None,
         extra_hits: int = 0,
         history: Sequence[Answer] = (),
+        reports: Sequence[str] | None = None,
     ) -> Iterator[str | Answer]:
         """Like ``ask``, as a stream: with ``answer.mode = "llm"`` the model's text pieces as it writes them,
         then always the final, checked ``Answer`` (which replaces the streamed text when the checks change it)."""
@@ -186,6 +191,8 @@ class Assistant:
         question = question[:MAX_QUESTION_CHARS]
         with self._lock:
             retriever, gate = self.retriever, self.gate
+        # resolved against the index this question reads (an ingest may swap it meanwhile)
+        allowed = resolve_reports(retriever.store.docs, reports)
         k = top_k or self.settings.retrieval.top_k
         started = time.perf_counter()
         asked = question
@@ -197,7 +204,8 @@ class Assistant:
         if self.settings.answer.mode == "llm" and history:
             # with a language model, the follow-up is condensed by the model; the carried report stays
             question = self._llm().condense(asked, list(history)) or question
-        result = retriever.search(question, top_k=k + max(0, extra_hits), mode=mode, prefer_doc=turn.prefer_doc)
+        result = retriever.search(question, top_k=k + max(0, extra_hits), mode=mode, prefer_doc=turn.prefer_doc,
+                                  allowed_docs=allowed)
         query = plan_query(question)
         used = result.hits if len(result.hits) <= k or query.kind == "which_reports" else result.hits[:k]
         t = time.perf_counter()

@@ -9,8 +9,10 @@ library status), ``/delete`` (report name -> library status).
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from pathlib import Path
 
@@ -18,10 +20,17 @@ import gradio as gr
 
 from rag.admission import FairGate
 from rag.errors import RagError
+from rag.feedback import FeedbackStore, feedback_record
 from rag.library import Library
 from rag.pipeline import Assistant
 from rag.schema import Answer
 
+from .conversations import (
+    EXPORT_SCOPES, answer_for_message, answers_to_export, chat_messages, conversation_choices, open_conversation,
+    save_conversation, track_turns,
+)
+from .export import write_exports
+from .report_filter import matching_reports, scope_choices, selected_reports
 from .render import CSS, answer_markdown, error_message, answer_with_sources_markdown, library_rows, passage_view_html, sources_html
 
 EXAMPLES = [
@@ -96,7 +105,7 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         return library_rows(reports), gr.update(choices=names, value=None), gr.update(choices=names, value=None)
 
     # -- chat ---------------------------------------------------------------------------------------------
-    def respond(message, chat, answers, mode, top_k, request: gr.Request = None):
+    def respond(message, chat, answers, mode, top_k, reports=None, request: gr.Request = None):
         chat = list(chat or [])
         answers = list(answers or [])
         message = (message or "").strip()
@@ -111,7 +120,8 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
             streamed = ""
             # the slot is held while a language model streams (that is its work), not while text is replayed below
             with gate.admit(asker(request), is_heavy(message)):
-                for piece in assistant.ask_stream(message, top_k=int(top_k), mode=mode, history=answers[-HISTORY_TURNS:]):
+                for piece in assistant.ask_stream(message, top_k=int(top_k), mode=mode, history=answers[-HISTORY_TURNS:],
+                                                  reports=selected_reports(reports)):
                     if isinstance(piece, str):  # tokens of a language model, as they come
                         streamed += piece
                         chat[-1] = {"role": "assistant", "content": streamed}
@@ -136,6 +146,70 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         choices = [f"[{c.n}] {c.chunk.title} · {c.chunk.source}" for c in {c.n: c for c in answer.citations}.values()]
         yield chat, answers[-HISTORY_TURNS:], sources_html(answer, lang), gr.update(choices=choices, value=choices[0] if choices else None), ""
 
+    def respond_tracked(message, chat, answers, mode, top_k, turns=None, reports=None, request: gr.Request = None):
+        """``respond``, plus the conversation's turns (one entry per question shown; see ui.conversations)."""
+        turns, before = list(turns or []), len(chat or [])
+        prior = answers[-1] if answers else None
+        for out in respond(message, chat, answers, mode, top_k, reports, request):
+            yield (*out, track_turns(turns, before, prior, len(out[0]), out[1]))
+
+    export_dir = Path(tempfile.gettempdir()) / "rag-exports"
+
+    def export_files(turns, scope):
+        """The conversation (or its last answer) as .md and .docx, for the two download buttons."""
+        answers = answers_to_export(turns or [], scope)
+        if not answers:
+            return gr.update(value=None, interactive=False), gr.update(value=None, interactive=False)
+        md, docx = write_exports(answers, export_dir, lang)
+        return gr.update(value=str(md), interactive=True), gr.update(value=str(docx), interactive=True)
+
+    feedback_store = FeedbackStore(settings.feedback.path)
+    thanks = {"up": "已记录 👍，谢谢！", "down": "已记录 👎，谢谢！您的意见会用于改进。", "withdrawn": "已撤回评价。"}
+
+    def on_like(turns, comment, data: gr.LikeData):
+        """A 👍/👎 (or its withdrawal) on an answer, with the comment typed beside the chat, as one record."""
+        answer = answer_for_message(turns or [], data.index)
+        if answer is None:
+            return gr.update(), "这条消息没有可评价的回答。"
+        rating = "up" if data.liked is True else "down" if data.liked is False else "withdrawn"
+        record = feedback_record(answer, rating, comment or "", max_comment_chars=settings.feedback.max_comment_chars)
+        try:
+            feedback_store.append(record)
+        except OSError as exc:  # disk full, read-only folder: the user is told; the log keeps the path
+            log.error("cannot write feedback to %s: %s", settings.feedback.path, exc)
+            return gr.update(), "⚠️ 反馈未能保存，请稍后再试。"
+        return "", thanks[rating]
+
+    def remember(conversation_id, turns, saved):
+        """Store the conversation in the browser (a new one gets its id here) and refresh the list."""
+        conversation_id = conversation_id or uuid.uuid4().hex[:12]
+        saved = save_conversation(saved, conversation_id, turns or [], time.time())
+        listed = any(c[1] == conversation_id for c in conversation_choices(saved))
+        return saved, conversation_id, gr.update(choices=conversation_choices(saved), value=conversation_id if listed else None)
+
+    def list_conversations(saved):
+        return gr.update(choices=conversation_choices(saved), value=None)
+
+    def reopen(conversation_id, saved):
+        """A stored conversation back in the chat: its messages, its answers as history, its sources."""
+        answers = open_conversation(saved, conversation_id)
+        if not answers:
+            gr.Warning("这个对话无法打开 / this conversation cannot be opened")
+            return gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.update()
+        last = answers[-1]
+        choices = [f"[{c.n}] {c.chunk.title} · {c.chunk.source}" for c in {c.n: c for c in last.citations}.values()]
+        return (chat_messages(answers, lambda a: answer_markdown(a, lang)), answers[-HISTORY_TURNS:], list(answers),
+                conversation_id, sources_html(last, lang), gr.update(choices=choices, value=choices[0] if choices else None))
+
+    def filter_scope(query, selected):
+        """The report multi-select narrowed to what the filter matches (choices already made stay)."""
+        return gr.update(choices=scope_choices(library.reports(), query, selected))
+
+    def select_matching(query, selected):
+        reports = library.reports()
+        chosen = sorted(set(selected or ()) | set(matching_reports(reports, query)))
+        return gr.update(choices=scope_choices(reports, query, chosen), value=chosen)
+
     def new_conversation():
         return [], [], "", gr.update(choices=[], value=None)
 
@@ -158,12 +232,13 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         return passage_view_html(doc.title, doc.source, doc.text, 0, 0)
 
     # -- API ----------------------------------------------------------------------------------------------
-    def api_ask(question: str, conversation_id: str = "", request: gr.Request = None) -> str:
-        """Answer a question; pass the same conversation_id to ask follow-ups. Returns Markdown with sources."""
+    def api_ask(question: str, conversation_id: str = "", reports: list[str] | None = None, request: gr.Request = None) -> str:
+        """Answer a question; pass the same conversation_id to ask follow-ups, and report file names in
+        ``reports`` to answer from those reports only. Returns Markdown with sources."""
         history = conversations.get(conversation_id) if conversation_id else []
         try:
             with gate.admit(asker(request), is_heavy(question)):
-                answer = assistant.ask(question, history=history)
+                answer = assistant.ask(question, history=history, reports=selected_reports(reports))
         except Exception as exc:  # noqa: BLE001 -- the caller gets one sentence; the log keeps the details
             raise gr.Error(user_error(exc, lang), print_exception=False) from None
         if conversation_id:
@@ -210,6 +285,10 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
 
     with gr.Blocks(title="工作报告问答 · Report QA") as demo:
         answers_state = gr.State([])
+        turns_state = gr.State([])  # every turn of the conversation shown (answers_state keeps the last few)
+        conversation_id = gr.State("")  # the id of the shown conversation in the browser's list ("" until answered)
+        # past conversations live in this browser's localStorage (encrypted with a key of this server process)
+        saved_conversations = gr.BrowserState([], storage_key="rag-conversations")
         gr.Markdown(
             "## 工作报告问答\n每个回答都引用原文出处（报告 › 章节 › 原句）；数字被遮盖时直说，报告里没有时不编造。"
         )
@@ -220,14 +299,31 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
                     box = gr.Textbox(placeholder="输入问题，例如：永北圩所在的镇2022年保障了多少户低保？", show_label=False, scale=8, elem_id="rag-question")
                     send = gr.Button("发送", variant="primary", scale=1, elem_id="rag-send")
                     clear = gr.Button("新对话", scale=1)
+                    stop = gr.Button("停止", variant="stop", scale=1, elem_id="rag-stop")
+                with gr.Accordion("历史对话（保存在本浏览器）", open=True):
+                    conversation_list = gr.Radio(choices=[], show_label=False, elem_id="rag-conversations")
                 gr.Examples(EXAMPLES, inputs=box, label="示例问题")
                 sources = gr.HTML(elem_id="rag-sources")
+                with gr.Row():
+                    export_scope = gr.Radio(list(EXPORT_SCOPES), value=EXPORT_SCOPES[0], label="导出（含引用）", scale=2)
+                    export_md = gr.DownloadButton("导出 Markdown", interactive=False, scale=1, elem_id="rag-export-md")
+                    export_docx = gr.DownloadButton("导出 Word", interactive=False, scale=1, elem_id="rag-export-docx")
+                with gr.Row():
+                    feedback_comment = gr.Textbox(placeholder="对回答的意见（可选），写好后点回答下方的 👍 或 👎", show_label=False,
+                                                  scale=4, elem_id="rag-feedback-comment")
+                    feedback_status = gr.Markdown(elem_id="rag-feedback-status")
                 with gr.Row():
                     cite_pick = gr.Dropdown(label="在原文中查看引用", choices=[], scale=4)
                     open_btn = gr.Button("打开原文", scale=1)
                 with gr.Accordion("设置", open=False):
                     mode = gr.Radio(["hybrid", "dense", "bm25"], value=settings.retrieval.mode, label="检索方式（混合 / 向量 / 关键词）")
                     top_k = gr.Slider(1, 20, value=settings.retrieval.top_k, step=1, label="检索段落数 top-k")
+                    with gr.Row():
+                        report_query = gr.Textbox(label="筛选报告（名称 / 地区 / 年份，空格分隔）", scale=3, elem_id="rag-report-query")
+                        report_all = gr.Button("选中筛选出的报告", scale=1, elem_id="rag-report-all")
+                    report_scope = gr.Dropdown(choices=scope_choices(library.reports(), "", ()), value=[], multiselect=True,
+                                               label="只在这些报告中查找（不选 = 全部报告）", elem_id="rag-report-scope",
+                                               allow_custom_value=True)  # reports added after start stay choosable; ask() checks names
             with gr.Tab("报告库", id="library"):
                 rows, _, _ = library_view()
                 table = gr.Dataframe(headers=LIBRARY_HEADERS, value=rows, interactive=False, label="库中的报告")
@@ -253,14 +349,33 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         # gate lets answer_concurrency_limit work at once and decides who goes next
         answering = dict(concurrency_limit=None, concurrency_id="answer")
         chat_io = dict(
-            fn=respond,
-            inputs=[box, chatbot, answers_state, mode, top_k],
-            outputs=[chatbot, answers_state, sources, cite_pick, box],
+            fn=respond_tracked,
+            inputs=[box, chatbot, answers_state, mode, top_k, turns_state, report_scope],
+            outputs=[chatbot, answers_state, sources, cite_pick, box, turns_state],
             **answering,
         )
-        send.click(api_name="chat", **chat_io)
-        box.submit(api_visibility="private", **chat_io)
+        export_io = dict(fn=export_files, inputs=[turns_state, export_scope], outputs=[export_md, export_docx])
+        remember_io = dict(fn=remember, inputs=[conversation_id, turns_state, saved_conversations],
+                           outputs=[saved_conversations, conversation_id, conversation_list], api_visibility="private")
+        asked = [send.click(api_name="chat", **chat_io), box.submit(api_visibility="private", **chat_io)]
+        for event in asked:
+            event.then(api_visibility="private", **export_io)
+            event.then(**remember_io)
+        stop.click(None, cancels=asked)
+        conversation_list.input(
+            reopen, inputs=[conversation_list, saved_conversations],
+            outputs=[chatbot, answers_state, turns_state, conversation_id, sources, cite_pick], api_visibility="private",
+        ).then(api_visibility="private", **export_io)
         clear.click(new_conversation, outputs=[chatbot, answers_state, sources, cite_pick], api_visibility="private")
+        # the Chatbot's own 🗑 button starts a new conversation too (it used to empty the chat but keep its history)
+        chatbot.clear(new_conversation, outputs=[chatbot, answers_state, sources, cite_pick], api_visibility="private")
+        for trigger in (clear.click, chatbot.clear):
+            trigger(lambda: ([], "", gr.update(value=None)), outputs=[turns_state, conversation_id, conversation_list],
+                    api_visibility="private").then(api_visibility="private", **export_io)
+        chatbot.like(on_like, inputs=[turns_state, feedback_comment], outputs=[feedback_comment, feedback_status],
+                     api_visibility="private")
+        # named, so an API caller can fetch its session's conversation as files
+        export_scope.change(api_name="export", **export_io)
         open_btn.click(open_citation, inputs=[cite_pick, answers_state], outputs=[viewer, tabs], api_visibility="private")
         doc_pick.change(view_report, inputs=doc_pick, outputs=viewer, api_visibility="private")
         # waiting for the worker costs nothing, so uploads do not take answering's or anyone's slot
@@ -270,6 +385,10 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         gr.api(api_ask, api_name="ask", **answering)
         # a page opened later lists the library as it is now, not as it was when the app was built
         demo.load(library_view, outputs=[table, del_pick, doc_pick], api_visibility="private")
+        report_query.change(filter_scope, inputs=[report_query, report_scope], outputs=report_scope, api_visibility="private")
+        report_all.click(select_matching, inputs=[report_query, report_scope], outputs=report_scope, api_visibility="private")
+        demo.load(filter_scope, inputs=[report_query, report_scope], outputs=report_scope, api_visibility="private")
+        demo.load(list_conversations, inputs=saved_conversations, outputs=conversation_list, api_visibility="private")
     demo.queue(default_concurrency_limit=settings.server.default_concurrency_limit, max_size=settings.server.max_queue)
     demo.fair_gate = gate  # for tests and the operator's console
     return demo
