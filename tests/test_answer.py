@@ -240,3 +240,14 @@ def test_places_in_a_report_naming_phrase(phrase, places):
 
     assert places_in(phrase) == places
     assert name_core("辽市镇") == "辽市" and name_core("深圳市") == "深圳" and name_core("镇") == "镇"
+
+
+def test_the_english_answer_states_a_figure_never_a_name_with_digits():
+    """“The report gives 2.5年” was read out of “PM2.5年均浓度36.2微克/立方米”."""
+    from types import SimpleNamespace
+
+    from rag.answer.extractive import asked_figure
+
+    plan = SimpleNamespace(focus=SimpleNamespace(units=()))
+    assert not asked_figure("PM2.5年均浓度36.2微克/立方米、同比下降5%", plan).startswith("2.5")
+    assert asked_figure("G316国道改造完成12公里", plan) == "12公里"
