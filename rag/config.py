@@ -189,7 +189,7 @@ class ServerSettings:
     heavy_question_chars: int = 200  # a question longer than this is "heavy": long questions share heavy_slots
     heavy_slots: int = 1  # answering slots long questions may hold together (the rest stay open to short ones)
     per_user_slots: int = 1  # answering slots one user (login or browser session) may hold at once
-    answer_wait_budget_s: float = 30.0  # a question that cannot start within this is told the server is busy
+    answer_wait_budget_s: float = 60.0  # a question that cannot start within this is told the server is busy
 
     def __post_init__(self) -> None:
         if not self.user_env or not self.password_env:
