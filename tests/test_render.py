@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 from rag.schema import Answer, Chunk, Citation, Hit
 from ui.render import (
     answer_markdown,
     answer_with_sources_markdown,
     highlight,
+    report_text,
     library_rows,
     passage_view_html,
     sources_html,
@@ -32,12 +36,14 @@ def test_markers_become_links_with_the_quote_as_tooltip():
 
 def test_markers_without_a_citation_stay_plain():
     a = Answer("文字[3]。", "answered", [], [], "q")
-    assert "[3]" in answer_markdown(a) and "href" not in answer_markdown(a)
+    assert "[3]" in html.unescape(answer_markdown(a)) and "href" not in answer_markdown(a)
 
 
 def test_status_lines():
     red = Answer("报告中该数字以“*”遮盖。原文：“低保户*户”[1]", "redacted", answered().citations, [], "q")
-    assert "遮盖" in answer_markdown(red).split("\n\n")[0]
+    md = answer_markdown(red)
+    assert "rag-status" in md.split("\n\n")[0]
+    assert md.count("以“&#42;”遮盖") == 1 and "*" not in md.replace(' title="', "").split('title="')[0]
     nf = Answer("报告中没有找到能回答这个问题的内容。", "not_found", [], [], "q")
     md = answer_markdown(nf)
     assert "没有找到" in md and md.count("没有找到") == 1
@@ -53,14 +59,14 @@ def test_sources_panel_highlights_the_quote_and_escapes_html():
     html_text = sources_html(answered())
     assert "<mark>一年来全镇共保障城乡低保1120户1774人</mark>" in html_text
     assert "《2022年工作总结》" in html_text and "（一）社会保障" in html_text
-    assert "0.812" in html_text and "000.txt" in html_text and 'id=\'src-1\'' in html_text
-    assert "<b>" not in html_text.replace("<b>[1]", "") and "&lt;b&gt;" in html_text
+    assert "0.812" in html_text and "000.txt" in html.unescape(html_text) and 'id=\'src-1\'' in html_text
+    assert "<b>" not in html_text.replace("<b>[1]", "") and "&#60;b&#62;" in html_text
     assert "无引用" in sources_html(Answer("…", "not_found", [], [], "q"))
 
 
 def test_highlight_with_context():
     assert highlight("abcdefghij", 4, 6, context=2) == "…cd<mark>ef</mark>gh…"
-    assert highlight("a<b", 1, 2) == "a<mark>&lt;</mark>b"
+    assert highlight("a<b", 1, 2) == "a<mark>&#60;</mark>b"
 
 
 def test_api_markdown_lists_numbered_sources():
@@ -81,3 +87,20 @@ def test_passage_viewer_and_library_rows():
     from rag.library import ReportInfo
 
     assert library_rows([ReportInfo("a.txt", "标题", "2022年", 100, 3)]) == [["标题", "a.txt", "2022年", 100, 3]]
+
+
+def test_report_text_reads_as_printed_in_markdown_and_html():
+    """A masked figure must not become italics, nor a heading, list, link, LaTeX or tag."""
+    text = "低保户*户*人，_x_ [1](y) # 1. $$a$$ <b>&amp; \\*"
+    escaped = report_text(text)
+    assert not any(ch in re.sub(r"&#\d+;", "", escaped) for ch in "*_[]()#$<>\\") and "&#42;" in escaped
+    assert html.unescape(escaped) == text
+    assert report_text("一\n二") == "一<br>二"
+
+
+def test_masked_answer_keeps_its_stars_and_markers():
+    quote = "低保户*户*人"
+    chunk = Chunk("d:0", "d", "a.txt", "t", "", 0, 20, f"截至目前{quote}。")
+    c = Citation(1, chunk, quote, 4, 4 + len(quote))
+    md = answer_markdown(Answer(f"原文：“{quote}”[1]", "redacted", [c], [], "q"))
+    assert "原文：“低保户&#42;户&#42;人”<sup><a href=" in md and 'title="低保户*户*人"' in md

@@ -1,7 +1,8 @@
 """How an answer looks: pure functions from ``Answer`` (and friends) to Markdown / HTML strings.
 
 No Gradio here, so every rendering rule is unit-tested on its own. Chinese interface text by default,
-English with ``lang="en"``. All report text is HTML-escaped before it is shown.
+English with ``lang="en"``. All report text goes through ``report_text`` before it is shown, so it reads exactly
+as printed: a masked figure ``低保户*户`` must not turn into italics in the chat's Markdown.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from rag.schema import Answer
 
 TEXT = {
     "zh": {
-        "redacted": "⚠️ 报告中这个数字被遮盖（以“*”显示），无法给出具体数值。",
+        "redacted": "⚠️ 数字被遮盖",
         "not_found": "ℹ️ 报告中没有找到能回答这个问题的内容。",
         "sources": "来源",
         "score": "检索得分",
@@ -23,7 +24,7 @@ TEXT = {
         "no_sources": "（无引用）",
     },
     "en": {
-        "redacted": "⚠️ The report masks this figure (printed as “*”); no number can be given.",
+        "redacted": "⚠️ Masked figure",
         "not_found": "ℹ️ The reports do not contain an answer to this question.",
         "sources": "Sources",
         "score": "retrieval score",
@@ -79,6 +80,15 @@ def error_message(exc: BaseException, lang: str = "zh") -> str:
 
 
 _MARKER = re.compile(r"\[(\d+)\]")
+# Characters that Markdown (or the chat's LaTeX and HTML) would read as syntax. As numeric character references
+# they display as themselves both in Markdown paragraphs and inside HTML blocks, where a backslash would show.
+_SYNTAX = str.maketrans({c: f"&#{ord(c)};" for c in "&<>\"'`*_[]{}()#+-.!|~$\\"})
+
+
+def report_text(text: str) -> str:
+    """Report text (or any text from a user or a file) -> HTML that shows it exactly as printed, whether it
+    lands in Markdown or in HTML: every Markdown, LaTeX and HTML special character escaped, newlines as <br>."""
+    return text.translate(_SYNTAX).replace("\n", "<br>")
 
 
 def _t(lang: str, key: str) -> str:
@@ -89,23 +99,28 @@ def answer_markdown(answer: Answer, lang: str = "zh") -> str:
     """The chat message: the answer with each ``[n]`` as a superscript link whose tooltip is the quote,
     a plain status line for masked / not-found answers, and the rewritten question of a follow-up."""
     quotes = {c.n: c.quote for c in answer.citations}
-    body = html.escape(answer.text, quote=False)
-
-    def marker(m: re.Match) -> str:
-        n = int(m.group(1))
+    # the text between markers is escaped piece by piece, so the markers' own brackets stay links
+    pieces = _MARKER.split(answer.text)
+    body = []
+    for i, piece in enumerate(pieces):
+        if i % 2 == 0:
+            body.append(report_text(piece))
+            continue
+        n = int(piece)
         if n not in quotes:
-            return m.group(0)
+            body.append(report_text(f"[{n}]"))
+            continue
         title = html.escape(quotes[n].replace("\n", " ")[:200], quote=True)
-        return f'<sup><a href="#src-{n}" title="{title}">[{n}]</a></sup>'
-
-    body = _MARKER.sub(marker, body)
+        body.append(f'<sup><a href="#src-{n}" title="{title}">[{n}]</a></sup>')
     lines = []
+    # the masked-figure answer already says why there is no number: its status is a short label, not a
+    # second notice; a not-found answer is the notice alone
     if answer.status in ("redacted", "not_found"):
-        lines.append(f"**{_t(lang, answer.status)}**")
+        lines.append(f'<span class="rag-status">{_t(lang, answer.status)}</span>')
     if answer.status != "not_found":
-        lines.append(body)
+        lines.append("".join(body))
     if answer.standalone_question and answer.standalone_question != answer.question:
-        lines.append(f"<small>{_t(lang, 'understood')}：{html.escape(answer.standalone_question)}</small>")
+        lines.append(f"<small>{_t(lang, 'understood')}：{report_text(answer.standalone_question)}</small>")
     return "\n\n".join(lines)
 
 
@@ -117,8 +132,7 @@ def highlight(text: str, start: int, end: int, context: int | None = None) -> st
     before, quote, after = text[a:start], text[start:end], text[end:b]
     lead = "…" if a > 0 else ""
     tail = "…" if b < len(text) else ""
-    esc = lambda s: html.escape(s).replace("\n", "<br>")  # noqa: E731
-    return f"{lead}{esc(before)}<mark>{esc(quote)}</mark>{esc(after)}{tail}"
+    return f"{lead}{report_text(before)}<mark>{report_text(quote)}</mark>{report_text(after)}{tail}"
 
 
 def sources_html(answer: Answer, lang: str = "zh") -> str:
@@ -137,11 +151,11 @@ def sources_html(answer: Answer, lang: str = "zh") -> str:
         local_a, local_b = c.quote_start - chunk.start, c.quote_end - chunk.start
         score = scores.get(chunk.chunk_id)
         score_text = f" · {_t(lang, 'score')} {score:.3f}" if score is not None else ""
-        section = f"<div class='rag-section'>{html.escape(chunk.section)}</div>" if chunk.section else ""
+        section = f"<div class='rag-section'>{report_text(chunk.section)}</div>" if chunk.section else ""
         parts.append(
             f"<div class='rag-source' id='src-{c.n}'>"
-            f"<div class='rag-head'><b>[{c.n}] 《{html.escape(chunk.title)}》</b>"
-            f"<span class='rag-file'> {html.escape(chunk.source)} · {_t(lang, 'chars')} {c.quote_start}–{c.quote_end}{score_text}</span></div>"
+            f"<div class='rag-head'><b>[{c.n}] 《{report_text(chunk.title)}》</b>"
+            f"<span class='rag-file'> {report_text(chunk.source)} · {_t(lang, 'chars')} {c.quote_start}–{c.quote_end}{score_text}</span></div>"
             f"{section}<div class='rag-passage'>{highlight(chunk.text, local_a, local_b)}</div></div>"
         )
     parts.append("</div>")
@@ -175,10 +189,10 @@ def answer_with_sources_markdown(answer: Answer, lang: str = "zh") -> str:
 def passage_view_html(title: str, source: str, text: str, start: int, end: int) -> str:
     """The passage viewer: the whole report with the cited range highlighted (scrolled into view by id)."""
     start, end = max(0, start), min(len(text), end)
-    esc = lambda s: html.escape(s).replace("\n", "<br>")  # noqa: E731
     return (
-        f"<div class='rag-viewer'><h4>《{html.escape(title)}》 <small>{html.escape(source)}</small></h4>"
-        f"<div class='rag-doc'>{esc(text[:start])}<mark id='rag-cited'>{esc(text[start:end])}</mark>{esc(text[end:])}</div></div>"
+        f"<div class='rag-viewer'><h4>《{report_text(title)}》 <small>{report_text(source)}</small></h4>"
+        f"<div class='rag-doc'>{report_text(text[:start])}<mark id='rag-cited'>{report_text(text[start:end])}</mark>"
+        f"{report_text(text[end:])}</div></div>"
     )
 
 
