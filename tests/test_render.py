@@ -13,7 +13,9 @@ from ui.render import (
     report_text,
     library_rows,
     passage_view_html,
-    sources_html,
+    chat_message,
+    collapse_sources,
+    sources_block,
     where,
 )
 
@@ -30,7 +32,7 @@ def answered():
 
 def test_markers_become_links_with_the_quote_as_tooltip():
     md = answer_markdown(answered())
-    assert '<a href="#src-1" title="一年来全镇共保障城乡低保1120户1774人">[1]</a>' in md
+    assert '<a href="#src-0-1" title="一年来全镇共保障城乡低保1120户1774人">[1]</a>' in md
     assert "1120户" in md
 
 
@@ -55,13 +57,29 @@ def test_follow_up_shows_how_it_was_understood():
     assert "理解为" in answer_markdown(a) and "2023年保障" in answer_markdown(a)
 
 
-def test_sources_panel_highlights_the_quote_and_escapes_html():
-    html_text = sources_html(answered())
-    assert "<mark>一年来全镇共保障城乡低保1120户1774人</mark>" in html_text
-    assert "《2022年工作总结》" in html_text and "（一）社会保障" in html_text
-    assert "0.812" in html_text and "000.txt" in html.unescape(html_text) and 'id=\'src-1\'' in html_text
-    assert "<b>" not in html_text.replace("<b>[1]", "") and "&#60;b&#62;" in html_text
-    assert "无引用" in sources_html(Answer("…", "not_found", [], [], "q"))
+def test_sources_block_highlights_the_quote_ranks_and_escapes_html():
+    block = sources_block(answered(), turn=3, names={"000.txt": "城关镇 · 2022年工作总结"})
+    assert block.startswith("<details class='rag-sources' open><summary>来源（1）</summary>") and "\n" not in block
+    assert "<mark>一年来全镇共保障城乡低保1120户1774人</mark>" in block
+    assert "城关镇 · 2022年工作总结" in block and "（一）社会保障" in block and "id='src-3-1'" in block
+    assert "第1位" in block and "width:100%" in block and "0.812" not in block  # a rank and a bar, not a raw score
+    assert "<b>" not in block.replace("<b>[1]", "") and "&#60;b&#62;" in block
+    assert sources_block(Answer("…", "not_found", [], [], "q"), turn=1) == ""
+
+
+def test_a_chat_message_links_its_markers_to_its_own_sources():
+    md = chat_message(answered(), turn=2)
+    assert 'href="#src-2-1"' in md and "id='src-2-1'" in md and "《" not in md.split("<details")[0]
+    assert "2022年工作总结" in md  # no readable name given: the title
+    folded = collapse_sources([{"type": "text", "text": md}])[0]["text"]
+    assert "<details class='rag-sources'>" in folded and collapse_sources(md) == folded
+
+
+def test_relevance_is_relative_to_the_best_hit():
+    best = answered()
+    other = Chunk("d:200", "d", "000.txt", "t", "", 200, 210, "另一段")
+    a = Answer(best.text, "answered", best.citations, [Hit(other, 1.6, 1), Hit(CHUNK, 0.8, 2)], "q")
+    assert "第2位" in sources_block(a, 1) and "width:50%" in sources_block(a, 1)
 
 
 def test_highlight_with_context():

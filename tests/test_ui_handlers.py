@@ -54,7 +54,7 @@ def test_chat_and_api_show_a_short_chinese_sentence_and_log_the_details(error, e
 
     demo = build_app(FailingAssistant(error), EmptyLibrary())
     with caplog.at_level(logging.INFO, logger="ui.app"):
-        *_, last = handler(demo, "chat")("问题", [], [], "hybrid", 5)
+        *_, last = handler(demo, "chat")("问题", [], [], [], "hybrid", 5)
     message = last[0][-1]["content"]
     assert expected in message and INTERNAL not in message and "Traceback" not in message
     assert len(message) < 60

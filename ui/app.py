@@ -1,6 +1,6 @@
 """The Gradio chat: a thin shell over ``Assistant.ask`` and the report library (no retrieval logic here).
 
-Tabs: 问答 (chat with streaming answers, a sources panel, settings), 报告库 (list / upload / delete reports),
+Tabs: 问答 (chat with streaming answers, each with its own collapsible sources; settings), 报告库 (list / upload / delete reports),
 原文 (a report with the cited passage highlighted). Named API endpoints for ``gradio_client``:
 ``/ask`` (question [+ conversation id] -> answer Markdown with numbered sources), ``/ingest`` (files ->
 library status), ``/delete`` (report name -> library status).
@@ -21,7 +21,7 @@ from rag.library import Library
 from rag.pipeline import Assistant
 from rag.schema import Answer
 
-from .render import CSS, answer_markdown, error_message, answer_with_sources_markdown, library_rows, passage_view_html, sources_html
+from .render import CSS, answer_with_sources_markdown, chat_message, collapse_sources, error_message, library_rows, passage_view_html
 
 EXAMPLES = [
     "永北圩所在的镇2022年一共保障了多少户城乡低保？",
@@ -35,6 +35,7 @@ LIBRARY_HEADERS = ["标题", "文件", "时期", "字数", "段落数"]
 HISTORY_TURNS = 4  # earlier answers a follow-up is read against
 STREAM_STEP = 6  # characters per streamed update
 MAX_CONVERSATIONS = 500
+MAX_CITED_TURNS = 20  # answers whose citations the viewer's picker still offers
 
 log = logging.getLogger(__name__)
 
@@ -77,22 +78,29 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
     settings = assistant.settings
     conversations = ConversationStore()
 
+    def report_names() -> dict[str, str]:
+        return {}
+
     def library_view():
         reports = library.reports()
         names = [r.source for r in reports]
         return library_rows(reports), gr.update(choices=names, value=None), gr.update(choices=names, value=None)
 
     # -- chat ---------------------------------------------------------------------------------------------
-    def respond(message, chat, answers, mode, top_k):
+    def respond(message, chat, answers, cited, mode, top_k):
         chat = list(chat or [])
         answers = list(answers or [])
+        cited = list(cited or [])
         message = (message or "").strip()
         if not message:
             gr.Warning("请输入问题 / Please type a question")
-            yield chat, answers, gr.update(), gr.update(), message
+            yield chat, answers, cited, gr.update(), message
             return
+        # earlier answers keep their sources, folded away so the newest answer's are the ones in view
+        chat = [dict(m, content=collapse_sources(m["content"])) if m.get("role") == "assistant" else m for m in chat]
         chat.append({"role": "user", "content": message})
         chat.append({"role": "assistant", "content": ""})
+        turn = sum(1 for m in chat if m.get("role") == "assistant")
         try:
             answer = None
             streamed = ""
@@ -100,41 +108,44 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
                 if isinstance(piece, str):  # tokens of a language model, as they come
                     streamed += piece
                     chat[-1] = {"role": "assistant", "content": streamed}
-                    yield chat, answers, "", gr.update(choices=[], value=None), ""
+                    yield chat, answers, cited, gr.update(), ""
                 else:
                     answer = piece
         except Exception as exc:  # noqa: BLE001 -- any failure is one sentence here and logged in full
             chat[-1] = {"role": "assistant", "content": f"⚠️ {user_error(exc, lang)}"}
-            yield chat, answers, "", gr.update(choices=[], value=None), ""
+            yield chat, answers, cited, gr.update(), ""
             return
         if not streamed:
             # the extractive answer is ready at once: show it arriving, then the rendered message
             plain = answer.text
             for i in range(STREAM_STEP, len(plain) + STREAM_STEP, STREAM_STEP):
                 chat[-1] = {"role": "assistant", "content": plain[:i]}
-                # the previous answer's sources must not sit beside the new one
-                yield chat, answers, "", gr.update(choices=[], value=None), ""
+                yield chat, answers, cited, gr.update(), ""
                 time.sleep(0.01)
-        # the final message replaces the stream (checked text, markers, status)
-        chat[-1] = {"role": "assistant", "content": answer_markdown(answer, lang)}
+        # the final message replaces the stream (checked text, markers, status, the answer's own sources)
+        names = report_names()
+        chat[-1] = {"role": "assistant", "content": chat_message(answer, turn, names, lang)}
         answers.append(answer)
-        choices = [f"[{c.n}] {c.chunk.title} · {c.chunk.source}" for c in {c.n: c for c in answer.citations}.values()]
-        yield chat, answers[-HISTORY_TURNS:], sources_html(answer, lang), gr.update(choices=choices, value=choices[0] if choices else None), ""
+        for c in {c.n: c for c in answer.citations}.values():
+            label = f"第{turn}问 [{c.n}] {names.get(c.chunk.source, c.chunk.title)}"
+            cited.append({"key": f"{turn}:{c.n}", "label": label, "doc_id": c.chunk.doc_id, "section": c.chunk.section,
+                          "start": c.quote_start, "end": c.quote_end})
+        cited = [c for c in cited if int(c["key"].split(":")[0]) > turn - MAX_CITED_TURNS]
+        newest = next((c["key"] for c in cited if c["key"].startswith(f"{turn}:")), None)
+        choices = [(c["label"], c["key"]) for c in reversed(cited)]
+        yield chat, answers[-HISTORY_TURNS:], cited, gr.update(choices=choices, value=newest), ""
 
     def new_conversation():
-        return [], [], "", gr.update(choices=[], value=None)
+        return [], [], [], gr.update(choices=[], value=None)
 
-    def open_citation(choice, answers):
-        if not choice or not answers:
-            return gr.update(), gr.update()
-        n = int(choice.split("]")[0].lstrip("["))
-        citation = next((c for c in answers[-1].citations if c.n == n), None)
+    def open_citation(key, cited):
+        citation = next((c for c in cited or [] if c["key"] == key), None)
         if citation is None:
             return gr.update(), gr.update()
-        doc = assistant.store.doc_by_id.get(citation.chunk.doc_id)
+        doc = assistant.store.doc_by_id.get(citation["doc_id"])
         if doc is None:
             return "<em>该报告已不在库中 / report no longer in the library</em>", gr.Tabs(selected="viewer")
-        return passage_view_html(doc.title, doc.source, doc.text, citation.quote_start, citation.quote_end), gr.Tabs(selected="viewer")
+        return passage_view_html(doc.title, doc.source, doc.text, citation["start"], citation["end"]), gr.Tabs(selected="viewer")
 
     def view_report(source):
         doc = next((d for d in assistant.store.docs if d.source == source), None)
@@ -194,6 +205,7 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
 
     with gr.Blocks(title="工作报告问答 · Report QA") as demo:
         answers_state = gr.State([])
+        cited_state = gr.State([])  # the citations of this conversation's answers, for the viewer's picker
         gr.Markdown(
             "## 工作报告问答\n每个回答都引用原文出处（报告 › 章节 › 原句）；数字被遮盖时直说，报告里没有时不编造。"
         )
@@ -204,11 +216,10 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
                     box = gr.Textbox(placeholder="输入问题，例如：永北圩所在的镇2022年保障了多少户低保？", show_label=False, scale=8, elem_id="rag-question")
                     send = gr.Button("发送", variant="primary", scale=1, elem_id="rag-send")
                     clear = gr.Button("新对话", scale=1)
-                gr.Examples(EXAMPLES, inputs=box, label="示例问题")
-                sources = gr.HTML(elem_id="rag-sources")
                 with gr.Row():
-                    cite_pick = gr.Dropdown(label="在原文中查看引用", choices=[], scale=4)
-                    open_btn = gr.Button("打开原文", scale=1)
+                    cite_pick = gr.Dropdown(label="在原文中查看引用", choices=[], value=None, scale=4, elem_id="rag-cite-pick")
+                    open_btn = gr.Button("打开原文", scale=1, elem_id="rag-open")
+                gr.Examples(EXAMPLES, inputs=box, label="示例问题", elem_id="rag-examples")
                 with gr.Accordion("设置", open=False):
                     mode = gr.Radio(["hybrid", "dense", "bm25"], value=settings.retrieval.mode, label="检索方式（混合 / 向量 / 关键词）")
                     top_k = gr.Slider(1, 20, value=settings.retrieval.top_k, step=1, label="检索段落数 top-k")
@@ -237,14 +248,14 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         answering = dict(concurrency_limit=settings.server.answer_concurrency_limit, concurrency_id="answer")
         chat_io = dict(
             fn=respond,
-            inputs=[box, chatbot, answers_state, mode, top_k],
-            outputs=[chatbot, answers_state, sources, cite_pick, box],
+            inputs=[box, chatbot, answers_state, cited_state, mode, top_k],
+            outputs=[chatbot, answers_state, cited_state, cite_pick, box],
             **answering,
         )
         send.click(api_name="chat", **chat_io)
         box.submit(api_visibility="private", **chat_io)
-        clear.click(new_conversation, outputs=[chatbot, answers_state, sources, cite_pick], api_visibility="private")
-        open_btn.click(open_citation, inputs=[cite_pick, answers_state], outputs=[viewer, tabs], api_visibility="private")
+        clear.click(new_conversation, outputs=[chatbot, answers_state, cited_state, cite_pick], api_visibility="private")
+        open_btn.click(open_citation, inputs=[cite_pick, cited_state], outputs=[viewer, tabs], api_visibility="private")
         doc_pick.change(view_report, inputs=doc_pick, outputs=viewer, api_visibility="private")
         # waiting for the worker costs nothing, so uploads do not take answering's or anyone's slot
         add_btn.click(add_files, inputs=upload, outputs=[lib_status, table, del_pick, doc_pick], api_name="ingest",

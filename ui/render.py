@@ -17,21 +17,21 @@ TEXT = {
         "redacted": "⚠️ 数字被遮盖",
         "not_found": "ℹ️ 报告中没有找到能回答这个问题的内容。",
         "sources": "来源",
-        "score": "检索得分",
+        "rank": "第{}位",
+        "relevance": "相关度",
         "open": "查看原文",
         "understood": "理解为",
         "chars": "字符",
-        "no_sources": "（无引用）",
     },
     "en": {
         "redacted": "⚠️ Masked figure",
         "not_found": "ℹ️ The reports do not contain an answer to this question.",
         "sources": "Sources",
-        "score": "retrieval score",
+        "rank": "rank {}",
+        "relevance": "relevance",
         "open": "open in report",
         "understood": "understood as",
         "chars": "chars",
-        "no_sources": "(no citations)",
     },
 }
 
@@ -95,9 +95,10 @@ def _t(lang: str, key: str) -> str:
     return TEXT.get(lang, TEXT["zh"])[key]
 
 
-def answer_markdown(answer: Answer, lang: str = "zh") -> str:
-    """The chat message: the answer with each ``[n]`` as a superscript link whose tooltip is the quote,
-    a plain status line for masked / not-found answers, and the rewritten question of a follow-up."""
+def answer_markdown(answer: Answer, lang: str = "zh", turn: int = 0) -> str:
+    """The answer's text for the chat: each ``[n]`` a superscript link to source ``n`` of chat turn ``turn``
+    with the quote as its tooltip, a status label for masked / not-found answers, and the rewritten question
+    of a follow-up."""
     quotes = {c.n: c.quote for c in answer.citations}
     # the text between markers is escaped piece by piece, so the markers' own brackets stay links
     pieces = _MARKER.split(answer.text)
@@ -111,7 +112,7 @@ def answer_markdown(answer: Answer, lang: str = "zh") -> str:
             body.append(report_text(f"[{n}]"))
             continue
         title = html.escape(quotes[n].replace("\n", " ")[:200], quote=True)
-        body.append(f'<sup><a href="#src-{n}" title="{title}">[{n}]</a></sup>')
+        body.append(f'<sup><a href="#{source_id(turn, n)}" title="{title}">[{n}]</a></sup>')
     lines = []
     # the masked-figure answer already says why there is no number: its status is a short label, not a
     # second notice; a not-found answer is the notice alone
@@ -135,13 +136,30 @@ def highlight(text: str, start: int, end: int, context: int | None = None) -> st
     return f"{lead}{report_text(before)}<mark>{report_text(quote)}</mark>{report_text(after)}{tail}"
 
 
-def sources_html(answer: Answer, lang: str = "zh") -> str:
-    """The sources panel: per citation the report title, section path, retrieval score, file and offsets,
-    and the quote highlighted inside its passage."""
+def _relevance(answer: Answer) -> dict[str, tuple[int, float]]:
+    """chunk id -> (rank, relevance 0..1 relative to the best hit): what a reader can compare, unlike raw
+    fused scores, whose scale depends on the retrieval mode."""
+    if not answer.hits:
+        return {}
+    best = max(h.score for h in answer.hits)
+    return {h.chunk.chunk_id: (h.rank, max(0.0, h.score / best) if best > 0 else 0.0) for h in answer.hits}
+
+
+def source_id(turn: int, n: int) -> str:
+    """The HTML id of source ``n`` of the answer in chat turn ``turn`` (unique in the page)."""
+    return f"src-{turn}-{n}"
+
+
+def sources_block(answer: Answer, turn: int, names: dict[str, str] | None = None, lang: str = "zh", expanded: bool = True) -> str:
+    """The sources of one answer as a collapsible block that goes in the answer's own chat message: per
+    citation its number, the report's readable name (``names``: file -> name, else the title), the rank
+    with a relevance bar, the section path and the quote highlighted in its passage. One line of HTML (a
+    blank line would end the HTML block in Markdown); empty when the answer cites nothing."""
     if not answer.citations:
-        return f'<div class="rag-sources"><em>{_t(lang, "no_sources")}</em></div>'
-    scores = {h.chunk.chunk_id: h.score for h in answer.hits}
-    parts = [f'<div class="rag-sources"><h4>{_t(lang, "sources")}</h4>']
+        return ""
+    names = names or {}
+    relevance = _relevance(answer)
+    items = []
     seen: set[int] = set()
     for c in answer.citations:
         if c.n in seen:
@@ -149,17 +167,38 @@ def sources_html(answer: Answer, lang: str = "zh") -> str:
         seen.add(c.n)
         chunk = c.chunk
         local_a, local_b = c.quote_start - chunk.start, c.quote_end - chunk.start
-        score = scores.get(chunk.chunk_id)
-        score_text = f" · {_t(lang, 'score')} {score:.3f}" if score is not None else ""
+        rank = ""
+        if chunk.chunk_id in relevance:
+            place, share = relevance[chunk.chunk_id]
+            percent = round(100 * share)
+            rank = (
+                f"<span class='rag-rank'>{_t(lang, 'rank').format(place)}</span>"
+                f"<span class='rag-bar' title='{_t(lang, 'relevance')} {percent}%'><span style='width:{percent}%'></span></span>"
+            )
         section = f"<div class='rag-section'>{report_text(chunk.section)}</div>" if chunk.section else ""
-        parts.append(
-            f"<div class='rag-source' id='src-{c.n}'>"
-            f"<div class='rag-head'><b>[{c.n}] 《{report_text(chunk.title)}》</b>"
-            f"<span class='rag-file'> {report_text(chunk.source)} · {_t(lang, 'chars')} {c.quote_start}–{c.quote_end}{score_text}</span></div>"
+        items.append(
+            f"<div class='rag-source' id='{source_id(turn, c.n)}'>"
+            f"<div class='rag-head'><b>[{c.n}]</b> <span class='rag-report'>{report_text(names.get(chunk.source, chunk.title))}</span>{rank}</div>"
             f"{section}<div class='rag-passage'>{highlight(chunk.text, local_a, local_b)}</div></div>"
         )
-    parts.append("</div>")
-    return "".join(parts)
+    summary = f"{_t(lang, 'sources')}（{len(items)}）" if lang == "zh" else f"{_t(lang, 'sources')} ({len(items)})"
+    return f"<details class='rag-sources'{' open' if expanded else ''}><summary>{summary}</summary>{''.join(items)}</details>"
+
+
+def collapse_sources(content):
+    """A chat message's content (a string, or Gradio's list of parts) with its sources block folded."""
+    if isinstance(content, str):
+        return content.replace("<details class='rag-sources' open>", "<details class='rag-sources'>")
+    if isinstance(content, list):
+        return [dict(p, text=collapse_sources(p["text"])) if isinstance(p, dict) and isinstance(p.get("text"), str) else p for p in content]
+    return content
+
+
+def chat_message(answer: Answer, turn: int, names: dict[str, str] | None = None, lang: str = "zh") -> str:
+    """The whole chat message of an answer: the answer (its markers link to its own sources), then its sources."""
+    block = sources_block(answer, turn, names, lang)
+    text = answer_markdown(answer, lang, turn)
+    return f"{text}\n\n{block}" if block else text
 
 
 def where(chunk) -> str:
