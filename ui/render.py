@@ -240,11 +240,21 @@ def library_rows(reports) -> list[list]:
     return [[r.title, r.source, r.period, r.characters, r.passages] for r in reports]
 
 
+# Colours come from the Gradio theme's variables, so the sources read well in the light and the dark theme;
+# the highlight is the one fixed colour: dark text on amber has a contrast above 4.5 in both.
 CSS = """
-.rag-sources { font-size: 0.92em; }
-.rag-source { border-left: 3px solid #c0392b; padding: 4px 10px; margin: 8px 0; background: #fafafa; }
-.rag-head .rag-file { color: #666; font-size: 0.9em; }
-.rag-section { color: #555; font-size: 0.9em; margin: 2px 0 4px; }
-.rag-passage mark, .rag-doc mark { background: #ffe58f; padding: 0 1px; }
-.rag-doc { max-height: 480px; overflow-y: auto; white-space: normal; line-height: 1.7; }
+.rag-sources { font-size: 0.92em; margin-top: 6px; color: var(--body-text-color); }
+.rag-sources > summary { cursor: pointer; font-weight: 600; }
+.rag-source { border-left: 3px solid var(--color-accent); padding: 4px 10px; margin: 8px 0;
+  background: var(--background-fill-secondary); color: var(--body-text-color); border-radius: 4px; }
+.rag-head { display: flex; flex-wrap: wrap; align-items: center; gap: 6px; }
+.rag-rank { font-size: 0.85em; }
+.rag-bar { display: inline-block; width: 48px; height: 6px; border-radius: 3px; background: var(--border-color-primary); }
+.rag-bar > span { display: block; height: 100%; border-radius: 3px; background: var(--color-accent); }
+.rag-section { font-size: 0.88em; margin: 2px 0 4px; color: var(--body-text-color); }
+.rag-sources mark, .rag-viewer mark { background: #ffd666; color: #1a1a1a; padding: 0 1px; border-radius: 2px; }
+.rag-viewer { color: var(--body-text-color); }
+.rag-viewer .rag-section { margin-bottom: 8px; }
+.rag-doc { max-height: 480px; overflow-y: auto; white-space: normal; line-height: 1.7; padding-right: 6px; }
+.rag-status { font-weight: 600; }
 """
