@@ -100,8 +100,9 @@ def test_where_does_not_repeat_the_title():
 
 
 def test_passage_viewer_and_library_rows():
-    view = passage_view_html("标题", "a.txt", "前文。引用。后文。", 3, 6)
+    view = passage_view_html("辽市镇 · 标题", "a.txt", "一、民生 › （一）低保", "前文。引用。后文。", 3, 6)
     assert "<mark id='rag-cited'>引用。</mark>" in view
+    assert "辽市镇 · 标题" in view and "<div class='rag-section'>一、民生 › （一）低保</div>" in view
     from rag.library import ReportInfo
 
     assert library_rows([ReportInfo("a.txt", "标题", "2022年", 100, 3)]) == [["标题", "a.txt", "2022年", 100, 3]]

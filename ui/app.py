@@ -36,6 +36,17 @@ HISTORY_TURNS = 4  # earlier answers a follow-up is read against
 STREAM_STEP = 6  # characters per streamed update
 MAX_CONVERSATIONS = 500
 MAX_CITED_TURNS = 20  # answers whose citations the viewer's picker still offers
+# The viewer's HTML arrives after the tab switch: wait for the highlight to be laid out, then bring it into
+# view inside the report's scroll box (and the page).
+SCROLL_TO_QUOTE = """() => {
+  let tries = 0;
+  const go = () => {
+    const mark = document.querySelector('#rag-viewer mark');
+    if (mark && mark.offsetParent) mark.scrollIntoView({block: 'center'});
+    else if (tries++ < 60) setTimeout(go, 50);
+  };
+  go();
+}"""
 
 log = logging.getLogger(__name__)
 
@@ -144,14 +155,17 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
             return gr.update(), gr.update()
         doc = assistant.store.doc_by_id.get(citation["doc_id"])
         if doc is None:
-            return "<em>该报告已不在库中 / report no longer in the library</em>", gr.Tabs(selected="viewer")
-        return passage_view_html(doc.title, doc.source, doc.text, citation["start"], citation["end"]), gr.Tabs(selected="viewer")
+            return "<em>该报告已不在库中 / report no longer in the library</em>", gr.Tabs(selected="viewer"), gr.update()
+        name = report_names().get(doc.source, doc.title)
+        view = passage_view_html(name, doc.source, citation["section"], doc.text, citation["start"], citation["end"])
+        # the picker names the report shown (choosing it there re-opens it from the top: .input, not .change)
+        return view, gr.Tabs(selected="viewer"), gr.update(value=doc.source)
 
     def view_report(source):
         doc = next((d for d in assistant.store.docs if d.source == source), None)
         if doc is None:
             return ""
-        return passage_view_html(doc.title, doc.source, doc.text, 0, 0)
+        return passage_view_html(report_names().get(doc.source, doc.title), doc.source, "", doc.text, 0, 0)
 
     # -- API ----------------------------------------------------------------------------------------------
     def api_ask(question: str, conversation_id: str = "") -> str:
@@ -240,7 +254,7 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
                     del_pick = gr.Dropdown(choices=names, label="删除报告", scale=4, allow_custom_value=True)
                     del_btn = gr.Button("删除", variant="stop", scale=1)
             with gr.Tab("原文", id="viewer"):
-                doc_pick = gr.Dropdown(choices=[r.source for r in library.reports()], label="选择报告")
+                doc_pick = gr.Dropdown(choices=[r.source for r in library.reports()], value=None, label="选择报告", elem_id="rag-doc-pick")
                 viewer = gr.HTML(elem_id="rag-viewer")
 
         # answering is the heavy work (embedding, reading): the chat and /ask share one limited group, so a
@@ -255,8 +269,9 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         send.click(api_name="chat", **chat_io)
         box.submit(api_visibility="private", **chat_io)
         clear.click(new_conversation, outputs=[chatbot, answers_state, cited_state, cite_pick], api_visibility="private")
-        open_btn.click(open_citation, inputs=[cite_pick, cited_state], outputs=[viewer, tabs], api_visibility="private")
-        doc_pick.change(view_report, inputs=doc_pick, outputs=viewer, api_visibility="private")
+        open_btn.click(open_citation, inputs=[cite_pick, cited_state], outputs=[viewer, tabs, doc_pick], api_visibility="private").then(
+            None, js=SCROLL_TO_QUOTE)
+        doc_pick.input(view_report, inputs=doc_pick, outputs=viewer, api_visibility="private")
         # waiting for the worker costs nothing, so uploads do not take answering's or anyone's slot
         add_btn.click(add_files, inputs=upload, outputs=[lib_status, table, del_pick, doc_pick], api_name="ingest",
                       concurrency_limit=None)

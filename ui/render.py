@@ -225,11 +225,14 @@ def answer_with_sources_markdown(answer: Answer, lang: str = "zh") -> str:
     return "\n".join(lines)
 
 
-def passage_view_html(title: str, source: str, text: str, start: int, end: int) -> str:
-    """The passage viewer: the whole report with the cited range highlighted (scrolled into view by id)."""
+def passage_view_html(name: str, source: str, section: str, text: str, start: int, end: int) -> str:
+    """The report viewer: the report's readable name, its file, the section path of the cited passage, and
+    the whole report in a scroll box with the cited range highlighted (``mark#rag-cited``; the page scrolls
+    it into view)."""
     start, end = max(0, start), min(len(text), end)
+    where_line = f"<div class='rag-section'>{report_text(section)}</div>" if section else ""
     return (
-        f"<div class='rag-viewer'><h4>《{report_text(title)}》 <small>{report_text(source)}</small></h4>"
+        f"<div class='rag-viewer'><h4>{report_text(name)} <small class='rag-file'>{report_text(source)}</small></h4>{where_line}"
         f"<div class='rag-doc'>{report_text(text[:start])}<mark id='rag-cited'>{report_text(text[start:end])}</mark>"
         f"{report_text(text[end:])}</div></div>"
     )
