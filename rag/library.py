@@ -19,6 +19,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from .context import report_place
 from .errors import RagError
 from .ingest import IngestReport, Progress
 from .load import read_document
@@ -53,13 +54,17 @@ class IngestJob:
 
 @dataclass(frozen=True)
 class ReportInfo:
+    """A report in the library: file, title, period and place found in it, size, number of passages."""
+
     source: str
     title: str
     period: str
     characters: int
     passages: int
+    place: str = ""
 
 
+_PERIOD = re.compile(r"(?:19|20)\d{2}")
 _UNSAFE = re.compile(r"[\x00-\x1f/\\:*?\"<>|]")
 
 
@@ -83,6 +88,7 @@ class Library:
         self._copy_lock = threading.Lock()  # copying uploads in never waits for an ingest in progress
         self._jobs: queue.Queue[IngestJob] = queue.Queue()
         self._worker: threading.Thread | None = None
+        self._places: dict[str, str] = {}  # doc id -> place; a report's bytes (and so its place) never change
 
     @classmethod
     def seeded(cls, folder: str | Path, seed_from: str | Path, assistant, extensions, max_upload_mb: int = 20) -> "Library":
@@ -100,8 +106,12 @@ class Library:
             counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
         out = []
         for d in store.docs:
-            period = d.context.split("｜")[1] if d.context.count("｜") >= 1 else ""
-            out.append(ReportInfo(d.source, d.title, period, len(d.text), counts.get(d.doc_id, 0)))
+            # the context line the index keeps: title｜period｜distinctive names (empty parts left out)
+            rest = d.context.split("｜")[1:]
+            period = rest.pop(0) if rest and _PERIOD.match(rest[0]) else ""
+            if d.doc_id not in self._places:
+                self._places[d.doc_id] = report_place(d.title, d.text, rest[0].split("、") if rest else [])
+            out.append(ReportInfo(d.source, d.title, period, len(d.text), counts.get(d.doc_id, 0), self._places[d.doc_id]))
         return out
 
     def check_upload(self, path: str | Path, name: str | None = None) -> str:

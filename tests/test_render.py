@@ -13,6 +13,8 @@ from ui.render import (
     report_text,
     library_rows,
     passage_view_html,
+    report_name,
+    report_names,
     chat_message,
     collapse_sources,
     sources_block,
@@ -105,7 +107,25 @@ def test_passage_viewer_and_library_rows():
     assert "辽市镇 · 标题" in view and "<div class='rag-section'>一、民生 › （一）低保</div>" in view
     from rag.library import ReportInfo
 
-    assert library_rows([ReportInfo("a.txt", "标题", "2022年", 100, 3)]) == [["标题", "a.txt", "2022年", 100, 3]]
+    assert library_rows([ReportInfo("a.txt", "总结", "2022年", 100, 3)]) == [["2022年总结", "a.txt", "2022年", 100, 3]]
+
+
+def test_readable_report_names():
+    assert report_name("2022年上半年工作总结", "001_f805.txt", "2022年", "辽市镇") == "辽市镇 · 2022年上半年工作总结"
+    assert report_name("城南镇2023年工作总结", "x.txt", "2023年", "城南镇") == "城南镇 · 2023年工作总结"
+    # no title line (the title is the file's stem): the period and “工作报告”, never the hash-like name
+    assert report_name("003_5d47fbe46ea87f98", "003_5d47fbe46ea87f98.txt", "2022年") == "2022年工作报告"
+    # the place was masked away (“*镇2022年…” printed as “镇2022年…”)
+    assert report_name("镇2022年工作总结及2023年工作思路", "002.txt", "2022–2023年") == "2022年工作总结及2023年工作思路"
+
+
+def test_reports_with_the_same_name_are_told_apart():
+    from rag.library import ReportInfo
+
+    reports = [ReportInfo("003_a.txt", "003_a", "2022年", 1, 1), ReportInfo("004_b.txt", "004_b", "2022年", 1, 1),
+               ReportInfo("001.txt", "2022年上半年工作总结", "2022年", 1, 1, "辽市镇")]
+    assert report_names(reports) == {"003_a.txt": "2022年工作报告（003_a.txt）", "004_b.txt": "2022年工作报告（004_b.txt）",
+                                     "001.txt": "辽市镇 · 2022年上半年工作总结"}
 
 
 def test_report_text_reads_as_printed_in_markdown_and_html():

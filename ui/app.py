@@ -21,7 +21,8 @@ from rag.library import Library
 from rag.pipeline import Assistant
 from rag.schema import Answer
 
-from .render import CSS, answer_with_sources_markdown, chat_message, collapse_sources, error_message, library_rows, passage_view_html
+from .render import CSS, answer_with_sources_markdown, chat_message, collapse_sources, error_message, library_rows, passage_view_html, report_text
+from .render import report_names as names_of
 
 EXAMPLES = [
     "永北圩所在的镇2022年一共保障了多少户城乡低保？",
@@ -31,7 +32,7 @@ EXAMPLES = [
     "哪些报告提到了落实“河长制”？",
     "这些报告里哪个镇建成了地铁站？",
 ]
-LIBRARY_HEADERS = ["标题", "文件", "时期", "字数", "段落数"]
+LIBRARY_HEADERS = ["名称", "文件", "时期", "字数", "段落数"]
 HISTORY_TURNS = 4  # earlier answers a follow-up is read against
 STREAM_STEP = 6  # characters per streamed update
 MAX_CONVERSATIONS = 500
@@ -90,12 +91,19 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
     conversations = ConversationStore()
 
     def report_names() -> dict[str, str]:
-        return {}
+        """File -> readable name of every report in the library now."""
+        return names_of(library.reports())
+
+    def report_choices(reports) -> list[tuple[str, str]]:
+        """A picker's choices: the readable name shown, the file name as the value."""
+        names = names_of(reports)
+        return [(names[r.source], r.source) for r in reports]
 
     def library_view():
+        """The library as it is now: table rows and the two report pickers (nothing pre-selected)."""
         reports = library.reports()
-        names = [r.source for r in reports]
-        return library_rows(reports), gr.update(choices=names, value=None), gr.update(choices=names, value=None)
+        choices = report_choices(reports)
+        return library_rows(reports), gr.update(choices=choices, value=None), gr.update(choices=choices, value=None)
 
     # -- chat ---------------------------------------------------------------------------------------------
     def respond(message, chat, answers, cited, mode, top_k):
@@ -205,17 +213,25 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         lines += [f"⚠️ 跳过 {name}：{why}" for name, why in report.skipped.items()]
         return ("\n\n".join(lines), *library_view())
 
+    def ask_to_delete(source):
+        """The first click only asks: deleting re-indexes the library and cannot be undone."""
+        if not source:
+            return "请选择要删除的报告 / choose a report", gr.update(visible=False)
+        name = report_names().get(source, source)
+        return f"确定删除《{report_text(name)}》吗？请点“确认删除”。", gr.update(visible=True)
+
     def delete_report(source):
         if not source:
             return ("请选择要删除的报告 / choose a report", *library_view())
         # the dropdown takes any name (its choices were those of page load); the library is the authority
         if source not in {r.source for r in library.reports()}:
             raise gr.Error(f"库中没有这份报告：{str(source)[:100]}", print_exception=False)
+        name = report_names().get(source, source)
         try:
             library.delete(source)
         except Exception as exc:  # noqa: BLE001 -- one sentence, logged in full
             return (f"⚠️ {user_error(exc, lang)}", *library_view())
-        return (f"🗑️ 已删除 {source}（库中还有 {len(library.reports())} 份报告）", *library_view())
+        return (f"🗑️ 已删除 {report_text(name)}（库中还有 {len(library.reports())} 份报告）", *library_view())
 
     with gr.Blocks(title="工作报告问答 · Report QA") as demo:
         answers_state = gr.State([])
@@ -239,22 +255,26 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
                     top_k = gr.Slider(1, 20, value=settings.retrieval.top_k, step=1, label="检索段落数 top-k")
             with gr.Tab("报告库", id="library"):
                 rows, _, _ = library_view()
-                table = gr.Dataframe(headers=LIBRARY_HEADERS, value=rows, interactive=False, label="库中的报告")
+                table = gr.Dataframe(headers=LIBRARY_HEADERS, value=rows, interactive=False, label="库中的报告", elem_id="rag-library")
                 upload = gr.File(
                     label=f"上传报告（.txt .md .docx .pdf，单个不超过 {settings.corpus.max_upload_mb} MB）",
                     file_count="multiple",
                     file_types=list(settings.corpus.extensions),
                     type="filepath",
+                    elem_id="rag-upload",
                 )
-                add_btn = gr.Button("添加到报告库并建立索引", variant="primary")
-                lib_status = gr.Markdown()
+                add_btn = gr.Button("添加到报告库并建立索引", variant="primary", elem_id="rag-add")
+                lib_status = gr.Markdown(elem_id="rag-library-status")
                 with gr.Row():
-                    names = [r.source for r in library.reports()]
-                    # allow_custom_value: reports uploaded after start (by any session) must be deletable by name
-                    del_pick = gr.Dropdown(choices=names, label="删除报告", scale=4, allow_custom_value=True)
-                    del_btn = gr.Button("删除", variant="stop", scale=1)
+                    names = report_choices(library.reports())
+                    # allow_custom_value: reports uploaded after start (by any session) must be deletable by name;
+                    # value=None: nothing is pre-selected for deletion (nor shown as the API's default)
+                    del_pick = gr.Dropdown(choices=names, value=None, label="删除报告", scale=4, allow_custom_value=True,
+                                           elem_id="rag-delete-pick")
+                    del_btn = gr.Button("删除", variant="secondary", scale=1, elem_id="rag-delete")
+                    del_confirm = gr.Button("确认删除", variant="stop", scale=1, visible=False, elem_id="rag-delete-confirm")
             with gr.Tab("原文", id="viewer"):
-                doc_pick = gr.Dropdown(choices=[r.source for r in library.reports()], value=None, label="选择报告", elem_id="rag-doc-pick")
+                doc_pick = gr.Dropdown(choices=report_choices(library.reports()), value=None, label="选择报告", elem_id="rag-doc-pick")
                 viewer = gr.HTML(elem_id="rag-viewer")
 
         # answering is the heavy work (embedding, reading): the chat and /ask share one limited group, so a
@@ -275,7 +295,10 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         # waiting for the worker costs nothing, so uploads do not take answering's or anyone's slot
         add_btn.click(add_files, inputs=upload, outputs=[lib_status, table, del_pick, doc_pick], api_name="ingest",
                       concurrency_limit=None)
-        del_btn.click(delete_report, inputs=del_pick, outputs=[lib_status, table, del_pick, doc_pick], api_name="delete")
+        del_btn.click(ask_to_delete, inputs=del_pick, outputs=[lib_status, del_confirm], api_visibility="private")
+        del_pick.change(lambda: gr.update(visible=False), outputs=del_confirm, api_visibility="private")
+        del_confirm.click(delete_report, inputs=del_pick, outputs=[lib_status, table, del_pick, doc_pick], api_name="delete").then(
+            lambda: gr.update(visible=False), outputs=del_confirm, api_visibility="private")
         gr.api(api_ask, api_name="ask", **answering)
         # a page opened later lists the library as it is now, not as it was when the app was built
         demo.load(library_view, outputs=[table, del_pick, doc_pick], api_visibility="private")

@@ -238,9 +238,40 @@ def passage_view_html(name: str, source: str, section: str, text: str, start: in
     )
 
 
+_YEAR = re.compile(r"(?:19|20)\d{2}")
+# a title whose place was masked away keeps only the kind of place in front of the year: “镇2022年工作总结”
+_BARE_PLACE = re.compile(r"^(?:镇|乡|街道)(?=(?:19|20)\d{2})")
+
+
+def report_name(title: str, source: str, period: str = "", place: str = "") -> str:
+    """A report's readable name from what the index knows of it: “place · title”, e.g. “辽市镇 · 2022年上半年工作总结”.
+    A title that is only the file's name (the report has no title line) becomes “<period>工作报告”; a title that
+    starts with its place is not repeated; no place (many reports mask it as “*镇”): the title alone."""
+    stem = source.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    title = title.strip()
+    if not title or title == stem:
+        title = f"{period}工作报告"
+    if place and title.startswith(place):
+        title = title[len(place):]
+    title = _BARE_PLACE.sub("", title).strip()
+    if period and not _YEAR.search(title):
+        title = period + title
+    return f"{place} · {title}" if place else title
+
+
+def report_names(reports) -> dict[str, str]:
+    """File -> readable name for ``ReportInfo``s; reports that would share a name get their file name after it."""
+    names = {r.source: report_name(r.title, r.source, r.period, r.place) for r in reports}
+    counts: dict[str, int] = {}
+    for name in names.values():
+        counts[name] = counts.get(name, 0) + 1
+    return {source: f"{name}（{source}）" if counts[name] > 1 else name for source, name in names.items()}
+
+
 def library_rows(reports) -> list[list]:
-    """Rows for the library table: title, file, period, characters, passages."""
-    return [[r.title, r.source, r.period, r.characters, r.passages] for r in reports]
+    """Rows for the library table: readable name, file, period, characters, passages."""
+    names = report_names(reports)
+    return [[names[r.source], r.source, r.period, r.characters, r.passages] for r in reports]
 
 
 # Colours come from the Gradio theme's variables, so the sources read well in the light and the dark theme;
