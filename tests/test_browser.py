@@ -110,11 +110,11 @@ def _text(drv, css: str) -> str:
         return ""
 
 
-def _wait_for(drv, what: str, condition) -> None:
+def _wait_for(drv, what: str, condition, timeout: float = TIMEOUT) -> None:
     try:
-        WebDriverWait(drv, TIMEOUT, poll_frequency=0.25, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
+        WebDriverWait(drv, timeout, poll_frequency=0.25, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
     except TimeoutException:
-        pytest.fail(f"timed out after {TIMEOUT}s waiting for {what}\n--- chat ---\n{_text(drv, '#rag-chat')}")
+        pytest.fail(f"timed out after {timeout}s waiting for {what}\n--- chat ---\n{_text(drv, '#rag-chat')}")
 
 
 def _open(drv, url: str) -> None:
@@ -156,6 +156,22 @@ def _screenshot(drv, tmp_path: Path, name: str, readme: bool = False) -> Path:
     return path
 
 
+def _options(drv, css: str):
+    """Open the dropdown ``css`` and return its options (the list appears a moment after the click)."""
+    found = []
+
+    def opened(d):
+        field = d.find_element(By.CSS_SELECTOR, f"{css} input")
+        if not found:
+            d.execute_script("arguments[0].scrollIntoView({block: 'center'});", field)
+        field.click()
+        found[:] = [o for o in d.find_elements(By.CSS_SELECTOR, "ul.options li, ul[role='listbox'] li") if o.is_displayed()]
+        return bool(found)
+
+    _wait_for(drv, f"the options of {css}", opened)
+    return found
+
+
 def _tab(drv, label: str) -> None:
     tab = next(b for b in drv.find_elements(By.CSS_SELECTOR, "button[role='tab']") if label in b.text)
     tab.click()
@@ -181,6 +197,8 @@ def test_each_answer_keeps_its_own_sources(driver, tmp_path):
     _ask(driver, "永北圩所在的镇2022年一共保障了多少户城乡低保？")
     first, second = _bot_messages(driver)[-2:]
     assert "1120户" in second.text
+    driver.execute_script("arguments[0].scrollIntoView({block: 'start'});", second)
+    _screenshot(driver, tmp_path, "screenshot.png", readme=True)
     for message, quote in ((first, MASKED_TEXT), (second, "1120户1774人")):
         sources = message.find_elements(By.CSS_SELECTOR, "details.rag-sources")
         assert len(sources) == 1, message.get_attribute("innerHTML")
@@ -266,9 +284,7 @@ def test_sources_are_readable_in_light_and_dark(theme, app_url, driver, dark_dri
 
 def test_opening_a_citation_shows_and_scrolls_to_the_quote(driver, tmp_path):
     # the light browser's conversation: the masked answer (001), then the 1120户 answer (000)
-    pick = driver.find_element(By.CSS_SELECTOR, "#rag-cite-pick input")
-    pick.click()
-    options = driver.find_elements(By.CSS_SELECTOR, "#rag-cite-pick ul li, ul.options li")
+    options = _options(driver, "#rag-cite-pick")
     masked = next(o for o in options if o.text.startswith("第1问") and "上半年" in o.text)
     masked.click()
     driver.find_element(By.CSS_SELECTOR, "#rag-open").click()
@@ -307,14 +323,12 @@ def test_library_is_current_after_reload_and_delete_asks_first(app_url, app, dri
     _wait_for(driver, "the new report in the table", lambda d: report.name in _text(d, "#rag-library"))
     assert driver.find_element(By.CSS_SELECTOR, "#rag-delete-pick input").get_attribute("value") == ""
     _tab(driver, "原文")
-    driver.find_element(By.CSS_SELECTOR, "#rag-doc-pick input").click()
-    options = [o.text for o in driver.find_elements(By.CSS_SELECTOR, "ul.options li")]
+    options = [o.text for o in _options(driver, "#rag-doc-pick")]
     assert any("城南镇" in o or report.name in o for o in options), options
     driver.find_element(By.TAG_NAME, "body").click()
 
     _tab(driver, "报告库")
-    driver.find_element(By.CSS_SELECTOR, "#rag-delete-pick input").click()
-    option = next(o for o in driver.find_elements(By.CSS_SELECTOR, "ul.options li") if "城南镇" in o.text or report.name in o.text)
+    option = next(o for o in _options(driver, "#rag-delete-pick") if "城南镇" in o.text or report.name in o.text)
     option.click()
     driver.find_element(By.CSS_SELECTOR, "#rag-delete").click()
     _wait_for(driver, "the confirmation", lambda d: [b for b in d.find_elements(By.CSS_SELECTOR, "#rag-delete-confirm") if b.is_displayed()])
@@ -331,20 +345,19 @@ def test_reports_have_readable_names_everywhere(app_url, driver, tmp_path):
     _open(driver, app_url)
     _ask(driver, MASKED_QUESTION)
     assert LIAOSHI in _bot_messages(driver)[-1].find_element(By.CSS_SELECTOR, ".rag-report").text
-    driver.find_element(By.CSS_SELECTOR, "#rag-cite-pick input").click()
-    assert any(LIAOSHI in o.text for o in driver.find_elements(By.CSS_SELECTOR, "ul.options li"))
+    assert any(LIAOSHI in o.text for o in _options(driver, "#rag-cite-pick"))
     driver.find_element(By.TAG_NAME, "body").click()
 
     _tab(driver, "报告库")
     _wait_for(driver, "the readable names in the table", lambda d: LIAOSHI in _text(d, "#rag-library"))
     _screenshot(driver, tmp_path, "screenshot-library.png", readme=True)
     _tab(driver, "原文")
-    driver.find_element(By.CSS_SELECTOR, "#rag-doc-pick input").click()
-    options = [o.text for o in driver.find_elements(By.CSS_SELECTOR, "ul.options li")]
+    elements = _options(driver, "#rag-doc-pick")
+    options = [o.text for o in elements]
     assert any(LIAOSHI in o for o in options), options
     assert not any(re.fullmatch(r"\d{3}_[0-9a-f]{16}(\.txt)?", o.strip()) for o in options), options
     assert len(set(options)) == len(options) == 5, options  # two reports with the same title are told apart
-    next(o for o in driver.find_elements(By.CSS_SELECTOR, "ul.options li") if LIAOSHI in o.text).click()
+    next(o for o in elements if LIAOSHI in o.text).click()
     _wait_for(driver, "the report in the viewer", lambda d: LIAOSHI in _text(d, "#rag-viewer"))
 
 
@@ -355,14 +368,14 @@ def test_uploads_say_what_happened_in_the_page_language(app_url, app, phone, tmp
     examples = _text(phone, "#rag-examples")
     assert examples and not any(line.startswith("那") for line in examples.splitlines())
     _tab(phone, "报告库")
-    empty = tmp_path / "空白.txt"
-    empty.write_bytes(b"")
-    phone.find_element(By.CSS_SELECTOR, "#rag-upload input[type=file]").send_keys(str(empty))
-    _wait_for(phone, "the file in the upload box", lambda d: "空白.txt" in _text(d, "#rag-upload"))
+    garbled = tmp_path / "乱码.txt"
+    garbled.write_bytes(bytes(range(256)) * 20)
+    phone.find_element(By.CSS_SELECTOR, "#rag-upload input[type=file]").send_keys(str(garbled))
+    _wait_for(phone, "the file in the upload box", lambda d: "乱码" in _text(d, "#rag-upload"))
     phone.find_element(By.CSS_SELECTOR, "#rag-add").click()
-    _wait_for(phone, "the refusal", lambda d: "空白.txt" in _text(d, "#rag-library-status"))
+    _wait_for(phone, "the refusal", lambda d: "乱码.txt" in _text(d, "#rag-library-status"))
     status = _text(phone, "#rag-library-status")
-    assert "新增 0 份" not in status and "文件为空" in status and "empty" not in status, status
+    assert "新增 0 份" not in status and "无法读取" in status and "read" not in status, status
 
     _open(phone, app_url + "?lang=en")
     page = phone.find_element(By.TAG_NAME, "body").text
@@ -370,10 +383,13 @@ def test_uploads_say_what_happened_in_the_page_language(app_url, app, phone, tmp
     _tab(phone, "Library")
     again = tmp_path / "001_f805fc5d83216290.txt"
     again.write_bytes((REPORTS_DIR / "001_f805fc5d83216290.txt").read_bytes() + "\n补记。".encode())
+    empty_box = _text(phone, "#rag-upload")
     phone.find_element(By.CSS_SELECTOR, "#rag-upload input[type=file]").send_keys(str(again))
-    _wait_for(phone, "the file in the upload box", lambda d: again.name in _text(d, "#rag-upload"))
+    # a long name is shortened in a phone's upload box: wait for the box to list a file at all
+    _wait_for(phone, "the file in the upload box", lambda d: _text(d, "#rag-upload") not in ("", empty_box))
     phone.find_element(By.CSS_SELECTOR, "#rag-add").click()
-    _wait_for(phone, "the replacement", lambda d: "Replaced" in _text(d, "#rag-library-status"))
+    # the replaced report is embedded again before the status shows
+    _wait_for(phone, "the replacement", lambda d: "Replaced" in _text(d, "#rag-library-status"), timeout=3 * TIMEOUT)
     status = _text(phone, "#rag-library-status")
     assert again.name in status and not re.search(r"[\u4e00-\u9fff]", status.replace(again.name, "")), status
     _screenshot(phone, tmp_path, "phone-english-library.png")

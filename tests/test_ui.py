@@ -77,7 +77,7 @@ def test_bad_uploads_are_refused_and_nothing_is_written(client, server, tmp_path
     big = tmp_path / "big.txt"
     big.write_text("很长的报告。" * 400_000, encoding="utf-8")  # over the 1 MB limit of this server
     before = sorted(p.name for p in server["library"].iterdir())
-    for path, reason in ((binary, "broken.txt"), (big, "limit")):
+    for path, reason in ((binary, "broken.txt"), (big, "上限")):
         status, *_ = client.predict([handle_file(str(path))], api_name="/ingest")
         assert reason in status
     with pytest.raises(Exception):

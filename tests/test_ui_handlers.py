@@ -83,9 +83,41 @@ def test_answering_has_its_own_concurrency_limit_from_the_config():
     settings = load_settings(overrides={"server.answer_concurrency_limit": 3, "server.default_concurrency_limit": 1,
                                         "server.max_queue": 40})
     demo = build_app(FailingAssistant(KeyError("x"), settings), EmptyLibrary())
-    answering = [f for f in demo.fns.values() if f.fn.__name__ in ("respond", "api_ask")]
+    answering = [f for f in demo.fns.values() if getattr(f.fn, "__name__", "") in ("respond", "api_ask")]
     assert len(answering) == 3  # the send button, the Enter key, /ask
     assert {(f.concurrency_limit, f.concurrency_id) for f in answering} == {(3, "answer")}
     assert demo._queue.default_concurrency_limit == 1 and demo._queue.max_size == 40
     with pytest.raises(Exception, match="answer_concurrency_limit"):
         load_settings(overrides={"server.answer_concurrency_limit": 0})
+
+
+def test_upload_status_says_what_happened_in_one_language():
+    from html import unescape
+
+    from rag.library import UploadError
+    from ui.library_tab import upload_summary
+
+    refused = {"x.exe": UploadError("type", "x.exe", allowed=".txt"), "空.txt": UploadError("empty", "空.txt")}
+    none_added = SimpleNamespace(added=[], skipped={}, embedded_chunks=0, seconds=0.1)
+    status = unescape(upload_summary(none_added, refused, [], "zh"))  # names are escaped for Markdown
+    assert "新增" not in status and "没有添加任何报告" in status and "文件为空" in status and "empty" not in status
+    replaced = SimpleNamespace(added=["a.txt", "b.txt"], skipped={}, embedded_chunks=7, seconds=1.0)
+    status = unescape(upload_summary(replaced, {}, ["a.txt"], "zh"))
+    assert "新增 1 份" in status and "已替换 a.txt" in status
+    english = unescape(upload_summary(replaced, refused, ["a.txt"], "en"))
+    assert "Replaced a.txt" in english and "the file is empty" in english
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in english.replace("空.txt", ""))
+
+
+def test_every_interface_text_exists_in_both_languages_and_examples_stand_alone():
+    import json
+
+    from conftest import SHARED
+    from ui.texts import EXAMPLES, UI
+
+    assert UI["zh"].keys() == UI["en"].keys()
+    assert not any(q.startswith("那") for q in EXAMPLES)
+    dev = SHARED / "eval" / "dev.jsonl"
+    if dev.exists():
+        asked = {json.loads(line)["question"] for line in dev.read_text(encoding="utf-8").splitlines() if line.strip()}
+        assert not asked & set(EXAMPLES)
