@@ -91,7 +91,8 @@ def report_place(title: str, text: str, names: tuple[str, ...] | list[str] = ())
         return match.group(1)
     counts: Counter[str] = Counter()
     for name in names:
-        if not name or "*" in name:
+        # town names are two or three characters (辽市, 城关); a longer name before 镇 is a slogan (“共同富裕镇样板”)
+        if not 2 <= len(name) <= 3 or "*" in name:
             continue
         for found in re.findall(re.escape(name) + _PLACE_KIND, text[:200000]):
             counts[found] += 1

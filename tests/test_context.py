@@ -16,3 +16,7 @@ def test_a_distinctive_name_the_text_follows_with_a_kind_of_place():
 
 def test_no_place_when_the_report_masks_it():
     assert report_place("镇2022年工作总结", "*镇坚持稳中求进。生态宜居的滨水城镇。", ["宜居", "*镇"]) == ""
+
+
+def test_a_slogan_before_town_is_not_a_place():
+    assert report_place("2022年工作总结", "打造共同富裕镇样板。", ["共同富裕"]) == ""
