@@ -165,7 +165,8 @@ def _options(drv, css: str):
         if not found:
             d.execute_script("arguments[0].scrollIntoView({block: 'center'});", field)
         field.click()
-        found[:] = [o for o in d.find_elements(By.CSS_SELECTOR, "ul.options li, ul[role='listbox'] li") if o.is_displayed()]
+        # all options, also those scrolled out of the list's view (only an open dropdown has such a list)
+        found[:] = d.find_elements(By.CSS_SELECTOR, "ul.options li, ul[role='listbox'] li")
         return bool(found)
 
     _wait_for(drv, f"the options of {css}", opened)
@@ -285,7 +286,7 @@ def test_sources_are_readable_in_light_and_dark(theme, app_url, driver, dark_dri
 def test_opening_a_citation_shows_and_scrolls_to_the_quote(driver, tmp_path):
     # the light browser's conversation: the masked answer (001), then the 1120户 answer (000)
     options = _options(driver, "#rag-cite-pick")
-    masked = next(o for o in options if o.text.startswith("第1问") and "上半年" in o.text)
+    masked = next(o for o in options if "第1问" in o.get_attribute("textContent") and "上半年" in o.get_attribute("textContent"))
     masked.click()
     driver.find_element(By.CSS_SELECTOR, "#rag-open").click()
     _wait_for(driver, "the viewer with the quote", lambda d: d.find_elements(By.CSS_SELECTOR, "#rag-viewer mark"))
@@ -323,12 +324,12 @@ def test_library_is_current_after_reload_and_delete_asks_first(app_url, app, dri
     _wait_for(driver, "the new report in the table", lambda d: report.name in _text(d, "#rag-library"))
     assert driver.find_element(By.CSS_SELECTOR, "#rag-delete-pick input").get_attribute("value") == ""
     _tab(driver, "原文")
-    options = [o.text for o in _options(driver, "#rag-doc-pick")]
+    options = [o.get_attribute("textContent").strip() for o in _options(driver, "#rag-doc-pick")]
     assert any("城南镇" in o or report.name in o for o in options), options
     driver.find_element(By.TAG_NAME, "body").click()
 
     _tab(driver, "报告库")
-    option = next(o for o in _options(driver, "#rag-delete-pick") if "城南镇" in o.text or report.name in o.text)
+    option = next(o for o in _options(driver, "#rag-delete-pick") if "城南镇" in o.get_attribute("textContent"))
     option.click()
     driver.find_element(By.CSS_SELECTOR, "#rag-delete").click()
     _wait_for(driver, "the confirmation", lambda d: [b for b in d.find_elements(By.CSS_SELECTOR, "#rag-delete-confirm") if b.is_displayed()])
@@ -345,7 +346,7 @@ def test_reports_have_readable_names_everywhere(app_url, driver, tmp_path):
     _open(driver, app_url)
     _ask(driver, MASKED_QUESTION)
     assert LIAOSHI in _bot_messages(driver)[-1].find_element(By.CSS_SELECTOR, ".rag-report").text
-    assert any(LIAOSHI in o.text for o in _options(driver, "#rag-cite-pick"))
+    assert any(LIAOSHI in o.get_attribute("textContent") for o in _options(driver, "#rag-cite-pick"))
     driver.find_element(By.TAG_NAME, "body").click()
 
     _tab(driver, "报告库")
@@ -353,11 +354,11 @@ def test_reports_have_readable_names_everywhere(app_url, driver, tmp_path):
     _screenshot(driver, tmp_path, "screenshot-library.png", readme=True)
     _tab(driver, "原文")
     elements = _options(driver, "#rag-doc-pick")
-    options = [o.text for o in elements]
+    options = [o.get_attribute("textContent").strip() for o in elements]
     assert any(LIAOSHI in o for o in options), options
     assert not any(re.fullmatch(r"\d{3}_[0-9a-f]{16}(\.txt)?", o.strip()) for o in options), options
     assert len(set(options)) == len(options) == 5, options  # two reports with the same title are told apart
-    next(o for o in elements if LIAOSHI in o.text).click()
+    next(o for o in elements if LIAOSHI in o.get_attribute("textContent")).click()
     _wait_for(driver, "the report in the viewer", lambda d: LIAOSHI in _text(d, "#rag-viewer"))
 
 

@@ -132,9 +132,11 @@ def test_report_text_reads_as_printed_in_markdown_and_html():
     """A masked figure must not become italics, nor a heading, list, link, LaTeX or tag."""
     text = "低保户*户*人，_x_ [1](y) # 1. $$a$$ <b>&amp; \\*"
     escaped = report_text(text)
-    assert not any(ch in re.sub(r"&#\d+;", "", escaped) for ch in "*_[]()#$<>\\") and "&#42;" in escaped
+    assert not any(ch in re.sub(r"&#\d+;", "", escaped) for ch in "*_[]#$<>\\") and "&#42;" in escaped
     assert html.unescape(escaped) == text
     assert report_text("一\n二") == "一<br>二"
+    assert report_text("1. 第一") == "&#49;. 第一" and report_text("- 项") == "&#45; 项"
+    assert report_text("broken.txt (1)!") == "broken.txt (1)!"  # nothing to escape: readable as it is
 
 
 def test_masked_answer_keeps_its_stars_and_markers():

@@ -119,7 +119,8 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
             page_lang = language(request.query_params.get("lang") if request else None)
             words = [gr.update(**{prop: ui_text(page_lang, key, **(upload_values if key == "upload" else {}))})
                      for _, prop, key in translatable]
-            return (page_lang, *lib.library_view(library, page_lang), *words)
+            table, *pickers = lib.library_view(library, page_lang)
+            return (page_lang, gr.update(value=table, label=ui_text(page_lang, "table")), *pickers, *words)
 
         demo.load(on_load, outputs=[lang_state, shelf.table, shelf.del_pick, viewer.doc_pick, *[c for c, _, _ in translatable]],
                   api_visibility="private")

@@ -46,7 +46,7 @@ def library_view(library, lang: str = "zh"):
     """The library as it is now: the table, the delete picker and the viewer's picker (nothing pre-selected)."""
     reports = library.reports()
     choices = report_choices(reports)
-    table = gr.update(value=pd.DataFrame(library_rows(reports), columns=ui_text(lang, "headers")), label=ui_text(lang, "table"))
+    table = pd.DataFrame(library_rows(reports), columns=ui_text(lang, "headers"))
     return (table, gr.update(choices=choices, value=None, label=ui_text(lang, "delete_pick")),
             gr.update(choices=choices, value=None, label=ui_text(lang, "doc_pick")))
 

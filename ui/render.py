@@ -80,15 +80,20 @@ def error_message(exc: BaseException, lang: str = "zh") -> str:
 
 
 _MARKER = re.compile(r"\[(\d+)\]")
-# Characters that Markdown (or the chat's LaTeX and HTML) would read as syntax. As numeric character references
-# they display as themselves both in Markdown paragraphs and inside HTML blocks, where a backslash would show.
-_SYNTAX = str.maketrans({c: f"&#{ord(c)};" for c in "&<>\"'`*_[]{}()#+-.!|~$\\"})
+# Characters that Markdown (or the chat's LaTeX and HTML) would read as syntax anywhere in a line. As numeric
+# character references they display as themselves both in Markdown paragraphs and inside HTML blocks, where a
+# backslash would show. ``.`` ``(`` ``!`` … need no escape: they are syntax only after an escaped ``]`` or at a
+# line's start (below), so file names and figures stay readable in the Markdown an API caller receives.
+_SYNTAX = str.maketrans({c: f"&#{ord(c)};" for c in "&<>`*_[]#|~$\\"})
+# a list item or rule at the start of a line: “1. ”, “- ”, “+ ”
+_LINE_START = re.compile(r"^(\s*)([-+]|\d+(?=[.)]))")
 
 
 def report_text(text: str) -> str:
     """Report text (or any text from a user or a file) -> HTML that shows it exactly as printed, whether it
-    lands in Markdown or in HTML: every Markdown, LaTeX and HTML special character escaped, newlines as <br>."""
-    return text.translate(_SYNTAX).replace("\n", "<br>")
+    lands in Markdown or in HTML: Markdown, LaTeX and HTML syntax escaped, newlines as <br>."""
+    escaped = _LINE_START.sub(lambda m: m.group(1) + "".join(f"&#{ord(c)};" for c in m.group(2)), text.translate(_SYNTAX))
+    return escaped.replace("\n", "<br>")
 
 
 def _t(lang: str, key: str) -> str:
