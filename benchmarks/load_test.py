@@ -6,8 +6,10 @@ Out: a table on stdout (RELIABILITY.md quotes it).
 
     .venv/bin/python benchmarks/load_test.py [--clients 20] [--seconds 60] [--heavy-share 0.2] [--no-upload]
 
-The baseline is the same server with one client asking normal questions (run first, same process): the
-figure that matters is how much the crowd slows a normal question, as a ratio against it.
+The baseline is the same server with one client asking normal questions (run first, same process). Two
+figures, each as a ratio against it: how much one user's burst (several 2,000-character questions at once from
+one session) slows another user's normal question — the fair gate's promise is at most 2× — and how much a crowd
+of clients slows it.
 """
 
 from __future__ import annotations
@@ -70,10 +72,11 @@ def heavy_question(rng: random.Random, normal: list[str]) -> str:
     return text[:2000]
 
 
-def run(url: str, clients: int, seconds: float, heavy_share: float, normal: list[str], upload: Path | None) -> dict[str, list[float]]:
+def run(url: str, clients: int, seconds: float, heavy_share: float, normal: list[str], upload: Path | None,
+        burst: int = 0) -> dict[str, list[float]]:
     from gradio_client import Client, handle_file
 
-    times: dict[str, list[float]] = {"normal": [], "heavy": [], "upload": []}
+    times: dict[str, list[float]] = {"normal": [], "heavy": [], "upload": [], "burst": []}
     errors: list[str] = []
     lock = threading.Lock()
     stop = time.time() + seconds
@@ -93,6 +96,22 @@ def run(url: str, clients: int, seconds: float, heavy_share: float, normal: list
                 with lock:
                     errors.append(f"{kind}: {type(e).__name__}: {str(e)[:120]}")
 
+    def burster() -> None:
+        """One session sending ``burst`` long questions at once, again and again."""
+        rng = random.Random(-1)
+        c = Client(url, verbose=False)
+        while time.time() < stop:
+            jobs = [c.submit(heavy_question(rng, normal), "", api_name="/ask") for _ in range(burst)]
+            for job in jobs:
+                t = time.perf_counter()
+                try:
+                    job.result()
+                    with lock:
+                        times["burst"].append(time.perf_counter() - t)
+                except Exception as e:
+                    with lock:
+                        errors.append(f"burst: {type(e).__name__}: {str(e)[:120]}")
+
     def uploader() -> None:
         c = Client(url, verbose=False)
         t = time.perf_counter()
@@ -105,6 +124,8 @@ def run(url: str, clients: int, seconds: float, heavy_share: float, normal: list
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     if upload is not None:
         threads.append(threading.Thread(target=uploader))
+    if burst:
+        threads.append(threading.Thread(target=burster))
     for t in threads:
         t.start()
     for t in threads:
@@ -124,6 +145,7 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--heavy-share", type=float, default=0.2)
     p.add_argument("--no-upload", action="store_true")
+    p.add_argument("--burst", type=int, default=4, help="long questions one session sends at once (0: skip that part)")
     args = p.parse_args()
 
     normal = [json.loads(line)["question"] for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -131,6 +153,7 @@ def main() -> None:
     proc, url = start_server(work)
     try:
         base = run(url, 1, min(20.0, args.seconds), 0.0, normal, None)
+        bursted = run(url, 1, min(30.0, args.seconds), 0.0, normal, None, burst=args.burst) if args.burst else None
         upload = None
         if not args.no_upload:
             # a new report of about 20k characters (several bundled reports joined): minutes of embedding
@@ -145,11 +168,16 @@ def main() -> None:
           + ("" if args.no_upload else ", one upload in progress"))
     print(f"{'request':<28}{'n':>6}{'p50 s':>9}{'p95 s':>9}{'p50 / alone':>13}")
     print(f"{'normal, one client alone':<28}{len(base['normal']):>6}{b50:>9.3f}{pct(base['normal'], 0.95):>9.3f}{1.0:>13.1f}")
+    if bursted is not None:
+        for kind, label in (("normal", "normal, beside a burst"), ("burst", f"burst of {args.burst} long, one session")):
+            v = bursted[kind]
+            if v:
+                print(f"{label:<28}{len(v):>6}{pct(v, 0.5):>9.3f}{pct(v, 0.95):>9.3f}{pct(v, 0.5) / b50:>13.1f}")
     for kind in ("normal", "heavy", "upload"):
         v = crowd[kind]
         if v:
             print(f"{kind + ', in the crowd':<28}{len(v):>6}{pct(v, 0.5):>9.3f}{pct(v, 0.95):>9.3f}{pct(v, 0.5) / b50:>13.1f}")
-    errors = crowd["errors"]
+    errors = crowd["errors"] + (bursted["errors"] if bursted else [])
     print(f"errors: {len(errors)}")
     for e in errors[:10]:
         print("  " + e)

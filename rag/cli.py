@@ -1,11 +1,12 @@
 """The ``rag`` console command: each subcommand is one call into the library.
 
     rag ingest DIR [--index IDX] [--rebuild]     build or update an index (only new reports are embedded)
-    rag ask "问题" [--index IDX | --reports DIR]  print the answer, then its numbered sources
+    rag ask "问题" [--index IDX | --reports DIR] [--only REPORT]  the answer, then its numbered sources
     rag info [--index IDX]                        what an index holds and how it was built
     rag verify [--index IDX]                      hash every index file against its manifest (finds damage)
     rag serve [--host H --port P] [--reports DIR] the chat (Gradio)
     rag eval QUESTIONS [--corpus DIR] [--compare dense,bm25,hybrid]   score a question set
+    rag feedback-to-questions [FEEDBACK] [--out FILE]   the chat's 👍/👎 as a question set (👎: to review)
 
 Global options: ``--config FILE`` (default: $RAG_CONFIG or the project's config.toml) and
 ``--set section.key=value`` (repeatable) to override one setting for this run.
@@ -125,7 +126,10 @@ def cmd_ask(args) -> int:
                 raise
             # first run on the bundled reports: build the index once
             assistant = Assistant.from_dir(settings.corpus.reports_dir, index, settings, progress=_progress)
-    answer = assistant.ask(" ".join(args.question), top_k=args.top_k, mode=args.mode)
+    if assistant.store.rolled_back_from:
+        print(f"warning: damaged index version rolled back ({assistant.store.rolled_back_from}); "
+              "run `rag ingest` to index again the reports changed since", file=sys.stderr)
+    answer = assistant.ask(" ".join(args.question), top_k=args.top_k, mode=args.mode, reports=args.only)
     if args.json:
         print(json.dumps(answer_as_dict(answer), ensure_ascii=False, indent=2))
     else:
@@ -204,6 +208,20 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_feedback_to_questions(args) -> int:
+    from .feedback import feedback_to_questions, read_feedback, write_questions
+
+    settings = _settings(args)
+    source = Path(args.feedback) if args.feedback else settings.feedback.path
+    questions, review = feedback_to_questions(read_feedback(source))
+    out = Path(args.out) if args.out else Path("var") / "eval" / "feedback_questions.jsonl"
+    # one file: `rag eval` scores the approved ones and skips those marked "review" until a person fills them in
+    write_questions(questions + review, out)
+    print(f"{len(questions)} questions from 👍 answers, {len(review)} to review from 👎 answers (\"review\": true)")
+    print(f"wrote {out}")
+    return 0
+
+
 def cmd_serve(args) -> int:
     try:
         from ui.app import serve
@@ -250,6 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reports", help="a folder of reports: index it (incrementally) and answer over it")
     p.add_argument("--top-k", type=_positive_int, default=None, help="passages to retrieve (default: retrieval.top_k)")
     p.add_argument("--mode", choices=RETRIEVAL_MODES, default=None, help="retrieval mode for this question")
+    p.add_argument("--only", action="append", metavar="REPORT",
+                   help="answer from this report only (file name as `rag info` lists it, or doc id; repeatable)")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     p.add_argument("--hits", action="store_true", help="also print the retrieved passages")
     p.set_defaults(func=cmd_ask)
@@ -268,6 +288,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="only the first N questions")
     p.add_argument("--by-kind", action="store_true", help="also print a table per question kind")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("feedback-to-questions", help="turn the chat's 👍/👎 feedback file into a question set")
+    p.add_argument("feedback", nargs="?", help="feedback JSON Lines file (default: feedback.path)")
+    p.add_argument("--out", help="question file to write (default: var/eval/feedback_questions.jsonl)")
+    p.set_defaults(func=cmd_feedback_to_questions)
 
     p = sub.add_parser("serve", help="start the chat (Gradio) on the bundled reports or a folder of yours")
     p.add_argument("--host", default="127.0.0.1",

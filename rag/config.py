@@ -30,6 +30,9 @@ class CorpusSettings:
     max_upload_mb: int = 20
     max_file_mb: float = 20.0  # a larger report file is refused by ingest, unread
     max_passages_per_report: int = 5000  # a report that splits into more passages is refused, not embedded
+    # a damaged live index version: serve (and make live) the previous version when it is intact, instead of
+    # refusing to start; the next ingest indexes again what changed since
+    auto_rollback: bool = True
 
     def __post_init__(self) -> None:
         if self.max_file_mb <= 0:
@@ -88,6 +91,7 @@ class RetrievalSettings:
     doc_weight: float = 1.0
     dense_on_content: bool = False
     max_query_chars: int = 512  # the dense query embeds at most this head of a question (keyword search reads it all)
+    english_translations: int = 1  # keyword search for an English question adds up to this many CC-CEDICT translations per word (0: off)
 
     def __post_init__(self) -> None:
         if self.mode not in RETRIEVAL_MODES:
@@ -102,6 +106,8 @@ class RetrievalSettings:
             raise ConfigError(f"retrieval.rrf_k must be > 0, got {self.rrf_k}")
         if self.max_query_chars < 1:
             raise ConfigError(f"retrieval.max_query_chars must be >= 1, got {self.max_query_chars}")
+        if self.english_translations < 0:
+            raise ConfigError(f"retrieval.english_translations must be >= 0, got {self.english_translations}")
 
 
 @dataclass(frozen=True)
@@ -180,11 +186,16 @@ class ServerSettings:
     answer_concurrency_limit: int = 2  # questions answered at once (chat and /ask together); the rest wait in line
     default_concurrency_limit: int = 2  # any other event (upload, delete, viewing a report) at once
     max_queue: int = 64  # requests waiting at most; beyond, a caller is told the queue is full
+    heavy_question_chars: int = 200  # a question longer than this is "heavy": long questions share heavy_slots
+    heavy_slots: int = 1  # answering slots long questions may hold together (the rest stay open to short ones)
+    per_user_slots: int = 1  # answering slots one user (login or browser session) may hold at once
+    answer_wait_budget_s: float = 30.0  # a question that cannot start within this is told the server is busy
 
     def __post_init__(self) -> None:
         if not self.user_env or not self.password_env:
             raise ConfigError("server.user_env and server.password_env must name environment variables")
-        for name in ("answer_concurrency_limit", "default_concurrency_limit", "max_queue"):
+        for name in ("answer_concurrency_limit", "default_concurrency_limit", "max_queue", "heavy_question_chars",
+                     "heavy_slots", "per_user_slots", "answer_wait_budget_s"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"server.{name} must be >= 1, got {getattr(self, name)}")
 
@@ -205,6 +216,20 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class FeedbackSettings:
+    """Thumbs up/down on the chat's answers, appended to a local JSON Lines file (``rag.feedback``)."""
+
+    path: Path = PROJECT_ROOT / "var" / "feedback.jsonl"
+    max_comment_chars: int = 2000  # a longer comment is cut: the file is read back whole by `rag feedback-to-questions`
+
+    def __post_init__(self) -> None:
+        if not str(self.path).strip() or self.path.name in ("", ".", ".."):
+            raise ConfigError(f"feedback.path must name a file, got {str(self.path)!r}")
+        if self.max_comment_chars < 0:
+            raise ConfigError(f"feedback.max_comment_chars must be >= 0, got {self.max_comment_chars}")
+
+
+@dataclass(frozen=True)
 class Settings:
     corpus: CorpusSettings = field(default_factory=CorpusSettings)
     embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
@@ -214,6 +239,7 @@ class Settings:
     answer: AnswerSettings = field(default_factory=AnswerSettings)
     llm: LLMSettings = field(default_factory=LLMSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    feedback: FeedbackSettings = field(default_factory=FeedbackSettings)
 
     def replace(self, overrides: Mapping[str, Any]) -> "Settings":
         """A copy with dotted overrides applied, e.g. ``{"retrieval.mode": "bm25"}``."""
@@ -235,6 +261,7 @@ _SECTIONS = {
     "answer": AnswerSettings,
     "llm": LLMSettings,
     "server": ServerSettings,
+    "feedback": FeedbackSettings,
 }
 
 

@@ -101,3 +101,23 @@ def translate(question: str, passages: str, rarity: Callable[[str], float]) -> d
                 out[key] = max(present, key=lambda c: (rarity(c), len(c)))
                 used.update(range(i, i + size))
     return out
+
+
+def query_translations(question: str, doc_freq: Callable[[str], int], per_key: int = 2) -> list[str]:
+    """Chinese words to search with for an English question, before any passage is retrieved: for each English
+    word or two-word phrase the dictionary knows, up to ``per_key`` of its translations that the library uses,
+    most used first (structured query translation: the translations of one word stand in for it together)."""
+    index = dictionary()
+    words = english_words(question)
+    out: list[str] = []
+    used: set[int] = set()
+    for size in (2, 1):
+        for i in range(len(words) - size + 1):
+            if any(j in used for j in range(i, i + size)):
+                continue
+            present = [c for c in index.get(" ".join(words[i : i + size]), ()) if doc_freq(c) > 0]
+            if present:
+                present.sort(key=lambda c: -doc_freq(c))
+                out.extend(c for c in present[:per_key] if c not in out)
+                used.update(range(i, i + size))
+    return out

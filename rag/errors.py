@@ -35,3 +35,11 @@ class IndexMismatchError(RagError):
 
 class EmbeddingError(RagError):
     """The embedding model cannot be loaded or returned something unusable."""
+
+
+class ServerBusyError(RagError):
+    """A question could not start answering within the server's time budget (too many waiting); try again."""
+
+
+class UnknownReportError(RagError, ValueError):
+    """A question was restricted to reports the index does not hold (the message names them)."""

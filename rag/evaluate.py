@@ -77,7 +77,8 @@ BASELINE = EvalConfig(
 
 
 def load_questions(path: str | Path) -> list[EvalQuestion]:
-    """Read a question file; a malformed line is an error naming the file and line."""
+    """Read a question file; a malformed line is an error naming the file and line. Questions marked
+    ``"review": true`` (from rejected answers, see ``rag.feedback``) have no gold answer yet and are skipped."""
     path = Path(path)
     out = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -85,6 +86,8 @@ def load_questions(path: str | Path) -> list[EvalQuestion]:
             continue
         try:
             row = json.loads(line)
+            if row.get("review") is True:
+                continue
             out.append(
                 EvalQuestion(
                     id=str(row["id"]),
@@ -99,7 +102,7 @@ def load_questions(path: str | Path) -> list[EvalQuestion]:
                     neg=row.get("neg") or "",
                 )
             )
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
             raise RagError(f"{path}:{n}: not a question record ({exc})") from exc
     return out
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -36,6 +37,8 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexWriteError
 from .schema import Chunk
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -203,18 +206,24 @@ class IndexStore:
         self.doc_by_id = {d.doc_id: d for d in docs}
         self.doc_row = {d.doc_id: i for i, d in enumerate(docs)}
         self.chunk_doc_rows = [self.doc_row[c.doc_id] for c in chunks]
+        self.rolled_back_from: str | None = None  # set when this version was made live because a newer one was damaged
+
+    def doc_freq(self, token: str) -> int:
+        """How many passages hold a BM25 token (words and ``~``-marked character pairs; see text.tokenize)."""
+        if self.bm25_chunks is None:
+            return 0
+        tid = self.bm25_chunks.vocab_dict.get(token)
+        if tid is None:
+            return 0
+        indptr = self.bm25_chunks.scores["indptr"]
+        return int(indptr[tid + 1] - indptr[tid])
 
     def idf(self, token: str) -> float:
         """Inverse document frequency of a BM25 token over the chunks (unknown tokens get the maximum)."""
         import math
 
         n = len(self.chunks)
-        df = 0
-        if self.bm25_chunks is not None:
-            tid = self.bm25_chunks.vocab_dict.get(token)
-            if tid is not None:
-                indptr = self.bm25_chunks.scores["indptr"]
-                df = int(indptr[tid + 1] - indptr[tid])
+        df = self.doc_freq(token)
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     @property
@@ -276,16 +285,66 @@ def verify_index(index_dir: str | os.PathLike) -> int:
     return 1 + _check_files(version, manifest, index_dir, full=True)
 
 
-def load_index(index_dir: str | os.PathLike, expected: dict | None = None) -> IndexStore:
+def load_index(index_dir: str | os.PathLike, expected: dict | None = None, roll_back: bool = False) -> IndexStore:
     """Load the live version of an index folder; ``expected`` (see expected_manifest_settings) is checked.
-    Every file is checked against the manifest first (sizes, digests; sampled blocks for large files)."""
+    Every file is checked against the manifest first (sizes, digests; sampled blocks for large files).
+
+    A damaged live version raises IndexCorruptError; with ``roll_back`` the newest earlier version that passes
+    a full check is made live instead (the pointer swapped atomically) and returned, its ``rolled_back_from``
+    naming the damaged version and why. Reports changed since that version are indexed again by the next
+    ingest, which compares with what the index holds."""
+    index_dir = Path(index_dir)
+    try:
+        version = current_version(index_dir)
+        if version is None:
+            raise IndexMissingError(f"no index at {index_dir} (build one with `rag ingest REPORTS_DIR --index {index_dir}`)")
+        return _load_version(index_dir, version, expected, full=False)
+    except IndexCorruptError as damage:
+        if not roll_back:
+            raise
+        return _roll_back(index_dir, expected, damage)
+
+
+def _written_at(version: Path) -> tuple[int, str]:
+    """When a version was written (its manifest is written once, last): names only have whole seconds."""
+    try:
+        return (version / "manifest.json").stat().st_mtime_ns, version.name
+    except OSError:
+        return 0, version.name
+
+
+def _roll_back(index_dir: Path, expected: dict | None, damage: IndexCorruptError) -> IndexStore:
+    """Make the newest intact earlier version live; re-raise ``damage`` when there is none."""
+    pointer = index_dir / CURRENT_FILE
+    try:
+        live_name = pointer.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        live_name = ""
+    earlier = sorted(
+        (p for p in index_dir.iterdir() if p.is_dir() and _VERSION_NAME.match(p.name) and p.name != live_name),
+        key=_written_at,
+        reverse=True,
+    )
+    for version in earlier:
+        try:
+            store = _load_version(index_dir, version, expected, full=True)
+        except (IndexCorruptError, IndexMismatchError):
+            continue
+        pointer_tmp = index_dir / f".{CURRENT_FILE}.{uuid.uuid4().hex[:8]}"
+        _write_bytes(pointer_tmp, version.name.encode("utf-8"))
+        os.replace(pointer_tmp, pointer)
+        _fsync_dir(index_dir)
+        store.rolled_back_from = f"{live_name or CURRENT_FILE}: {damage}"
+        log.warning("index %s is damaged (%s); rolled back to the previous intact version %s", live_name, damage, version.name)
+        return store
+    raise damage
+
+
+def _load_version(index_dir: Path, version: Path, expected: dict | None, full: bool) -> IndexStore:
+    """Load one version folder, its files checked against its manifest (every byte with ``full``)."""
     import bm25s
     import faiss
 
-    index_dir = Path(index_dir)
-    version = current_version(index_dir)
-    if version is None:
-        raise IndexMissingError(f"no index at {index_dir} (build one with `rag ingest REPORTS_DIR --index {index_dir}`)")
     missing = [name for name in _FILES if not (version / name).is_file()]
     if missing:
         raise IndexCorruptError(f"index {version} is incomplete: missing {', '.join(missing)}; {_rebuild_hint(index_dir)}")
@@ -296,7 +355,7 @@ def load_index(index_dir: str | os.PathLike, expected: dict | None = None) -> In
             f"this code reads {FORMAT!r} v{FORMAT_VERSION}; rebuild with `rag ingest --rebuild`"
         )
     if "files" in manifest:
-        _check_files(version, manifest, index_dir, full=False)
+        _check_files(version, manifest, index_dir, full=full)
     if expected is not None:
         check_compatible(manifest, expected, index_dir)
     # past the checksums this is a damaged file the digests cannot see (an old index) or a bug in a reader

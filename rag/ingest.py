@@ -47,10 +47,13 @@ class IngestReport:
     embedded_chunks: int = 0
     total_chunks: int = 0
     seconds: float = 0.0
+    rolled_back_from: str | None = None  # the live version was damaged: started from the previous intact one
 
     def summary(self) -> str:
         lines = [
             f"index: {self.index_dir}",
+            *([f"warning: damaged index version rolled back ({self.rolled_back_from}); reports changed since were indexed again"]
+              if self.rolled_back_from else []),
             f"reports: {len(self.added)} added, {len(self.unchanged)} unchanged, {len(self.removed)} removed, "
             f"{len(self.skipped)} skipped",
             f"chunks: {self.total_chunks} in index, {self.embedded_chunks} embedded now ({self.seconds:.1f} s)",
@@ -132,7 +135,10 @@ def ingest(
         if not rebuild:
             try:
                 # the keyword indexes are rebuilt on every ingest, so only the vectors' settings must match
-                old = load_index(index_dir, {**settings_fingerprint(settings, embedder), "tokenizer": None})
+                old = load_index(
+                    index_dir, {**settings_fingerprint(settings, embedder), "tokenizer": None}, roll_back=settings.corpus.auto_rollback
+                )
+                report.rolled_back_from = old.rolled_back_from
             except IndexMissingError:
                 old = None
         old_rows: dict[str, list[int]] = {}

@@ -197,3 +197,24 @@ def figures_with_units(text: str, masked: bool = False) -> list[tuple[int, int, 
 
 # People every report cites: the national leadership never answers “who in this town / province …”.
 NATIONAL_LEADERS = frozenset("习近平 毛泽东 邓小平 江泽民 胡锦涛 李强 李克强 周恩来 孙中山 马克思 列宁 温家宝 朱镕基 李鹏 赵紫阳 华国锋".split())
+
+
+# The generic tail of a place or organisation name: a report may name 辽市 where a question says 辽市镇.
+NAME_TAIL = re.compile(r"(?:特别行政区|自治区|自治州|自治县|有限公司|股份公司|街道|社区|公司|集团|省|市|县|区|镇|乡|村|圩|旗|盟)$")
+
+
+# A place name inside a phrase that names a report (“江西省宜春市袁州区彬江镇”, “永北圩所在的镇”): shortest
+# run of two or more characters before a place tail; runs holding a pointer or generic word are not names.
+PLACE_IN_PHRASE = re.compile(r"[\u4e00-\u9fff]{2,8}?(?:特别行政区|自治区|自治州|自治县|街道|社区|省|市|县|区|镇|乡|村|圩)")
+NOT_A_NAME = re.compile(r"所在|的|那个|这个|哪|全|该|本|我|其|各|每|城|乡镇|市镇")
+
+
+def places_in(phrase: str) -> list[str]:
+    """The place names a report-naming phrase holds, in order (深圳市, 彬江镇, 永北圩)."""
+    return [m.group(0) for m in PLACE_IN_PHRASE.finditer(phrase) if not NOT_A_NAME.search(m.group(0)[:-1])]
+
+
+def name_core(name: str) -> str:
+    """The distinctive part of a name (深圳市 → 深圳, 辽市镇 → 辽市); the name itself when too little is left."""
+    core = NAME_TAIL.sub("", name)
+    return core if len(core) >= 2 else name

@@ -20,12 +20,14 @@ from .answer import Gate, load_model, make_reader
 from .conversation import follow_up
 from .config import RETRIEVAL_MODES, Settings, load_settings
 from .errors import EmptyQuestionError, IndexMissingError
+from .filters import resolve_reports
 from .index import IndexStore, load_index
 from .ingest import IngestReport, Progress, ingest, settings_fingerprint
 from .lexicon import strip_zero_width
 from .query import plan_query
 from .retrieve import CrossEncoderReranker, HybridRetriever
 from .schema import Answer
+from .text import normalise
 
 MAX_QUESTION_CHARS = 2000
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -60,7 +62,9 @@ class Assistant:
         self.embedder = embedder
         self._lock = threading.RLock()
         self._reranker = CrossEncoderReranker(self.settings.reranker) if self.settings.reranker.enabled else None
-        self.store: IndexStore = load_index(self.index_dir, settings_fingerprint(self.settings, embedder))
+        self.store: IndexStore = load_index(
+            self.index_dir, settings_fingerprint(self.settings, embedder), roll_back=self.settings.corpus.auto_rollback
+        )
         self._build_parts()
 
     def _build_parts(self) -> None:
@@ -70,8 +74,26 @@ class Assistant:
             self._reader_model = load_model(self.settings.answer.model_file)
             self.reader = make_reader(self.settings.answer.mode, self._llm)
         self.gate = Gate(
-            self._reader_model, self.store.idf, lambda doc_id: docs[doc_id].context if doc_id in docs else "", self.settings.answer.max_reports
+            self._reader_model,
+            self.store.idf,
+            lambda doc_id: docs[doc_id].context if doc_id in docs else "",
+            self.settings.answer.max_reports,
+            text_of=self._report_text,
+            doc_freq=self.store.doc_freq,
         )
+
+    def _report_text(self, doc_id: str) -> str:
+        """A report's title, names line and full text, normalised; kept per index version (the gate's
+        ``text_of``)."""
+        cache = self.__dict__.setdefault("_report_texts", {})
+        store = self.store
+        key = (str(store.path), doc_id)
+        if key not in cache:
+            if len(cache) > 4 * len(store.docs) + 64:  # older versions' entries
+                cache.clear()
+            doc = store.doc_by_id.get(doc_id)
+            cache[key] = normalise(f"{doc.title}\n{doc.context}\n{doc.text}") if doc is not None else ""
+        return cache[key]
 
     @classmethod
     def from_dir(
@@ -135,6 +157,7 @@ class Assistant:
         mode: str | None = None,
         extra_hits: int = 0,
         history: Sequence[Answer] = (),
+        reports: Sequence[str] | None = None,
     ) -> Answer:
         """Answer one question with cited quotes. Raises EmptyQuestionError for an empty question.
 
@@ -144,8 +167,10 @@ class Assistant:
         first; a follow-up (“那2023年呢？”) is rewritten into a standalone question and keeps the report
         under discussion unless it names another (see ``rag.conversation``). A bad ``top_k`` (not a positive
         integer) or ``mode`` (not dense/bm25/hybrid) raises ValueError; lone surrogates and zero-width
-        characters are removed from the question."""
-        *_, answer = self.ask_stream(question, top_k, mode, extra_hits, history)
+        characters are removed from the question. ``reports``: report file names (as ``rag info`` lists them)
+        or doc ids; passages are retrieved from those reports only (None: all). A name the index does not
+        hold, or an empty list, raises UnknownReportError (a ValueError)."""
+        *_, answer = self.ask_stream(question, top_k, mode, extra_hits, history, reports)
         return answer
 
     def ask_stream(
@@ -155,6 +180,7 @@ class Assistant:
         mode: str | None = None,
         extra_hits: int = 0,
         history: Sequence[Answer] = (),
+        reports: Sequence[str] | None = None,
     ) -> Iterator[str | Answer]:
         """Like ``ask``, as a stream: with ``answer.mode = "llm"`` the model's text pieces as it writes them,
         then always the final, checked ``Answer`` (which replaces the streamed text when the checks change it)."""
@@ -165,15 +191,21 @@ class Assistant:
         question = question[:MAX_QUESTION_CHARS]
         with self._lock:
             retriever, gate = self.retriever, self.gate
+        # resolved against the index this question reads (an ingest may swap it meanwhile)
+        allowed = resolve_reports(retriever.store.docs, reports)
         k = top_k or self.settings.retrieval.top_k
         started = time.perf_counter()
         asked = question
         turn = follow_up(question, list(history))
+        if turn.prefer_doc is not None and turn.rule != "ellipsis" and gate.names_what_report_lacks(plan_query(turn.standalone), turn.prefer_doc):
+            # a new question about a place or company the report under discussion never mentions is not about it
+            turn = dataclasses.replace(turn, prefer_doc=None, rule="none")
         question = turn.standalone
         if self.settings.answer.mode == "llm" and history:
             # with a language model, the follow-up is condensed by the model; the carried report stays
             question = self._llm().condense(asked, list(history)) or question
-        result = retriever.search(question, top_k=k + max(0, extra_hits), mode=mode, prefer_doc=turn.prefer_doc)
+        result = retriever.search(question, top_k=k + max(0, extra_hits), mode=mode, prefer_doc=turn.prefer_doc,
+                                  allowed_docs=allowed)
         query = plan_query(question)
         used = result.hits if len(result.hits) <= k or query.kind == "which_reports" else result.hits[:k]
         t = time.perf_counter()
@@ -200,7 +232,13 @@ class Assistant:
             question=asked,
             standalone_question=question,
             confidence=plan.decision.probability if plan.decision.best is not None else 0.0,
+            carried_report=self._carried_title(turn.prefer_doc, query),
         )
+
+    def _carried_title(self, doc_id: str | None, query) -> str:
+        """The title of the report a follow-up was kept on (retrieval keeps it unless a locator names one)."""
+        doc = self.store.doc_by_id.get(doc_id) if doc_id else None
+        return doc.title if doc is not None and not query.locator else ""
 
 
 _default: Assistant | None = None

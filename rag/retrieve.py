@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .config import RerankerSettings, RetrievalSettings
+from .filters import chunk_mask, doc_mask
 from .index import IndexStore
 from .schema import Hit
 from .query import plan_query
@@ -99,8 +100,9 @@ class HybridRetriever:
         self.settings = settings
         self.reranker = reranker
 
-    def doc_shares(self, query_tokens: list[str]) -> "np.ndarray":
-        """Each report's BM25 score for the question as a share of the best report's (0..1)."""
+    def doc_shares(self, query_tokens: list[str], docs_ok: "np.ndarray | None" = None) -> "np.ndarray":
+        """Each report's BM25 score for the question as a share of the best report's (0..1); with ``docs_ok``
+        (a boolean per report), the other reports score 0 and the best allowed one is the 1."""
         import numpy as np
 
         store = self.store
@@ -110,6 +112,8 @@ class HybridRetriever:
         if not known:
             return np.zeros(len(store.docs), dtype=np.float32)
         scores = np.asarray(store.bm25_docs.get_scores(known), dtype=np.float32)
+        if docs_ok is not None:
+            scores = np.where(docs_ok, scores, np.float32(0))
         best = float(scores.max()) if scores.size else 0.0
         return scores / best if best > 0 else np.zeros_like(scores)
 
@@ -121,9 +125,23 @@ class HybridRetriever:
             return np.zeros(len(self.store.chunks), np.float32)
         return np.asarray(self.store.bm25_chunks.get_scores(known), dtype=np.float32)
 
-    def search(self, question: str, top_k: int | None = None, mode: str | None = None, prefer_doc: str | None = None) -> SearchResult:
+    def _dense_search(self, query_vec: "np.ndarray", limit: int, rows_ok: "np.ndarray | None"):
+        """FAISS inner-product search; with ``rows_ok``, only the allowed vectors are visited (an ID selector
+        on the flat index), so the ``limit`` best come from the allowed reports however many others there are."""
+        if rows_ok is None:
+            return self.store.dense.search(query_vec, limit)
+        import faiss
+        import numpy as np
+
+        selector = faiss.IDSelectorBatch(np.flatnonzero(rows_ok).astype(np.int64))
+        return self.store.dense.search(query_vec, limit, params=faiss.SearchParameters(sel=selector))
+
+    def search(self, question: str, top_k: int | None = None, mode: str | None = None, prefer_doc: str | None = None,
+               allowed_docs: frozenset[str] | None = None) -> SearchResult:
         """Rank passages for ``question``. ``prefer_doc`` (a report id carried over from the conversation) is
-        the report prior when the question names no report of its own (no locator or place name)."""
+        the report prior when the question names no report of its own (no locator or place name).
+        ``allowed_docs``: doc ids the passages must come from (None: every report); applied inside the dense
+        and keyword searches, not to their results (see ``rag.filters``)."""
         import numpy as np
 
         settings = self.settings
@@ -135,12 +153,17 @@ class HybridRetriever:
         store = self.store
         timings: dict[str, float] = {}
         n = len(store.chunks)
-        if n == 0:
+        docs_ok = rows_ok = None
+        if allowed_docs is not None:
+            docs_ok = doc_mask([d.doc_id for d in store.docs], allowed_docs)
+            rows_ok = chunk_mask(docs_ok, store.chunk_doc_rows)
+        n_ok = n if rows_ok is None else int(rows_ok.sum())
+        if n_ok == 0:
             return SearchResult([], timings)
 
         dense_scores = bm25_scores = query_vec = None
         fused = np.zeros(n, dtype=np.float64)
-        limit = min(settings.candidates, n)
+        limit = min(settings.candidates, n_ok)
         if mode in ("dense", "hybrid"):
             t = time.perf_counter()
             # the model's cost grows with the text (a 2,000-character question took ~21 s): embed its head only
@@ -152,7 +175,7 @@ class HybridRetriever:
                 from .errors import IndexMismatchError
 
                 raise IndexMismatchError(f"the query vector has dim {query_vec.shape[1]}, the index has {store.dim}")
-            sims, rows = store.dense.search(query_vec, limit)
+            sims, rows = self._dense_search(query_vec, limit, rows_ok)
             dense_scores = np.zeros(n, dtype=np.float32)
             valid = rows[0] >= 0
             dense_scores[rows[0][valid]] = sims[0][valid]
@@ -166,15 +189,23 @@ class HybridRetriever:
                 fused[rows[0][valid]] += settings.dense_weight * (sims[0][valid] - low) / span
             timings["dense"] = time.perf_counter() - t
         t = time.perf_counter()
-        tokens = tokenize(question)
+        translated: list[str] = []
+        if plan.english and settings.english_translations > 0:
+            from .crosslingual import query_translations
+
+            # dictionary query translation: English words cannot match a Chinese report; their translations can
+            translated = [t for zh in query_translations(question, store.doc_freq, settings.english_translations) for t in tokenize(zh)]
+        tokens = tokenize(question) + translated
         doc_tokens = tokens + (english_pinyin_query(question) if plan.english else [])
         if mode in ("bm25", "hybrid"):
-            content_tokens = tokenize(plan.content)
+            content_tokens = tokenize(plan.content) + translated
             locator_tokens = [tok for tok in tokens if tok not in set(content_tokens)]
             bm25_scores = self._bm25(content_tokens)
             if locator_tokens:
                 # the locator picks the report; inside it, the passage is ranked on the rest of the question
                 bm25_scores = bm25_scores + LOCATOR_TOKEN_WEIGHT * self._bm25(locator_tokens)
+            if rows_ok is not None:
+                bm25_scores = np.where(rows_ok, bm25_scores, np.float32(0))  # before ranking: top-k of the allowed
             ranks = _ranks(bm25_scores, limit)
             if settings.fusion == "rrf":
                 for row, rank in ranks.items():
@@ -183,13 +214,13 @@ class HybridRetriever:
                 top = float(bm25_scores.max())
                 rows_ = np.fromiter(ranks.keys(), dtype=np.int64)
                 fused[rows_] += settings.bm25_weight * bm25_scores[rows_] / top
-        shares = self.doc_shares(doc_tokens)
+        shares = self.doc_shares(doc_tokens, docs_ok)
         if plan.locator:
             # “永北圩所在镇…”: the locator alone says which report; the rest may be rarer elsewhere
-            locator_shares = self.doc_shares(tokenize(plan.locator) + (english_pinyin_query(plan.locator) if plan.english else []))
+            locator_shares = self.doc_shares(tokenize(plan.locator) + (english_pinyin_query(plan.locator) if plan.english else []), docs_ok)
             if locator_shares.any():
                 shares = locator_shares
-        if prefer_doc is not None and prefer_doc in store.doc_row and not plan.locator:
+        if prefer_doc is not None and prefer_doc in store.doc_row and not plan.locator and (docs_ok is None or docs_ok[store.doc_row[prefer_doc]]):
             # a follow-up that names no report of its own stays with the report under discussion
             shares = np.zeros(len(store.docs), dtype=np.float32)
             shares[store.doc_row[prefer_doc]] = 1.0
@@ -198,6 +229,8 @@ class HybridRetriever:
         # "which reports mention X" spans reports: no single report gets a head start
         if settings.doc_weight > 0 and shares.any() and plan.kind != "which_reports":
             fused *= 1.0 + settings.doc_weight * shares[np.asarray(store.chunk_doc_rows)]
+        if rows_ok is not None:
+            fused[~rows_ok] = 0.0  # already so (both searches were restricted); stated for the ranking below
         timings["bm25"] = time.perf_counter() - t
 
         order = [int(r) for r in np.argsort(-fused, kind="stable")[: max(top_k, self.reranker.settings.top_n if self.reranker else 0)] if fused[r] > 0]

@@ -107,3 +107,4 @@ class Answer:
     notes: list[str] = field(default_factory=list)
     standalone_question: str = ""  # the question as understood in the conversation (follow-ups rewritten)
     confidence: float | None = None  # the gate's probability that the reports answer the question (None: no gate)
+    carried_report: str = ""  # title of the report carried over from the conversation ("" if none was)

@@ -123,9 +123,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(root: Path, report_names, embedder, max_upload_mb: int = 20):
-    """The real chat app over copies of some bundled reports, served on a free loopback port.
-    Yields (url, library folder)."""
+def running_app(root: Path, report_names, embedder, max_upload_mb: int = 20, overrides: dict | None = None):
+    """The real chat app over copies of some bundled reports, served on a free loopback port; ``overrides``:
+    dotted settings for this app (the feedback file goes under ``root`` unless given). Yields (url, library folder)."""
     import shutil
 
     from rag.config import load_settings
@@ -137,7 +137,7 @@ def running_app(root: Path, report_names, embedder, max_upload_mb: int = 20):
     library_dir.mkdir(parents=True)
     for name in report_names:
         shutil.copy(REPORTS_DIR / name, library_dir / name)
-    settings = load_settings()
+    settings = load_settings(overrides={"feedback.path": root / "feedback.jsonl", **(overrides or {})})
     assistant = Assistant.from_dir(library_dir, root / "index", settings, embedder)
     library = Library(library_dir, assistant, settings.corpus.extensions, max_upload_mb=max_upload_mb)
     demo = build_app(assistant, library)

@@ -201,6 +201,15 @@ def test_english_words_are_translated_into_the_words_the_passages_use():
     assert "hospital" not in translate("How many hospitals are there?", passages, len)
 
 
+def test_an_english_question_is_searched_with_the_translations_the_library_uses():
+    from rag.crosslingual import query_translations
+
+    library = {"新兵": 3, "兵员": 1, "出口": 9, "部队": 4, "军队": 2}
+    got = query_translations("How many new recruits did the town send to the army?", lambda w: library.get(w, 0), per_key=1)
+    assert "新兵" in got and "部队" in got and "军队" not in got  # one per word: the most used
+    assert query_translations("How many hospitals?", lambda w: library.get(w, 0)) == []  # none the library uses
+
+
 def test_training_labels_spans_that_hold_the_gold_and_are_not_much_longer_than_the_shortest():
     from rag.answer.features import SpanFacts
     from rag.answer.training import label_spans
@@ -213,3 +222,32 @@ def test_training_labels_spans_that_hold_the_gold_and_are_not_much_longer_than_t
     assert label_spans(facts, "unanswerable", [], []) == [0] * len(facts)
     masked = label_spans(facts, "redacted", [], ["全镇建成垃圾投放点61个"])
     assert any(y and "61个" in f.span.text for f, y in zip(facts, masked))
+
+
+@pytest.mark.parametrize(
+    "phrase, places",
+    [
+        ("辽市镇", ["辽市镇"]),
+        ("永北圩所在的镇", ["永北圩"]),
+        ("江西省宜春市袁州区彬江镇", ["江西省", "宜春市", "袁州区", "彬江镇"]),
+        ("以“刮骨疗毒”闻名的那个镇", []),
+        ("哪几份乡镇报告", []),
+        ("华海药业所在镇", []),
+    ],
+)
+def test_places_in_a_report_naming_phrase(phrase, places):
+    from rag.lexicon import name_core, places_in
+
+    assert places_in(phrase) == places
+    assert name_core("辽市镇") == "辽市" and name_core("深圳市") == "深圳" and name_core("镇") == "镇"
+
+
+def test_the_english_answer_states_a_figure_never_a_name_with_digits():
+    """“The report gives 2.5年” was read out of “PM2.5年均浓度36.2微克/立方米”."""
+    from types import SimpleNamespace
+
+    from rag.answer.extractive import asked_figure
+
+    plan = SimpleNamespace(focus=SimpleNamespace(units=()))
+    assert not asked_figure("PM2.5年均浓度36.2微克/立方米、同比下降5%", plan).startswith("2.5")
+    assert asked_figure("G316国道改造完成12公里", plan) == "12公里"

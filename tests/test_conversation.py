@@ -60,3 +60,17 @@ def test_follow_ups_on_the_real_assistant(sample_assistant):
     assert third.status == "not_found" or third.citations[0].chunk.source == "000_4b3cc5d7d519229c.txt"
     other = sample_assistant.ask("那辽市镇呢？", history=[first, second])
     assert other.citations and other.citations[0].chunk.source == "001_f805fc5d83216290.txt" or other.status == "not_found"
+
+
+@pytest.mark.model
+def test_a_new_question_naming_what_the_carried_report_lacks_leaves_it_and_a_carry_is_said(sample_assistant):
+    """A follow-up carried the report under discussion onto a question about another report's company or
+    village, and nothing told the user the report had been carried."""
+    first = sample_assistant.ask("华海药业所在镇1-9月规上工业产值是多少？")
+    carried = sample_assistant.ask("今年新增了多少家规上企业？", history=[first])
+    assert carried.carried_report == first.citations[0].chunk.title  # said, so the chat can show it
+    for question, source in (("东岸圩清杂投入了多少钱？", "000_4b3cc5d7d519229c.txt"),
+                             ("How much was invested in clearing Dong'an polder (东岸圩)?", "000_4b3cc5d7d519229c.txt")):
+        other = sample_assistant.ask(question, history=[first])
+        assert other.carried_report == "", question
+        assert other.status == "not_found" or {c.chunk.source for c in other.citations} == {source}, question

@@ -86,8 +86,12 @@ def test_every_damaged_index_file_is_detected_or_harmless(built, tmp_path, how):
             if isinstance(exc, IndexCorruptError):
                 assert name.split("/")[-1] in message, (name, how, message)
                 assert "rag ingest" in message and "--rebuild" in message, message
-            # `rag ingest` over the damaged index says the same (no traceback, nothing overwritten)
-            if isinstance(exc, IndexCorruptError):
+            # `rag ingest` over the damaged index says the same (no traceback, nothing overwritten) -- unless
+            # only the pointer is damaged: then the one version is intact, made live again, and ingest goes on
+            if isinstance(exc, IndexCorruptError) and name == CURRENT_FILE:
+                ingest(reports, copy, SETTINGS, FakeEmbedder())
+                assert same_index(load_index(copy), good)
+            elif isinstance(exc, IndexCorruptError):
                 with pytest.raises(IndexCorruptError):
                     ingest(reports, copy, SETTINGS, FakeEmbedder())
         else:
@@ -186,3 +190,64 @@ def test_disk_full_says_so_and_keeps_the_previous_index(built, tmp_path, monkeyp
     assert same_index(load_index(copy), good)
     assert verify_index(copy) > 0
     assert [p.name for p in copy.iterdir() if p.name.startswith(("v-", ".staging-", ".CURRENT."))] == [good.path.name]
+
+
+def two_versions(tmp_path):
+    """An index whose live version added a third report to an earlier, intact version of two."""
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    names = sorted(p.name for p in REPORTS_DIR.glob("*.txt"))[:3]
+    for name in names[:2]:
+        shutil.copy(REPORTS_DIR / name, reports / name)
+    index = tmp_path / "index"
+    ingest(reports, index, SETTINGS, FakeEmbedder())
+    earlier = current_version(index)
+    shutil.copy(REPORTS_DIR / names[2], reports / names[2])
+    ingest(reports, index, SETTINGS, FakeEmbedder())
+    assert current_version(index) != earlier
+    return reports, index, earlier, names[2]
+
+
+@pytest.mark.parametrize("how", ["random", "deleted"])
+def test_a_damaged_live_version_rolls_back_to_the_previous_intact_one(tmp_path, how):
+    """Loading refused with the rebuild command although the previous version, kept on disk, was intact."""
+    reports, index, earlier, third = two_versions(tmp_path)
+    live = current_version(index)
+    damage(live / "chunks.jsonl", how)
+    with pytest.raises(IndexCorruptError):
+        load_index(index)  # strict by default: nothing is served silently
+    store = load_index(index, roll_back=True)
+    assert store.path == earlier and third not in {d.source for d in store.docs}
+    assert live.name in store.rolled_back_from and "chunks.jsonl" in store.rolled_back_from
+    assert current_version(index) == earlier and verify_index(index)  # the intact version is live again
+
+
+def test_ingest_on_a_damaged_index_rolls_back_and_embeds_only_what_changed_since(tmp_path):
+    reports, index, earlier, third = two_versions(tmp_path)
+    damage(current_version(index) / "dense.faiss", "random")
+    embedder = FakeEmbedder()
+    report = ingest(reports, index, SETTINGS, embedder)
+    assert report.rolled_back_from and "dense.faiss" in report.rolled_back_from and "rolled back" in report.summary()
+    assert report.added == [third] and len(report.unchanged) == 2
+    third_chunks = [c for c in load_index(index).chunks if c.source == third]
+    assert report.embedded_chunks == len(third_chunks)  # the two intact reports were not embedded again
+    verify_index(index)
+
+
+def test_without_an_intact_earlier_version_or_with_rollback_off_the_damage_is_reported(tmp_path):
+    reports, index, earlier, _ = two_versions(tmp_path)
+    damage(current_version(index) / "docs.jsonl", "truncated")
+    off = SETTINGS.replace({"corpus.auto_rollback": False})
+    with pytest.raises(IndexCorruptError, match="--rebuild"):
+        ingest(reports, index, off, FakeEmbedder())
+    damage(earlier / "docs.jsonl", "truncated")
+    with pytest.raises(IndexCorruptError, match="docs.jsonl"):
+        load_index(index, roll_back=True)
+
+
+def test_a_damaged_pointer_rolls_back_to_the_newest_intact_version(tmp_path):
+    reports, index, earlier, third = two_versions(tmp_path)
+    live = current_version(index)
+    (index / CURRENT_FILE).write_bytes(b"\xff\xfe\x00garbage")
+    store = load_index(index, roll_back=True)
+    assert store.path == live and third in {d.source for d in store.docs}

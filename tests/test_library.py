@@ -111,3 +111,26 @@ def test_uploads_are_indexed_one_at_a_time_in_the_background_while_the_old_index
     assert first.state == second.state == "done" and first.error is None
     assert "a.txt" in first.report.added and first.progress[0] == first.progress[1]
     assert {r.source for r in library.reports()} == {"000_4b3cc5d7d519229c.txt", "a.txt", "b.txt"}
+
+
+@pytest.mark.model
+def test_after_a_delete_questions_about_its_town_are_not_found(tmp_path, sample_index_dir, e5_embedder):
+    """A deleted report's town got another town's answer, with a citation."""
+    from conftest import REPORTS_DIR
+    from rag.config import load_settings
+    from rag.pipeline import Assistant
+
+    folder, index = tmp_path / "library", tmp_path / "index"
+    shutil.copytree(REPORTS_DIR, folder)
+    shutil.copytree(sample_index_dir, index)
+    assistant = Assistant(index, load_settings(), e5_embedder)
+    library = Library(folder, assistant, (".txt",))
+    questions = ["辽市镇目前全镇共有多少户低保户？", "辽市镇2022年城乡低保保障了多少户？", "辽市镇党校是哪一年成立的？"]
+    before = [assistant.ask(q) for q in questions]
+    assert any(a.status != "not_found" and a.citations[0].chunk.source.startswith("001_") for a in before)
+    library.delete("001_f805fc5d83216290.txt")
+    for q in questions:
+        after = assistant.ask(q)
+        assert after.status == "not_found" and not after.citations, (q, after.text)
+    # the other towns still answer
+    assert assistant.ask("永北圩所在的镇2022年一共保障了多少户城乡低保？").status == "answered"

@@ -59,6 +59,20 @@ def test_follow_up_shows_how_it_was_understood():
     assert "理解为" in answer_markdown(a) and "2023年保障" in answer_markdown(a)
 
 
+def test_a_carried_over_report_is_named_in_the_understood_line_escaped():
+    a = Answer("x[1]", "answered", answered().citations, [], "那2023年呢？", standalone_question="2023年保障了多少户低保？",
+               carried_report="*镇2022年<b>工作</b>总结")
+    md = answer_markdown(a)
+    assert "理解为：2023年保障了多少户低保？（沿用上文的报告《&#42;镇2022年&#60;b&#62;工作&#60;/b&#62;总结》）" in md
+    assert "<b>" not in md
+    en = answer_markdown(a, lang="en")
+    assert "understood as" in en and "&#42;镇2022年" in en and "沿用" not in en
+    # a carried report is named even when the question needed no rewriting; none carried: no such words
+    same = Answer("x", "answered", [], [], "低保呢？", standalone_question="低保呢？", carried_report="某镇总结")
+    assert "理解为：低保呢？（沿用上文的报告《某镇总结》）" in answer_markdown(same)
+    assert "沿用" not in answer_markdown(Answer("x", "answered", [], [], "q", standalone_question="q2"))
+
+
 def test_sources_block_highlights_the_quote_ranks_and_escapes_html():
     block = sources_block(answered(), turn=3, names={"000.txt": "城关镇 · 2022年工作总结"})
     assert block.startswith("<details class='rag-sources' open><summary>来源（1）</summary>") and "\n" not in block

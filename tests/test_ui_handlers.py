@@ -77,15 +77,17 @@ def test_every_project_error_has_a_short_chinese_message():
 
 
 def test_answering_has_its_own_concurrency_limit_from_the_config():
-    """Three heavy questions at once starved every other request: answers share one limited group."""
+    """Three heavy questions at once starved every other request: every answer passes one fair gate."""
     from ui.app import build_app
 
     settings = load_settings(overrides={"server.answer_concurrency_limit": 3, "server.default_concurrency_limit": 1,
                                         "server.max_queue": 40})
     demo = build_app(FailingAssistant(KeyError("x"), settings), EmptyLibrary())
-    answering = [f for f in demo.fns.values() if getattr(f.fn, "__name__", "") in ("respond", "api_ask")]
+    answering = [f for f in demo.fns.values() if getattr(f.fn, "__name__", None) in ("respond_tracked", "api_ask")]
     assert len(answering) == 3  # the send button, the Enter key, /ask
-    assert {(f.concurrency_limit, f.concurrency_id) for f in answering} == {(3, "answer")}
+    # no first-come Gradio limit in front of the gate: a burst from one user would fill it
+    assert {(f.concurrency_limit, f.concurrency_id) for f in answering} == {(None, "answer")}
+    assert demo.fair_gate.slots == 3
     assert demo._queue.default_concurrency_limit == 1 and demo._queue.max_size == 40
     with pytest.raises(Exception, match="answer_concurrency_limit"):
         load_settings(overrides={"server.answer_concurrency_limit": 0})
@@ -121,3 +123,35 @@ def test_every_interface_text_exists_in_both_languages_and_examples_stand_alone(
     if dev.exists():
         asked = {json.loads(line)["question"] for line in dev.read_text(encoding="utf-8").splitlines() if line.strip()}
         assert not asked & set(EXAMPLES)
+
+
+class GateWatchingAssistant(FailingAssistant):
+    """Answers with an error after noting how many answering slots were held while it worked."""
+
+    def __init__(self, settings=None):
+        super().__init__(KeyError("x"), settings)
+        self.seen: list[int] = []
+        self.demo = None
+
+    def ask(self, *args, **kwargs):
+        self.seen.append(self.demo.fair_gate.running)
+        raise self.error
+
+    def ask_stream(self, *args, **kwargs):
+        self.seen.append(self.demo.fair_gate.running)
+        raise self.error
+        yield  # pragma: no cover
+
+
+def test_chat_and_api_answer_inside_the_fair_gate_and_busy_is_one_sentence():
+    from rag.errors import ServerBusyError
+    from ui.app import build_app
+    from ui.render import error_message
+
+    assistant = GateWatchingAssistant()
+    demo = assistant.demo = build_app(assistant, EmptyLibrary())
+    list(handler(demo, "chat")("问题", [], [], [], "hybrid", 5))
+    with pytest.raises(gradio.Error):
+        handler(demo, "ask")("问题", "")
+    assert assistant.seen == [1, 1] and demo.fair_gate.running == 0  # held while answering, given back after
+    assert "忙" in error_message(ServerBusyError("no slot within 30 s"))

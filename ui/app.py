@@ -2,34 +2,39 @@
 
 Tabs: 问答 (``ui/chat.py``: streamed answers, each with its own collapsible sources; settings), 报告库
 (``ui/library_tab.py``: list / upload / delete reports), 原文 (``ui/viewer.py``: a report with the cited passage
-highlighted). One language per page: Chinese, or English with ``?lang=en`` (``ui/texts.py``). Named API
-endpoints for ``gradio_client``: ``/ask`` (question [+ conversation id] -> answer Markdown with numbered
-sources), ``/chat`` (the chat tab's handler), ``/ingest`` (files -> library status), ``/delete`` (report file
-name -> library status).
+highlighted). One language per page: Chinese, or English with ``?lang=en`` (``ui/texts.py``). Every answer,
+in the chat or through ``/ask``, is worked out inside one fair gate (``rag.admission.FairGate``: a slot per
+user, long questions kept to some slots, the least-served user first). Named API endpoints for
+``gradio_client``: ``/ask`` (question [+ conversation id] [+ report file names] -> answer Markdown with numbered
+sources), ``/chat`` (the chat tab's handler), ``/export`` (the session's conversation as .md and .docx),
+``/ingest`` (files -> library status), ``/delete`` (report file name -> library status).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from pathlib import Path
 
 import gradio as gr
 
+from rag.admission import FairGate
 from rag.library import Library
 from rag.pipeline import Assistant
 from rag.schema import Answer
 
 from . import library_tab as lib
-from .chat import HISTORY_TURNS, build_chat_tab
+from .chat import HISTORY_TURNS, asker, build_chat_tab
 from .errors import user_error
 from .render import CSS, answer_with_sources_markdown, report_names as names_of
+from .report_filter import selected_reports
 from .texts import language, ui_text
 from .viewer import SCROLL_TO_QUOTE, build_viewer_tab, open_citation
 
 MAX_CONVERSATIONS = 500
 
-__all__ = ["build_app", "serve", "style", "make_assistant_and_library", "user_error", "ConversationStore"]
+__all__ = ["build_app", "serve", "style", "make_assistant_and_library", "asker", "user_error", "ConversationStore"]
 
 
 class ConversationStore:
@@ -61,16 +66,29 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
     language comes from its ``?lang=`` (Chinese unless ``en``)."""
     settings = assistant.settings
     conversations = ConversationStore()
+    server = settings.server
+    gate = FairGate(server.answer_concurrency_limit, server.heavy_slots, server.per_user_slots, server.answer_wait_budget_s)
+
+    def is_heavy(question: str) -> bool:
+        return len(question or "") > server.heavy_question_chars
+
+    @contextmanager
+    def admit(request, question):
+        """The fair gate's slot for this asker and question, held for the block (ServerBusyError if none frees up)."""
+        with gate.admit(asker(request), is_heavy(question)):
+            yield
 
     def report_names() -> dict[str, str]:
         """File -> readable name of every report in the library now."""
         return names_of(library.reports())
 
-    def api_ask(question: str, conversation_id: str = "") -> str:
-        """Answer a question; pass the same conversation_id to ask follow-ups. Returns Markdown with sources."""
+    def api_ask(question: str, conversation_id: str = "", reports: list[str] | None = None, request: gr.Request = None) -> str:
+        """Answer a question; pass the same conversation_id to ask follow-ups, and report file names in
+        ``reports`` to answer from those reports only. Returns Markdown with sources."""
         history = conversations.get(conversation_id) if conversation_id else []
         try:
-            answer = assistant.ask(question, history=history)
+            with gate.admit(asker(request), is_heavy(question)):
+                answer = assistant.ask(question, history=history, reports=selected_reports(reports))
         except Exception as exc:  # noqa: BLE001 -- the caller gets one sentence; the log keeps the details
             raise gr.Error(user_error(exc, lang), print_exception=False) from None
         if conversation_id:
@@ -88,7 +106,7 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         header = gr.Markdown(ui_text("zh", "header"))
         with gr.Tabs() as tabs:
             with gr.Tab(ui_text("zh", "tab_chat"), id="chat") as chat_tab:
-                chat = build_chat_tab(assistant, report_names, lang_state)
+                chat = build_chat_tab(assistant, library, report_names, lang_state, admit)
             with gr.Tab(ui_text("zh", "tab_library"), id="library") as library_page:
                 shelf = lib.build_library_tab(library, settings)
             with gr.Tab(ui_text("zh", "tab_viewer"), id="viewer") as viewer_tab:
@@ -107,7 +125,8 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         shelf.del_pick.change(lambda: gr.update(visible=False), outputs=shelf.del_confirm, api_visibility="private")
         shelf.del_confirm.click(delete_report, inputs=[shelf.del_pick, lang_state], outputs=library_outputs, api_name="delete").then(
             lambda: gr.update(visible=False), outputs=shelf.del_confirm, api_visibility="private")
-        gr.api(api_ask, api_name="ask", concurrency_limit=settings.server.answer_concurrency_limit, concurrency_id="answer")
+        # no Gradio limit in front of the fair gate (see ui/chat.py): the gate decides who answers next
+        gr.api(api_ask, api_name="ask", concurrency_limit=None, concurrency_id="answer")
 
         translatable = [(header, "value", "header"), (switch, "value", "switch"), (chat_tab, "label", "tab_chat"),
                         (library_page, "label", "tab_library"), (viewer_tab, "label", "tab_viewer"),
@@ -117,14 +136,21 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         def on_load(request: gr.Request):
             """A page opened (or reloaded): its language, and the library as it is now, not at build time."""
             page_lang = language(request.query_params.get("lang") if request else None)
-            words = [gr.update(**{prop: ui_text(page_lang, key, **(upload_values if key == "upload" else {}))})
-                     for _, prop, key in translatable]
+            words: dict = {}  # one update per component (a component may have several translated properties)
+            for component, prop, key in translatable:
+                words.setdefault(component, {})[prop] = ui_text(page_lang, key, **(upload_values if key == "upload" else {}))
             table, *pickers = lib.library_view(library, page_lang)
-            return (page_lang, gr.update(value=table, label=ui_text(page_lang, "table")), *pickers, *words)
+            return (page_lang, gr.update(value=table, label=ui_text(page_lang, "table")), *pickers,
+                    *[gr.update(**words[c]) for c in translated])
 
-        demo.load(on_load, outputs=[lang_state, shelf.table, shelf.del_pick, viewer.doc_pick, *[c for c, _, _ in translatable]],
+        translated = list(dict.fromkeys(c for c, _, _ in translatable))
+        demo.load(on_load, outputs=[lang_state, shelf.table, shelf.del_pick, viewer.doc_pick, *translated], api_visibility="private")
+        # the report scope lists the library as it is now; the conversation list is this browser's
+        demo.load(chat.filter_scope, inputs=[chat.report_query, chat.report_scope], outputs=chat.report_scope,
                   api_visibility="private")
+        demo.load(chat.list_conversations, inputs=chat.saved, outputs=chat.conversation_list, api_visibility="private")
     demo.queue(default_concurrency_limit=settings.server.default_concurrency_limit, max_size=settings.server.max_queue)
+    demo.fair_gate = gate  # for tests and the operator's console
     return demo
 
 
@@ -164,6 +190,8 @@ def serve(settings, host: str = "127.0.0.1", port: int = 7860, reports_dir=None,
         show_error=True,
         **style(),
         max_file_size=f"{settings.corpus.max_upload_mb}mb",
+        # requests waiting at the fair gate each hold a worker thread: room for a full queue beside Gradio's 40
+        max_threads=40 + settings.server.max_queue,
         quiet=not block,
     )
     return demo

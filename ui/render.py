@@ -21,6 +21,7 @@ TEXT = {
         "relevance": "相关度",
         "open": "查看原文",
         "understood": "理解为",
+        "carried": "（沿用上文的报告《{}》）",
         "chars": "字符",
     },
     "en": {
@@ -31,6 +32,7 @@ TEXT = {
         "relevance": "relevance",
         "open": "open in report",
         "understood": "understood as",
+        "carried": " (keeping the report “{}” from earlier in the conversation)",
         "chars": "chars",
     },
 }
@@ -48,7 +50,9 @@ ERRORS = {
         "UnreadableReportError": "无法读取这份报告。",
         "UploadError": "文件未被接受：类型、大小或文件名不符合要求。",
         "LLMError": "语言模型暂时无法使用，请稍后再试。",
+        "ServerBusyError": "服务器正忙（提问的人较多），请稍后再试。",
         "ConfigError": "服务器配置有误，请联系管理员。",
+        "UnknownReportError": "所选的报告已不在库中，请在设置中重新选择。",
         "RagError": "处理时出错了，请稍后再试。",
         "unknown": "抱歉，系统出错了，请稍后再试。",
     },
@@ -62,7 +66,9 @@ ERRORS = {
         "UnreadableReportError": "This report cannot be read.",
         "UploadError": "File refused: its type, size or name is not allowed.",
         "LLMError": "The language model is unavailable; please try again later.",
+        "ServerBusyError": "The server is busy (many questions at once); please try again shortly.",
         "ConfigError": "The server is misconfigured; please contact the administrator.",
+        "UnknownReportError": "A chosen report is no longer in the library; choose again in the settings.",
         "RagError": "Something went wrong; please try again later.",
         "unknown": "Sorry, something went wrong; please try again later.",
     },
@@ -103,7 +109,7 @@ def _t(lang: str, key: str) -> str:
 def answer_markdown(answer: Answer, lang: str = "zh", turn: int = 0) -> str:
     """The answer's text for the chat: each ``[n]`` a superscript link to source ``n`` of chat turn ``turn``
     with the quote as its tooltip, a status label for masked / not-found answers, and the rewritten question
-    of a follow-up."""
+    of a follow-up with the report carried over from the conversation, if any."""
     quotes = {c.n: c.quote for c in answer.citations}
     # the text between markers is escaped piece by piece, so the markers' own brackets stay links
     pieces = _MARKER.split(answer.text)
@@ -125,8 +131,13 @@ def answer_markdown(answer: Answer, lang: str = "zh", turn: int = 0) -> str:
         lines.append(f'<span class="rag-status">{_t(lang, answer.status)}</span>')
     if answer.status != "not_found":
         lines.append("".join(body))
-    if answer.standalone_question and answer.standalone_question != answer.question:
-        lines.append(f"<small>{_t(lang, 'understood')}：{report_text(answer.standalone_question)}</small>")
+    rewritten = answer.standalone_question and answer.standalone_question != answer.question
+    carried = getattr(answer, "carried_report", "") or ""
+    if rewritten or carried:
+        # a follow-up as it was understood, and the report it was read against when that came from earlier turns
+        understood = report_text(answer.standalone_question or answer.question)
+        kept = report_text(_t(lang, "carried").format(carried)) if carried else ""
+        lines.append(f"<small>{_t(lang, 'understood')}：{understood}{kept}</small>")
     return "\n\n".join(lines)
 
 

@@ -49,6 +49,24 @@ UI = {
         "not_in_library": "库中没有这份报告：{name}",
         "report_gone": "该报告已不在库中。",
         "turn": "第{turn}问",
+        "stop": "停止",
+        "conversations": "历史对话（保存在本浏览器）",
+        "untitled": "（无标题）",
+        "n_questions": "（{n} 问）",
+        "cannot_open": "这个对话无法打开",
+        "export_scope": "导出（含引用）",
+        "export_scopes": [("整个对话", "整个对话"), ("最后一个回答", "最后一个回答")],
+        "export_md": "导出 Markdown",
+        "export_docx": "导出 Word",
+        "feedback_comment": "对回答的意见（可选），写好后点回答下方的 👍 或 👎",
+        "thanks_up": "已记录 👍，谢谢！",
+        "thanks_down": "已记录 👎，谢谢！您的意见会用于改进。",
+        "thanks_withdrawn": "已撤回评价。",
+        "nothing_to_rate": "这条消息没有可评价的回答。",
+        "feedback_failed": "⚠️ 反馈未能保存，请稍后再试。",
+        "report_query": "筛选报告（名称 / 地区 / 年份，空格分隔）",
+        "report_all": "选中筛选出的报告",
+        "report_scope": "只在这些报告中查找（不选 = 全部报告）",
     },
     "en": {
         "header": "## Work report Q&A\nEvery answer cites its source (report › section › sentence); a masked figure is "
@@ -91,6 +109,24 @@ UI = {
         "not_in_library": "No such report in the library: {name}",
         "report_gone": "This report is no longer in the library.",
         "turn": "Q{turn}",
+        "stop": "Stop",
+        "conversations": "Past conversations (kept in this browser)",
+        "untitled": "(untitled)",
+        "n_questions": " ({n} questions)",
+        "cannot_open": "This conversation cannot be opened",
+        "export_scope": "Export (with citations)",
+        "export_scopes": [("Whole conversation", "整个对话"), ("Last answer", "最后一个回答")],
+        "export_md": "Export Markdown",
+        "export_docx": "Export Word",
+        "feedback_comment": "Your comment on an answer (optional); then click 👍 or 👎 under the answer",
+        "thanks_up": "👍 recorded, thank you!",
+        "thanks_down": "👎 recorded, thank you! Your comment helps us improve.",
+        "thanks_withdrawn": "Rating withdrawn.",
+        "nothing_to_rate": "This message has no answer to rate.",
+        "feedback_failed": "⚠️ The feedback could not be saved; please try again later.",
+        "report_query": "Filter reports (name / place / year, separated by spaces)",
+        "report_all": "Select the filtered reports",
+        "report_scope": "Only search these reports (none = all reports)",
     },
 }
 
@@ -113,4 +149,4 @@ def language(value: str | None) -> str:
 def ui_text(lang: str, key: str, **values) -> str:
     """The interface text ``key`` in ``lang`` with ``values`` filled in."""
     text = UI.get(lang, UI["zh"])[key]
-    return text.format(**values) if values else text
+    return text.format(**values) if values else text  # a list (table headers, choices) is returned as it is

@@ -112,10 +112,14 @@ def cite(facts: SpanFacts, n: int, bounds: tuple[int, int]) -> Citation:
 
 
 def asked_figure(quote: str, plan: AnswerPlan) -> str:
-    """The first figure with a fitting unit in the quote, as printed (for the English answer sentence)."""
+    """The first figure with a fitting unit in the quote, as printed (for the English answer sentence). Digits
+    glued to a Latin letter are part of a name (PM2.5, G316, 5G), not a figure."""
+    text = normalise(quote)
     for a, b, unit in lexicon.figures_with_units(quote):
+        if (a > 0 and text[a - 1].isascii() and text[a - 1].isalpha()) or (b < len(text) and text[b].isascii() and text[b].isalpha()):
+            continue
         if unit and lexicon.unit_fits(unit, plan.focus.units):
-            return normalise(quote)[a:b]
+            return text[a:b]
     return ""
 
 
