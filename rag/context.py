@@ -77,5 +77,27 @@ def distinctive_names(text: str, limit: int) -> tuple[str, ...]:
     return tuple(word for word, _ in ranked[:limit])
 
 
+# a place as a report names itself: a name, then the kind of place (镇 town, 乡 township, 街道 subdistrict)
+_PLACE_KIND = "(?:镇|乡|街道)"
+_TITLE_PLACE = re.compile(rf"^([\u4e00-\u9fff]{{2,8}}?{_PLACE_KIND})(?=(?:19|20)\d{{2}}年)")
+
+
+def report_place(title: str, text: str, names: tuple[str, ...] | list[str] = ()) -> str:
+    """The place a report is about, e.g. ``辽市镇``: named at the head of its title (``城南镇2023年工作总结``),
+    else the distinctive name (``names``, see ``distinctive_names``) that the text most often follows with a
+    kind of place. Empty when the report masks its place (``*镇``), as many do."""
+    match = _TITLE_PLACE.match(title)
+    if match:
+        return match.group(1)
+    counts: Counter[str] = Counter()
+    for name in names:
+        # town names are two or three characters (辽市, 城关); a longer name before 镇 is a slogan (“共同富裕镇样板”)
+        if not 2 <= len(name) <= 3 or "*" in name:
+            continue
+        for found in re.findall(re.escape(name) + _PLACE_KIND, text[:200000]):
+            counts[found] += 1
+    return max(sorted(counts), key=counts.__getitem__) if counts else ""
+
+
 def report_context(doc: Document, limit: int) -> ReportContext:
     return ReportContext(title=doc.title, period=report_period(doc.text), names=distinctive_names(doc.text, limit))

@@ -92,7 +92,7 @@ def test_conversations_are_kept_in_the_browser_and_reopen_after_a_reload(app, dr
     next(lb for lb in _conversation_labels(driver) if first[:20] in lb.text).click()
     _answered(driver, "1120户")
     assert first in _text(driver, "#rag-chat")
-    _wait_for(driver, "the reopened answer's sources", lambda d: d.find_elements(By.CSS_SELECTOR, "#rag-sources mark"))
+    _wait_for(driver, "the reopened answer's sources", lambda d: d.find_elements(By.CSS_SELECTOR, "#rag-chat .rag-sources mark"))
 
     # the reopened answers are the conversation's history: a follow-up is read against them
     _ask(driver, "它开展志愿服务活动多少次？")

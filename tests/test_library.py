@@ -48,7 +48,8 @@ def test_add_checks_then_indexes_only_the_new_file(library, tmp_path, fake_embed
     fake_embedder.embedded.clear()
     report, refused = library.add([(good, "../new.txt"), (bad_type, None), (empty, None)])
     assert report.added == ["new.txt"] and len(fake_embedder.embedded) == report.embedded_chunks
-    assert set(refused) == {"x.exe", "empty.txt"} and "not allowed" in refused["x.exe"]
+    assert set(refused) == {"x.exe", "empty.txt"} and refused["x.exe"].code == "type" and refused["empty.txt"].code == "empty"
+    assert "not allowed" in str(refused["x.exe"]) and refused["empty.txt"].reason("zh") == "文件为空"
     assert sorted(p.name for p in library.folder.iterdir()) == ["000_4b3cc5d7d519229c.txt", "new.txt"]
     assert {r.source for r in library.reports()} == {"000_4b3cc5d7d519229c.txt", "new.txt"}
 
@@ -60,8 +61,16 @@ def test_oversized_and_undecodable_uploads_are_refused(library, tmp_path):
     binary.write_bytes(bytes(range(256)) * 10)
     with pytest.raises(UploadError, match="limit"):
         library.check_upload(big)
-    with pytest.raises(Exception, match="bin.txt"):
+    with pytest.raises(UploadError, match="bin.txt") as caught:
         library.check_upload(binary)
+    assert caught.value.code == "unreadable" and "无法读取" in caught.value.reason("zh")
+
+
+def test_a_reupload_of_the_same_name_is_a_replacement(library, tmp_path):
+    again = tmp_path / "000_4b3cc5d7d519229c.txt"
+    again.write_text("2022年工作总结\n全年新建农家书屋12个。", encoding="utf-8")
+    job = library.submit([(again, None)])
+    assert job.wait(30) and job.replaced == ["000_4b3cc5d7d519229c.txt"] and not job.refused
 
 
 def test_delete_removes_file_and_passages(library):

@@ -54,7 +54,7 @@ def test_chat_and_api_show_a_short_chinese_sentence_and_log_the_details(error, e
 
     demo = build_app(FailingAssistant(error), EmptyLibrary())
     with caplog.at_level(logging.INFO, logger="ui.app"):
-        *_, last = handler(demo, "chat")("问题", [], [], "hybrid", 5)
+        *_, last = handler(demo, "chat")("问题", [], [], [], "hybrid", 5)
     message = last[0][-1]["content"]
     assert expected in message and INTERNAL not in message and "Traceback" not in message
     assert len(message) < 60
@@ -93,6 +93,38 @@ def test_answering_has_its_own_concurrency_limit_from_the_config():
         load_settings(overrides={"server.answer_concurrency_limit": 0})
 
 
+def test_upload_status_says_what_happened_in_one_language():
+    from html import unescape
+
+    from rag.library import UploadError
+    from ui.library_tab import upload_summary
+
+    refused = {"x.exe": UploadError("type", "x.exe", allowed=".txt"), "空.txt": UploadError("empty", "空.txt")}
+    none_added = SimpleNamespace(added=[], skipped={}, embedded_chunks=0, seconds=0.1)
+    status = unescape(upload_summary(none_added, refused, [], "zh"))  # names are escaped for Markdown
+    assert "新增" not in status and "没有添加任何报告" in status and "文件为空" in status and "empty" not in status
+    replaced = SimpleNamespace(added=["a.txt", "b.txt"], skipped={}, embedded_chunks=7, seconds=1.0)
+    status = unescape(upload_summary(replaced, {}, ["a.txt"], "zh"))
+    assert "新增 1 份" in status and "已替换 a.txt" in status
+    english = unescape(upload_summary(replaced, refused, ["a.txt"], "en"))
+    assert "Replaced a.txt" in english and "the file is empty" in english
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in english.replace("空.txt", ""))
+
+
+def test_every_interface_text_exists_in_both_languages_and_examples_stand_alone():
+    import json
+
+    from conftest import SHARED
+    from ui.texts import EXAMPLES, UI
+
+    assert UI["zh"].keys() == UI["en"].keys()
+    assert not any(q.startswith("那") for q in EXAMPLES)
+    dev = SHARED / "eval" / "dev.jsonl"
+    if dev.exists():
+        asked = {json.loads(line)["question"] for line in dev.read_text(encoding="utf-8").splitlines() if line.strip()}
+        assert not asked & set(EXAMPLES)
+
+
 class GateWatchingAssistant(FailingAssistant):
     """Answers with an error after noting how many answering slots were held while it worked."""
 
@@ -118,7 +150,7 @@ def test_chat_and_api_answer_inside_the_fair_gate_and_busy_is_one_sentence():
 
     assistant = GateWatchingAssistant()
     demo = assistant.demo = build_app(assistant, EmptyLibrary())
-    list(handler(demo, "chat")("问题", [], [], "hybrid", 5))
+    list(handler(demo, "chat")("问题", [], [], [], "hybrid", 5))
     with pytest.raises(gradio.Error):
         handler(demo, "ask")("问题", "")
     assert assistant.seen == [1, 1] and demo.fair_gate.running == 0  # held while answering, given back after

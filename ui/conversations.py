@@ -62,6 +62,7 @@ def answer_to_record(answer: Answer) -> dict:
         "standalone_question": answer.standalone_question,
         "text": answer.text,
         "status": answer.status,
+        "carried_report": answer.carried_report,
         "citations": [
             {"n": c.n, "chunk_id": c.chunk.chunk_id, "doc_id": c.chunk.doc_id, "source": c.chunk.source,
              "title": c.chunk.title, "section": c.chunk.section, "quote": c.quote, "start": c.quote_start,
@@ -104,7 +105,8 @@ def answer_from_record(record) -> Answer:
                       _text(c.get("title"), "title"), _text(c.get("section"), "section"), start, end, quote)
         citations.append(Citation(_int(c.get("n"), "n"), chunk, quote, start, end))
     return Answer(_text(record.get("text"), "text"), status, citations, question=_text(record.get("question"), "question"),
-                  standalone_question=_text(record.get("standalone_question", ""), "standalone_question"))
+                  standalone_question=_text(record.get("standalone_question", ""), "standalone_question"),
+                  carried_report=_text(record.get("carried_report", ""), "carried_report"))
 
 
 def saved_list(saved) -> list[dict]:
@@ -128,9 +130,12 @@ def save_conversation(saved, conversation_id: str, turns: Sequence[Answer | None
     return [entry, *others][:MAX_SAVED_CONVERSATIONS]
 
 
-def conversation_choices(saved) -> list[tuple[str, str]]:
-    """(label, id) for the conversation list: the title, with the number of questions."""
-    return [(f"{c.get('title') or '（无标题）'}（{len(c['answers'])} 问）", c["id"]) for c in saved_list(saved)]
+def conversation_choices(saved, lang: str = "zh") -> list[tuple[str, str]]:
+    """(label, id) for the conversation list: the title, with the number of questions (in the page's language)."""
+    from .texts import ui_text
+
+    return [(f"{c.get('title') or ui_text(lang, 'untitled')}{ui_text(lang, 'n_questions', n=len(c['answers']))}", c["id"])
+            for c in saved_list(saved)]
 
 
 def open_conversation(saved, conversation_id: str) -> list[Answer]:

@@ -1,7 +1,8 @@
 """How an answer looks: pure functions from ``Answer`` (and friends) to Markdown / HTML strings.
 
 No Gradio here, so every rendering rule is unit-tested on its own. Chinese interface text by default,
-English with ``lang="en"``. All report text is HTML-escaped before it is shown.
+English with ``lang="en"``. All report text goes through ``report_text`` before it is shown, so it reads exactly
+as printed: a masked figure ``低保户*户`` must not turn into italics in the chat's Markdown.
 """
 
 from __future__ import annotations
@@ -13,24 +14,26 @@ from rag.schema import Answer
 
 TEXT = {
     "zh": {
-        "redacted": "⚠️ 报告中这个数字被遮盖（以“*”显示），无法给出具体数值。",
+        "redacted": "⚠️ 数字被遮盖",
         "not_found": "ℹ️ 报告中没有找到能回答这个问题的内容。",
         "sources": "来源",
-        "score": "检索得分",
+        "rank": "第{}位",
+        "relevance": "相关度",
         "open": "查看原文",
         "understood": "理解为",
+        "carried": "（沿用上文的报告《{}》）",
         "chars": "字符",
-        "no_sources": "（无引用）",
     },
     "en": {
-        "redacted": "⚠️ The report masks this figure (printed as “*”); no number can be given.",
+        "redacted": "⚠️ Masked figure",
         "not_found": "ℹ️ The reports do not contain an answer to this question.",
         "sources": "Sources",
-        "score": "retrieval score",
+        "rank": "rank {}",
+        "relevance": "relevance",
         "open": "open in report",
         "understood": "understood as",
+        "carried": " (keeping the report “{}” from earlier in the conversation)",
         "chars": "chars",
-        "no_sources": "(no citations)",
     },
 }
 
@@ -83,33 +86,58 @@ def error_message(exc: BaseException, lang: str = "zh") -> str:
 
 
 _MARKER = re.compile(r"\[(\d+)\]")
+# Characters that Markdown (or the chat's LaTeX and HTML) would read as syntax anywhere in a line. As numeric
+# character references they display as themselves both in Markdown paragraphs and inside HTML blocks, where a
+# backslash would show. ``.`` ``(`` ``!`` … need no escape: they are syntax only after an escaped ``]`` or at a
+# line's start (below), so file names and figures stay readable in the Markdown an API caller receives.
+_SYNTAX = str.maketrans({c: f"&#{ord(c)};" for c in "&<>`*_[]#|~$\\"})
+# a list item or rule at the start of a line: “1. ”, “- ”, “+ ”
+_LINE_START = re.compile(r"^(\s*)([-+]|\d+(?=[.)]))")
+
+
+def report_text(text: str) -> str:
+    """Report text (or any text from a user or a file) -> HTML that shows it exactly as printed, whether it
+    lands in Markdown or in HTML: Markdown, LaTeX and HTML syntax escaped, newlines as <br>."""
+    escaped = _LINE_START.sub(lambda m: m.group(1) + "".join(f"&#{ord(c)};" for c in m.group(2)), text.translate(_SYNTAX))
+    return escaped.replace("\n", "<br>")
 
 
 def _t(lang: str, key: str) -> str:
     return TEXT.get(lang, TEXT["zh"])[key]
 
 
-def answer_markdown(answer: Answer, lang: str = "zh") -> str:
-    """The chat message: the answer with each ``[n]`` as a superscript link whose tooltip is the quote,
-    a plain status line for masked / not-found answers, and the rewritten question of a follow-up."""
+def answer_markdown(answer: Answer, lang: str = "zh", turn: int = 0) -> str:
+    """The answer's text for the chat: each ``[n]`` a superscript link to source ``n`` of chat turn ``turn``
+    with the quote as its tooltip, a status label for masked / not-found answers, and the rewritten question
+    of a follow-up with the report carried over from the conversation, if any."""
     quotes = {c.n: c.quote for c in answer.citations}
-    body = html.escape(answer.text, quote=False)
-
-    def marker(m: re.Match) -> str:
-        n = int(m.group(1))
+    # the text between markers is escaped piece by piece, so the markers' own brackets stay links
+    pieces = _MARKER.split(answer.text)
+    body = []
+    for i, piece in enumerate(pieces):
+        if i % 2 == 0:
+            body.append(report_text(piece))
+            continue
+        n = int(piece)
         if n not in quotes:
-            return m.group(0)
+            body.append(report_text(f"[{n}]"))
+            continue
         title = html.escape(quotes[n].replace("\n", " ")[:200], quote=True)
-        return f'<sup><a href="#src-{n}" title="{title}">[{n}]</a></sup>'
-
-    body = _MARKER.sub(marker, body)
+        body.append(f'<sup><a href="#{source_id(turn, n)}" title="{title}">[{n}]</a></sup>')
     lines = []
+    # the masked-figure answer already says why there is no number: its status is a short label, not a
+    # second notice; a not-found answer is the notice alone
     if answer.status in ("redacted", "not_found"):
-        lines.append(f"**{_t(lang, answer.status)}**")
+        lines.append(f'<span class="rag-status">{_t(lang, answer.status)}</span>')
     if answer.status != "not_found":
-        lines.append(body)
-    if answer.standalone_question and answer.standalone_question != answer.question:
-        lines.append(f"<small>{_t(lang, 'understood')}：{html.escape(answer.standalone_question)}</small>")
+        lines.append("".join(body))
+    rewritten = answer.standalone_question and answer.standalone_question != answer.question
+    carried = getattr(answer, "carried_report", "") or ""
+    if rewritten or carried:
+        # a follow-up as it was understood, and the report it was read against when that came from earlier turns
+        understood = report_text(answer.standalone_question or answer.question)
+        kept = report_text(_t(lang, "carried").format(carried)) if carried else ""
+        lines.append(f"<small>{_t(lang, 'understood')}：{understood}{kept}</small>")
     return "\n\n".join(lines)
 
 
@@ -121,17 +149,33 @@ def highlight(text: str, start: int, end: int, context: int | None = None) -> st
     before, quote, after = text[a:start], text[start:end], text[end:b]
     lead = "…" if a > 0 else ""
     tail = "…" if b < len(text) else ""
-    esc = lambda s: html.escape(s).replace("\n", "<br>")  # noqa: E731
-    return f"{lead}{esc(before)}<mark>{esc(quote)}</mark>{esc(after)}{tail}"
+    return f"{lead}{report_text(before)}<mark>{report_text(quote)}</mark>{report_text(after)}{tail}"
 
 
-def sources_html(answer: Answer, lang: str = "zh") -> str:
-    """The sources panel: per citation the report title, section path, retrieval score, file and offsets,
-    and the quote highlighted inside its passage."""
+def _relevance(answer: Answer) -> dict[str, tuple[int, float]]:
+    """chunk id -> (rank, relevance 0..1 relative to the best hit): what a reader can compare, unlike raw
+    fused scores, whose scale depends on the retrieval mode."""
+    if not answer.hits:
+        return {}
+    best = max(h.score for h in answer.hits)
+    return {h.chunk.chunk_id: (h.rank, max(0.0, h.score / best) if best > 0 else 0.0) for h in answer.hits}
+
+
+def source_id(turn: int, n: int) -> str:
+    """The HTML id of source ``n`` of the answer in chat turn ``turn`` (unique in the page)."""
+    return f"src-{turn}-{n}"
+
+
+def sources_block(answer: Answer, turn: int, names: dict[str, str] | None = None, lang: str = "zh", expanded: bool = True) -> str:
+    """The sources of one answer as a collapsible block that goes in the answer's own chat message: per
+    citation its number, the report's readable name (``names``: file -> name, else the title), the rank
+    with a relevance bar, the section path and the quote highlighted in its passage. One line of HTML (a
+    blank line would end the HTML block in Markdown); empty when the answer cites nothing."""
     if not answer.citations:
-        return f'<div class="rag-sources"><em>{_t(lang, "no_sources")}</em></div>'
-    scores = {h.chunk.chunk_id: h.score for h in answer.hits}
-    parts = [f'<div class="rag-sources"><h4>{_t(lang, "sources")}</h4>']
+        return ""
+    names = names or {}
+    relevance = _relevance(answer)
+    items = []
     seen: set[int] = set()
     for c in answer.citations:
         if c.n in seen:
@@ -139,17 +183,38 @@ def sources_html(answer: Answer, lang: str = "zh") -> str:
         seen.add(c.n)
         chunk = c.chunk
         local_a, local_b = c.quote_start - chunk.start, c.quote_end - chunk.start
-        score = scores.get(chunk.chunk_id)
-        score_text = f" · {_t(lang, 'score')} {score:.3f}" if score is not None else ""
-        section = f"<div class='rag-section'>{html.escape(chunk.section)}</div>" if chunk.section else ""
-        parts.append(
-            f"<div class='rag-source' id='src-{c.n}'>"
-            f"<div class='rag-head'><b>[{c.n}] 《{html.escape(chunk.title)}》</b>"
-            f"<span class='rag-file'> {html.escape(chunk.source)} · {_t(lang, 'chars')} {c.quote_start}–{c.quote_end}{score_text}</span></div>"
+        rank = ""
+        if chunk.chunk_id in relevance:
+            place, share = relevance[chunk.chunk_id]
+            percent = round(100 * share)
+            rank = (
+                f"<span class='rag-rank'>{_t(lang, 'rank').format(place)}</span>"
+                f"<span class='rag-bar' title='{_t(lang, 'relevance')} {percent}%'><span style='width:{percent}%'></span></span>"
+            )
+        section = f"<div class='rag-section'>{report_text(chunk.section)}</div>" if chunk.section else ""
+        items.append(
+            f"<div class='rag-source' id='{source_id(turn, c.n)}'>"
+            f"<div class='rag-head'><b>[{c.n}]</b> <span class='rag-report'>{report_text(names.get(chunk.source, chunk.title))}</span>{rank}</div>"
             f"{section}<div class='rag-passage'>{highlight(chunk.text, local_a, local_b)}</div></div>"
         )
-    parts.append("</div>")
-    return "".join(parts)
+    summary = f"{_t(lang, 'sources')}（{len(items)}）" if lang == "zh" else f"{_t(lang, 'sources')} ({len(items)})"
+    return f"<details class='rag-sources'{' open' if expanded else ''}><summary>{summary}</summary>{''.join(items)}</details>"
+
+
+def collapse_sources(content):
+    """A chat message's content (a string, or Gradio's list of parts) with its sources block folded."""
+    if isinstance(content, str):
+        return content.replace("<details class='rag-sources' open>", "<details class='rag-sources'>")
+    if isinstance(content, list):
+        return [dict(p, text=collapse_sources(p["text"])) if isinstance(p, dict) and isinstance(p.get("text"), str) else p for p in content]
+    return content
+
+
+def chat_message(answer: Answer, turn: int, names: dict[str, str] | None = None, lang: str = "zh") -> str:
+    """The whole chat message of an answer: the answer (its markers link to its own sources), then its sources."""
+    block = sources_block(answer, turn, names, lang)
+    text = answer_markdown(answer, lang, turn)
+    return f"{text}\n\n{block}" if block else text
 
 
 def where(chunk) -> str:
@@ -176,26 +241,70 @@ def answer_with_sources_markdown(answer: Answer, lang: str = "zh") -> str:
     return "\n".join(lines)
 
 
-def passage_view_html(title: str, source: str, text: str, start: int, end: int) -> str:
-    """The passage viewer: the whole report with the cited range highlighted (scrolled into view by id)."""
+def passage_view_html(name: str, source: str, section: str, text: str, start: int, end: int) -> str:
+    """The report viewer: the report's readable name, its file, the section path of the cited passage, and
+    the whole report in a scroll box with the cited range highlighted (``mark#rag-cited``; the page scrolls
+    it into view)."""
     start, end = max(0, start), min(len(text), end)
-    esc = lambda s: html.escape(s).replace("\n", "<br>")  # noqa: E731
+    where_line = f"<div class='rag-section'>{report_text(section)}</div>" if section else ""
     return (
-        f"<div class='rag-viewer'><h4>《{html.escape(title)}》 <small>{html.escape(source)}</small></h4>"
-        f"<div class='rag-doc'>{esc(text[:start])}<mark id='rag-cited'>{esc(text[start:end])}</mark>{esc(text[end:])}</div></div>"
+        f"<div class='rag-viewer'><h4>{report_text(name)} <small class='rag-file'>{report_text(source)}</small></h4>{where_line}"
+        f"<div class='rag-doc'>{report_text(text[:start])}<mark id='rag-cited'>{report_text(text[start:end])}</mark>"
+        f"{report_text(text[end:])}</div></div>"
     )
 
 
+_YEAR = re.compile(r"(?:19|20)\d{2}")
+# a title whose place was masked away keeps only the kind of place in front of the year: “镇2022年工作总结”
+_BARE_PLACE = re.compile(r"^(?:镇|乡|街道)(?=(?:19|20)\d{2})")
+
+
+def report_name(title: str, source: str, period: str = "", place: str = "") -> str:
+    """A report's readable name from what the index knows of it: “place · title”, e.g. “辽市镇 · 2022年上半年工作总结”.
+    A title that is only the file's name (the report has no title line) becomes “<period>工作报告”; a title that
+    starts with its place is not repeated; no place (many reports mask it as “*镇”): the title alone."""
+    stem = source.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    title = title.strip()
+    if not title or title == stem:
+        title = f"{period}工作报告"
+    if place and title.startswith(place):
+        title = title[len(place):]
+    title = _BARE_PLACE.sub("", title).strip()
+    if period and not _YEAR.search(title):
+        title = period + title
+    return f"{place} · {title}" if place else title
+
+
+def report_names(reports) -> dict[str, str]:
+    """File -> readable name for ``ReportInfo``s; reports that would share a name get their file name after it."""
+    names = {r.source: report_name(r.title, r.source, r.period, r.place) for r in reports}
+    counts: dict[str, int] = {}
+    for name in names.values():
+        counts[name] = counts.get(name, 0) + 1
+    return {source: f"{name}（{source}）" if counts[name] > 1 else name for source, name in names.items()}
+
+
 def library_rows(reports) -> list[list]:
-    """Rows for the library table: title, file, period, characters, passages."""
-    return [[r.title, r.source, r.period, r.characters, r.passages] for r in reports]
+    """Rows for the library table: readable name, file, period, characters, passages."""
+    names = report_names(reports)
+    return [[names[r.source], r.source, r.period, r.characters, r.passages] for r in reports]
 
 
+# Colours come from the Gradio theme's variables, so the sources read well in the light and the dark theme;
+# the highlight is the one fixed colour: dark text on amber has a contrast above 4.5 in both.
 CSS = """
-.rag-sources { font-size: 0.92em; }
-.rag-source { border-left: 3px solid #c0392b; padding: 4px 10px; margin: 8px 0; background: #fafafa; }
-.rag-head .rag-file { color: #666; font-size: 0.9em; }
-.rag-section { color: #555; font-size: 0.9em; margin: 2px 0 4px; }
-.rag-passage mark, .rag-doc mark { background: #ffe58f; padding: 0 1px; }
-.rag-doc { max-height: 480px; overflow-y: auto; white-space: normal; line-height: 1.7; }
+.rag-sources { font-size: 0.92em; margin-top: 6px; color: var(--body-text-color); }
+.rag-sources > summary { cursor: pointer; font-weight: 600; }
+.rag-source { border-left: 3px solid var(--color-accent); padding: 4px 10px; margin: 8px 0;
+  background: var(--background-fill-secondary); color: var(--body-text-color); border-radius: 4px; }
+.rag-head { display: flex; flex-wrap: wrap; align-items: center; gap: 6px; }
+.rag-rank { font-size: 0.85em; }
+.rag-bar { display: inline-block; width: 48px; height: 6px; border-radius: 3px; background: var(--border-color-primary); }
+.rag-bar > span { display: block; height: 100%; border-radius: 3px; background: var(--color-accent); }
+.rag-section { font-size: 0.88em; margin: 2px 0 4px; color: var(--body-text-color); }
+.rag-sources mark, .rag-viewer mark { background: #ffd666; color: #1a1a1a; padding: 0 1px; border-radius: 2px; }
+.rag-viewer { color: var(--body-text-color); }
+.rag-viewer .rag-section { margin-bottom: 8px; }
+.rag-doc { max-height: 480px; overflow-y: auto; white-space: normal; line-height: 1.7; padding-right: 6px; }
+.rag-status { font-weight: 600; }
 """
