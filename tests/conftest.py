@@ -123,9 +123,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(root: Path, report_names, embedder, max_upload_mb: int = 20, overrides: dict | None = None):
+def running_app(root: Path, report_names, embedder, max_upload_mb: int = 20, overrides: dict | None = None,
+                hold=None):
     """The real chat app over copies of some bundled reports, served on a free loopback port; ``overrides``:
-    dotted settings for this app (the feedback file goes under ``root`` unless given). Yields (url, library folder)."""
+    dotted settings for this app (the feedback file goes under ``root`` unless given); ``hold``: a
+    threading.Event every answer waits for before it starts (set: no wait), so a test can act while an answer
+    is surely in progress. Yields (url, library folder)."""
     import shutil
 
     from rag.config import load_settings
@@ -139,6 +142,14 @@ def running_app(root: Path, report_names, embedder, max_upload_mb: int = 20, ove
         shutil.copy(REPORTS_DIR / name, library_dir / name)
     settings = load_settings(overrides={"feedback.path": root / "feedback.jsonl", **(overrides or {})})
     assistant = Assistant.from_dir(library_dir, root / "index", settings, embedder)
+    if hold is not None:
+        answer_stream = assistant.ask_stream
+
+        def held_stream(*args, **kwargs):
+            hold.wait(60)
+            yield from answer_stream(*args, **kwargs)
+
+        assistant.ask_stream = held_stream
     library = Library(library_dir, assistant, settings.corpus.extensions, max_upload_mb=max_upload_mb)
     demo = build_app(assistant, library)
     port = free_port()

@@ -22,9 +22,13 @@ NAMES = ("000_4b3cc5d7d519229c.txt", "001_f805fc5d83216290.txt")
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, e5_embedder):
+    import threading
+
     root = tmp_path_factory.mktemp("browser-features")
-    with running_app(root, NAMES, e5_embedder) as (url, _):
-        yield {"url": url, "feedback": root / "feedback.jsonl"}
+    hold = threading.Event()
+    hold.set()
+    with running_app(root, NAMES, e5_embedder, hold=hold) as (url, _):
+        yield {"url": url, "feedback": root / "feedback.jsonl", "hold": hold}
 
 
 def _open(drv, url):
@@ -109,12 +113,19 @@ def test_conversations_are_kept_in_the_browser_and_reopen_after_a_reload(app, dr
     assert any(first[:20] in t for t in labels) and labels.index(next(t for t in labels if "辽市镇上半年" in t)) == 0
 
 
+@pytest.mark.xfail(strict=True, reason="known bug (issue 10, open): in the per-tab chat the stop button does not cancel an "
+                   "answer in progress; it did on the single-file app this test was written for")
 def test_stop_cancels_the_answer_and_the_chat_keeps_working(app, driver):  # noqa: F811 -- the fixture
     _open(driver, app["url"])
     _click_button(driver, "新对话")
-    # a which-reports question reads 40 passages: long enough to be stopped before its answer is shown
-    _ask(driver, "哪些报告提到了落实“河长制”？")
-    driver.find_element(By.CSS_SELECTOR, "#rag-stop").click()
+    # the answer is held until the stop is clicked, so it is surely in progress then (no race with its speed)
+    app["hold"].clear()
+    try:
+        _ask(driver, "哪些报告提到了落实“河长制”？")
+        _wait_for(driver, "the question in the chat", lambda d: "河长制" in _text(d, "#rag-chat"))
+        driver.find_element(By.CSS_SELECTOR, "#rag-stop").click()
+    finally:
+        app["hold"].set()
     import time
 
     time.sleep(5)  # the cancelled answer must not arrive late
