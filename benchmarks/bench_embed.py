@@ -167,6 +167,15 @@ def main() -> None:
           f"**{median['stage'] / median[best]:.2f}** |")
     print(f"best raw: batch {best[0]}, {best[1]} threads, {'by length' if best[2] else 'file order'}; "
           f"stage / best raw = {median['stage'] / median[best]:.2f} (target >= 0.9)")
+    # paired within each round (the load drifts between rounds): stage / the round's best raw figure, and
+    # stage / the raw model at the stage's own batch size (the wrapper's cost alone)
+    per_round = [figures["stage"][r] / max(figures[c][r] for c in configs) for r in range(args.rounds)]
+    print(f"paired per round, median: stage / round's best raw = {statistics.median(per_round):.2f}")
+    own = [c for c in configs if c[0] == e.batch_size and c[1] == (e.threads or max(threads)) and c[2] == e.sort_by_length]
+    if own:
+        ratios = [figures["stage"][r] / figures[own[0]][r] for r in range(args.rounds)]
+        print(f"paired per round, median: stage / raw at the stage's settings (batch {own[0][0]}, {own[0][1]} threads, "
+              f"{'by length' if own[0][2] else 'file order'}) = {statistics.median(ratios):.2f}")
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ class EmbeddingSettings:
     model: str = "multilingual-e5-small"
     query_prompt: str = "query: "
     passage_prompt: str = "passage: "
-    batch_size: int = 16  # passages per model call in ingest (measured: benchmarks/bench_embed.py)
+    batch_size: int = 64  # passages per model call in ingest (measured: benchmarks/bench_embed.py, BENCHMARKS.md)
     device: str = "cpu"
     threads: int = 0  # CPU threads of the model; 0: the library's default (all cores)
     sort_by_length: bool = True  # ingest embeds longest passages first (padding models waste less)
