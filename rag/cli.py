@@ -33,12 +33,37 @@ def _settings(args) -> Settings:
     return load_settings(args.config, overrides)
 
 
-def _progress(done: int, total: int, message: str) -> None:
-    if total:
-        sys.stderr.write(f"\r{message}: {done}/{total}")
+class TerminalProgress:
+    """The terminal's ``Progress`` receiver: one tqdm bar on stderr per stage of a long ingest (the stage is the
+    message before its first ':'), with passages/s and time left; a bar closes when its stage is done."""
+
+    def __init__(self, file=None) -> None:
+        self.file = file
+        self._bar = None
+        self._stage = ""
+
+    def __call__(self, done: int, total: int, message: str) -> None:
+        from tqdm import tqdm
+
+        stage = message.partition(":")[0]
+        if self._bar is not None and stage != self._stage:
+            self.close()
+        if not total:
+            return
+        if self._bar is None:
+            self._stage = stage
+            self._bar = tqdm(total=total, desc=stage, unit=" passages", file=self.file or sys.stderr, dynamic_ncols=True)
+        self._bar.update(done - self._bar.n)
         if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+            self.close()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+_progress = TerminalProgress()
 
 
 def cmd_ingest(args) -> int:

