@@ -75,9 +75,10 @@ class TurnLock:
 class BaseEmbedder(Embeddings):
     """Subclasses implement ``_encode(texts, is_query)`` returning a float32 (n, dim) array."""
 
-    # texts encoded per turn of the lock: a long list is encoded in slices, so a question's query waits for
-    # one slice of an upload's (or a long question's) passages, not for all of them
-    lock_slice = 32
+    # texts encoded per turn of the lock: a long list is encoded in slices, so a question's query waits for one
+    # slice of an upload's (or a long question's) passages, not for all of them; as large as the ingest's
+    # batch (embedding.batch_size = 64) so its batches stay whole
+    lock_slice = 64
 
     def __init__(self) -> None:
         # Native models are not guaranteed re-entrant: one encode at a time per embedder, taken in turn.
