@@ -52,6 +52,9 @@ class TerminalProgress:
             return
         if self._bar is None:
             self._stage = stage
+            if done >= total:  # a stage that is done as soon as it starts (the keyword index): a line, no bar
+                (self.file or sys.stderr).write(f"{message}\n")
+                return
             self._bar = tqdm(total=total, desc=stage, unit=" passages", file=self.file or sys.stderr, dynamic_ncols=True)
         self._bar.update(done - self._bar.n)
         if done >= total:
