@@ -425,10 +425,13 @@ class EvalReport:
 
 
 def _index_dir_for(root: Path, settings: Settings, corpus_dir: Path) -> Path:
-    from .ingest import splitter_header
+    """The cached evaluation index of a corpus: one per corpus, splitter and model -- not per batch size or
+    thread count, which do not change a vector."""
+    from .ingest import embedder_header, splitter_header
 
     key = json.dumps(
-        {"corpus": str(corpus_dir.resolve()), "splitter": splitter_header(settings), "embedding": asdict(settings.embedding)},
+        {"corpus": str(corpus_dir.resolve()), "splitter": splitter_header(settings),
+         "embedding": embedder_header(settings, None, load_model=False)},
         sort_keys=True,
         default=str,
     )

@@ -195,3 +195,15 @@ def test_unsupported_figures_are_counted(gold):
     right = score_question(Q_NUM, Answer("共保障城乡低保1120户[1]", "answered", [cite(store, 0)], hits_of(store, 0)), g)
     assert right.checks["unsupported_figures"] is False
     assert summarise([wrong, right])["unsupported_figure_rate"] == 0.5
+
+
+def test_the_evaluation_index_is_kept_when_only_batch_size_or_threads_change(tmp_path):
+    """Raising embedding.batch_size made every evaluation re-embed its corpora (9,060 passages for gov_reports)."""
+    from rag.config import load_settings
+    from rag.evaluate import _index_dir_for
+
+    base = load_settings()
+    same = base.replace({"embedding.batch_size": 7, "embedding.threads": 1})
+    other = base.replace({"embedding.passage_prompt": "doc: "})
+    assert _index_dir_for(tmp_path, base, tmp_path) == _index_dir_for(tmp_path, same, tmp_path)
+    assert _index_dir_for(tmp_path, base, tmp_path) != _index_dir_for(tmp_path, other, tmp_path)
