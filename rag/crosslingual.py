@@ -84,40 +84,40 @@ def english_words(text: str) -> list[str]:
     return [singular(w) for w in re.findall(r"[a-z]+", text.lower()) if w not in _STOP and len(w) > 1]
 
 
-def translate(question: str, passages: str, rarity: Callable[[str], float]) -> dict[str, str]:
-    """English key -> the Chinese word it stands for in ``passages`` (two-word phrases first, then words not
-    already covered). Keys with no translation found in the passages are left out."""
+def _known_translations(question: str, usable: Callable[[str], bool]) -> dict[str, list[str]]:
+    """English key -> its dictionary translations that ``usable`` accepts, two-word phrases first, then the
+    words no phrase already covered; keys with none are left out."""
     index = dictionary()
     words = english_words(question)
-    out: dict[str, str] = {}
+    out: dict[str, list[str]] = {}
     used: set[int] = set()
     for size in (2, 1):
         for i in range(len(words) - size + 1):
             if any(j in used for j in range(i, i + size)):
                 continue
             key = " ".join(words[i : i + size])
-            present = [c for c in index.get(key, ()) if c in passages]
+            present = [c for c in index.get(key, ()) if usable(c)]
             if present:
-                out[key] = max(present, key=lambda c: (rarity(c), len(c)))
+                out[key] = present
                 used.update(range(i, i + size))
     return out
+
+
+def translate(question: str, passages: str, rarity: Callable[[str], float]) -> dict[str, str]:
+    """English key -> the Chinese word it stands for in ``passages`` (two-word phrases first, then words not
+    already covered). Keys with no translation found in the passages are left out."""
+    return {
+        key: max(present, key=lambda c: (rarity(c), len(c)))
+        for key, present in _known_translations(question, lambda c: c in passages).items()
+    }
 
 
 def query_translations(question: str, doc_freq: Callable[[str], int], per_key: int = 2) -> list[str]:
     """Chinese words to search with for an English question, before any passage is retrieved: for each English
     word or two-word phrase the dictionary knows, up to ``per_key`` of its translations that the library uses,
     most used first (structured query translation: the translations of one word stand in for it together)."""
-    index = dictionary()
-    words = english_words(question)
     out: list[str] = []
-    used: set[int] = set()
-    for size in (2, 1):
-        for i in range(len(words) - size + 1):
-            if any(j in used for j in range(i, i + size)):
-                continue
-            present = [c for c in index.get(" ".join(words[i : i + size]), ()) if doc_freq(c) > 0]
-            if present:
-                present.sort(key=lambda c: -doc_freq(c))
-                out.extend(c for c in present[:per_key] if c not in out)
-                used.update(range(i, i + size))
+    for present in _known_translations(question, lambda c: doc_freq(c) > 0).values():
+        present.sort(key=lambda c: -doc_freq(c))
+        out.extend(c for c in present[:per_key] if c not in out)
     return out
