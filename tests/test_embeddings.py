@@ -416,3 +416,61 @@ def test_a_query_waits_for_one_slice_of_a_long_passage_list_not_all_of_it():
     query.join(5)
     assert calls == ["passages×4", "query", "passages×4", "passages×4"]
     assert embedder.encode_passages([f"p{i}" for i in range(9)]).shape == (9, 3)  # slices put back together
+
+
+def test_a_short_query_takes_the_quick_lane_and_does_not_wait_for_the_model_at_all():
+    """A question's query waited for whatever held the model: a slice of an upload, or a long question's
+    query (a 2,000-character question's took 0.3 s, and every other question waited for it)."""
+    import threading
+
+    import numpy as np
+
+    from embeddings.base import BaseEmbedder, EmbedderInfo
+
+    lanes: list[str] = []
+    holding = threading.Event()
+    release = threading.Event()
+
+    class TwoLanes(BaseEmbedder):  # stands in for the model: the test is about the lanes around it
+        def _encode(self, texts, is_query):
+            lanes.append("main")
+            holding.set()
+            release.wait(5)
+            return np.ones((len(texts), 3), dtype=np.float32)
+
+        def _encode_quick(self, texts):
+            lanes.append("quick")
+            return np.ones((len(texts), 3), dtype=np.float32)
+
+        def describe(self):
+            return EmbedderInfo("test", "two lanes", 3, "q: ", "p: ")
+
+    embedder = TwoLanes()
+    batch = threading.Thread(target=embedder.encode_passages, args=(["p"] * 3,))
+    batch.start()
+    holding.wait(5)
+    assert embedder.encode_queries(["辽市镇低保户有多少？"]).shape == (1, 3)  # returns while the model is held
+    assert lanes == ["main", "quick"]
+    release.set()
+    batch.join(5)
+    embedder.encode_queries(["长" * (embedder.quick_chars + 1)])  # a long question's query is heavy work
+    assert lanes == ["main", "quick", "main"]
+
+
+@pytest.mark.model
+def test_e5_quick_lane_gives_the_same_vectors_while_the_model_encodes_passages(e5_embedder):
+    import threading
+
+    questions = ["2022年全县的低保户数是多少？", "How many households?", "新建5G基站多少个"]
+    e5_embedder.quick_chars = 0
+    main = e5_embedder.encode_queries(questions[:1])
+    e5_embedder.quick_chars = type(e5_embedder).quick_chars
+    done = threading.Event()
+    batch = threading.Thread(target=lambda: (e5_embedder.encode_passages(TEXTS * 40), done.set()))
+    batch.start()
+    while not e5_embedder._lock.busy:
+        pass
+    quick = [e5_embedder.encode_queries([q]) for q in questions]
+    assert not done.is_set()  # answered beside the batch, not after it
+    batch.join(300)
+    np.testing.assert_array_equal(quick[0], main)

@@ -12,6 +12,7 @@ sources), ``/chat`` (the chat tab's handler), ``/export`` (the session's convers
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -180,6 +181,11 @@ def serve(settings, host: str = "127.0.0.1", port: int = 7860, reports_dir=None,
     On anything but loopback a login is required (``settings.server``); without one, ConfigError before
     anything is loaded."""
     login = settings.server.login_for(host)  # decided first: an open door is refused before any work
+    # Answering is pure Python between the engine's calls. With the default 5 ms switch interval a thread working
+    # out a long question keeps the GIL 5 ms at a time, and the event loop, which needs it for each small read and
+    # write of every other request, waits a slice each time. Shorter slices: a normal question beside a burst of
+    # long ones went from 1.5x to 1.1x its time alone (benchmarks/load_test.py).
+    sys.setswitchinterval(0.0005)
     assistant, library = make_assistant_and_library(settings, reports_dir, index_dir)
     demo = build_app(assistant, library)
     demo.launch(
