@@ -124,11 +124,12 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_app(root: Path, report_names, embedder, max_upload_mb: int = 20, overrides: dict | None = None,
-                hold=None):
+                hold=None, entered=None):
     """The real chat app over copies of some bundled reports, served on a free loopback port; ``overrides``:
     dotted settings for this app (the feedback file goes under ``root`` unless given); ``hold``: a
     threading.Event every answer waits for before it starts (set: no wait), so a test can act while an answer
-    is surely in progress. Yields (url, library folder)."""
+    is surely in progress; ``entered``: an Event set when an answer starts waiting for ``hold``.
+    Yields (url, library folder)."""
     import shutil
 
     from rag.config import load_settings
@@ -146,6 +147,8 @@ def running_app(root: Path, report_names, embedder, max_upload_mb: int = 20, ove
         answer_stream = assistant.ask_stream
 
         def held_stream(*args, **kwargs):
+            if entered is not None:
+                entered.set()
             hold.wait(60)
             yield from answer_stream(*args, **kwargs)
 

@@ -126,14 +126,19 @@ def _bot_messages(drv):
     return drv.find_elements(By.CSS_SELECTOR, "#rag-chat [data-testid='bot']")
 
 
-def _ask(drv, question: str) -> None:
-    """Ask through the page and wait for the rendered final message (its sources block, or the not-found notice)."""
-    before = len(_bot_messages(drv))
+def _submit(drv, question: str) -> None:
+    """Type the question and send it; returns at once."""
     box = drv.find_element(By.CSS_SELECTOR, "#rag-question textarea")
     WebDriverWait(drv, TIMEOUT).until(lambda d: box.is_enabled())
     box.clear()
     box.send_keys(question)
     drv.find_element(By.CSS_SELECTOR, "#rag-send").click()
+
+
+def _ask(drv, question: str) -> None:
+    """Ask through the page and wait for the rendered final message (its sources block, or the not-found notice)."""
+    before = len(_bot_messages(drv))
+    _submit(drv, question)
 
     def final(d):
         msgs = _bot_messages(d)
