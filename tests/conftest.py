@@ -124,11 +124,12 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_app(root: Path, report_names, embedder, max_upload_mb: int = 20, overrides: dict | None = None,
-                hold=None, entered=None):
+                hold=None, entered=None, port: int | None = None):
     """The real chat app over copies of some bundled reports, served on a free loopback port; ``overrides``:
     dotted settings for this app (the feedback file goes under ``root`` unless given); ``hold``: a
     threading.Event every answer waits for before it starts (set: no wait), so a test can act while an answer
-    is surely in progress; ``entered``: an Event set when an answer starts waiting for ``hold``.
+    is surely in progress; ``entered``: an Event set when an answer starts waiting for ``hold``; ``port``: the
+    port to serve on (default: a free one). Run again on the same ``root`` and port, it is the same app restarted.
     Yields (url, library folder)."""
     import shutil
 
@@ -138,7 +139,7 @@ def running_app(root: Path, report_names, embedder, max_upload_mb: int = 20, ove
     from ui.app import build_app, style
 
     library_dir = root / "library"
-    library_dir.mkdir(parents=True)
+    library_dir.mkdir(parents=True, exist_ok=True)
     for name in report_names:
         shutil.copy(REPORTS_DIR / name, library_dir / name)
     settings = load_settings(overrides={"feedback.path": root / "feedback.jsonl", **(overrides or {})})
@@ -155,7 +156,7 @@ def running_app(root: Path, report_names, embedder, max_upload_mb: int = 20, ove
         assistant.ask_stream = held_stream
     library = Library(library_dir, assistant, settings.corpus.extensions, max_upload_mb=max_upload_mb)
     demo = build_app(assistant, library)
-    port = free_port()
+    port = port or free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **style())
     try:
         yield f"http://127.0.0.1:{port}/", library_dir

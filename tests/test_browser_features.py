@@ -113,6 +113,24 @@ def test_conversations_are_kept_in_the_browser_and_reopen_after_a_reload(app, dr
     assert any(first[:20] in t for t in labels) and labels.index(next(t for t in labels if "辽市镇上半年" in t)) == 0
 
 
+def test_saved_conversations_survive_a_server_restart(tmp_path, e5_embedder, driver):  # noqa: F811 -- the fixture
+    """They were encrypted with a new random key in every server process: a restart lost them all."""
+    from conftest import free_port
+
+    port, question = free_port(), "永北圩所在的镇2022年一共保障了多少户城乡低保？"
+    with running_app(tmp_path, NAMES[:1], e5_embedder, port=port) as (url, _):
+        _open(driver, url)
+        _click_button(driver, "新对话")
+        _ask(driver, question)
+        _wait_for(driver, "the conversation in the list", lambda d: any(question[:20] in lb.text for lb in _conversation_labels(d)))
+    with running_app(tmp_path, NAMES[:1], e5_embedder, port=port) as (url, _):  # the same app, restarted
+        _open(driver, url)
+        _wait_for(driver, "the conversation listed after the restart",
+                  lambda d: any(question[:20] in lb.text for lb in _conversation_labels(d)))
+        next(lb for lb in _conversation_labels(driver) if question[:20] in lb.text).click()
+        _answered(driver, "1120户")
+
+
 def test_stop_cancels_the_answer_and_the_chat_keeps_working(app, driver):  # noqa: F811 -- the fixture
     _open(driver, app["url"])
     _click_button(driver, "新对话")

@@ -92,3 +92,14 @@ def test_opening_a_conversation_restores_its_answers_and_chat_messages():
     assert messages[0] == {"role": "user", "content": "那低保呢？"} and messages[3]["content"] == "<二>"
     assert open_conversation(saved, "nope") == [] and open_conversation("not a list", "c1") == []
     assert conversation_choices({"not": "a list"}) == []
+
+
+def test_the_browser_secret_is_made_once_kept_for_the_owner_and_reused(tmp_path):
+    import stat
+
+    from ui.app import BROWSER_SECRET_FILE, browser_secret
+
+    first = browser_secret(tmp_path / "index")
+    assert len(first) >= 32 and browser_secret(tmp_path / "index") == first
+    assert stat.S_IMODE((tmp_path / "index" / BROWSER_SECRET_FILE).stat().st_mode) == 0o600
+    assert browser_secret(tmp_path / "other") != first

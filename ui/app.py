@@ -62,6 +62,36 @@ class ConversationStore:
                 self._items.popitem(last=False)
 
 
+BROWSER_SECRET_FILE = "browser_secret"
+
+
+def browser_secret(index_dir: Path) -> str:
+    """The key the browsers' saved conversations are encrypted with, kept in ``index_dir`` (readable by the
+    owner only) so that a restarted server can still read them; made on first use. Gradio's default, a new
+    random key per process, lost every saved conversation on each restart."""
+    import os
+    import secrets
+
+    path = Path(index_dir) / BROWSER_SECRET_FILE
+    try:
+        kept = path.read_text(encoding="ascii").strip()
+        if len(kept) >= 32:
+            return kept
+    except (OSError, UnicodeDecodeError):
+        pass  # none yet, or unreadable: make one
+    secret = secrets.token_urlsafe(32)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{BROWSER_SECRET_FILE}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(secret)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only index: this process's key only (conversations last until the next restart)
+    return secret
+
+
 def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Blocks:
     """The app's Blocks over ``assistant`` and ``library``. ``lang``: the language of API answers; a page's
     language comes from its ``?lang=`` (Chinese unless ``en``)."""
@@ -107,7 +137,8 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         header = gr.Markdown(ui_text("zh", "header"))
         with gr.Tabs() as tabs:
             with gr.Tab(ui_text("zh", "tab_chat"), id="chat") as chat_tab:
-                chat = build_chat_tab(assistant, library, report_names, lang_state, admit)
+                chat = build_chat_tab(assistant, library, report_names, lang_state, admit,
+                                      browser_secret(assistant.index_dir))
             with gr.Tab(ui_text("zh", "tab_library"), id="library") as library_page:
                 shelf = lib.build_library_tab(library, settings)
             with gr.Tab(ui_text("zh", "tab_viewer"), id="viewer") as viewer_tab:

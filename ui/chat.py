@@ -115,7 +115,8 @@ def reopened_chat(answers, names: dict[str, str], lang: str) -> tuple[list[dict]
     return chat_messages(answers, render), cited
 
 
-def build_chat_tab(assistant, library, report_names: Callable[[], dict[str, str]], lang_state: gr.State, admit) -> ChatTab:
+def build_chat_tab(assistant, library, report_names: Callable[[], dict[str, str]], lang_state: gr.State, admit,
+                   secret: str | None = None) -> ChatTab:
     """The tab's components and its own events (asking, stopping, a new conversation, export, feedback,
     past conversations, the report scope)."""
     settings = assistant.settings
@@ -236,8 +237,8 @@ def build_chat_tab(assistant, library, report_names: Callable[[], dict[str, str]
     cited = gr.State([])  # the citations of this conversation's answers, for the viewer's picker
     turns_state = gr.State([])  # every turn of the conversation shown (answers_state keeps the last few)
     conversation_id = gr.State("")  # the id of the shown conversation in the browser's list ("" until answered)
-    # past conversations live in this browser's localStorage (encrypted with a key of this server process)
-    saved = gr.BrowserState([], storage_key="rag-conversations")
+    # past conversations live in this browser's localStorage, encrypted with ``secret`` (the server's kept key)
+    saved = gr.BrowserState([], storage_key="rag-conversations", secret=secret)
     chatbot = gr.Chatbot(label=ui_text("zh", "chat"), height=430, elem_id="rag-chat")
     with gr.Row():
         box = gr.Textbox(placeholder=ui_text("zh", "placeholder"), show_label=False, scale=8, elem_id="rag-question")
