@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .config import RerankerSettings, RetrievalSettings
-from .filters import chunk_mask, doc_mask
-from .index import IndexStore
+from .index import NO_FILTER, IndexStore, SearchFilter
+from .index.fusion import fuse
 from .schema import Hit
 from .query import plan_query
 from .text import english_pinyin_query, tokenize
@@ -48,18 +48,6 @@ def _named_row(shares: "np.ndarray") -> int | None:
     order = shares.argsort()[::-1]
     second = float(shares[order[1]]) if shares.size > 1 else 0.0
     return int(order[0]) if second <= NAMED_SHARE_RATIO * float(shares[order[0]]) else None
-
-
-def _ranks(scores: "np.ndarray", limit: int) -> dict[int, int]:
-    """row -> 1-based rank for the ``limit`` best rows with a positive score."""
-    import numpy as np
-
-    if scores.size == 0:
-        return {}
-    limit = min(limit, scores.size)
-    top = np.argpartition(-scores, limit - 1)[:limit]
-    top = top[np.argsort(-scores[top], kind="stable")]
-    return {int(r): i + 1 for i, r in enumerate(top) if scores[r] > 0}
 
 
 class CrossEncoderReranker:
@@ -100,41 +88,19 @@ class HybridRetriever:
         self.settings = settings
         self.reranker = reranker
 
-    def doc_shares(self, query_tokens: list[str], docs_ok: "np.ndarray | None" = None) -> "np.ndarray":
-        """Each report's BM25 score for the question as a share of the best report's (0..1); with ``docs_ok``
-        (a boolean per report), the other reports score 0 and the best allowed one is the 1."""
+    def doc_shares(self, query_tokens: list[str], filters: SearchFilter = NO_FILTER) -> "np.ndarray":
+        """Each report's BM25 score for the question as a share of the best report's (0..1), in report order;
+        reports the filter excludes score 0 and the best allowed one is the 1."""
         import numpy as np
 
-        store = self.store
-        if store.bm25_docs is None or not query_tokens:
-            return np.zeros(len(store.docs), dtype=np.float32)
-        known = [t for t in query_tokens if t in store.bm25_docs.vocab_dict]
-        if not known:
-            return np.zeros(len(store.docs), dtype=np.float32)
-        scores = np.asarray(store.bm25_docs.get_scores(known), dtype=np.float32)
-        if docs_ok is not None:
-            scores = np.where(docs_ok, scores, np.float32(0))
-        best = float(scores.max()) if scores.size else 0.0
-        return scores / best if best > 0 else np.zeros_like(scores)
-
-    def _bm25(self, tokens: list[str]) -> "np.ndarray":
-        import numpy as np
-
-        known = [tok for tok in tokens if tok in self.store.bm25_chunks.vocab_dict]
-        if not known:
-            return np.zeros(len(self.store.chunks), np.float32)
-        return np.asarray(self.store.bm25_chunks.get_scores(known), dtype=np.float32)
-
-    def _dense_search(self, query_vec: "np.ndarray", limit: int, rows_ok: "np.ndarray | None"):
-        """FAISS inner-product search; with ``rows_ok``, only the allowed vectors are visited (an ID selector
-        on the flat index), so the ``limit`` best come from the allowed reports however many others there are."""
-        if rows_ok is None:
-            return self.store.dense.search(query_vec, limit)
-        import faiss
-        import numpy as np
-
-        selector = faiss.IDSelectorBatch(np.flatnonzero(rows_ok).astype(np.int64))
-        return self.store.dense.search(query_vec, limit, params=faiss.SearchParameters(sel=selector))
+        reports = self.store.report_sparse
+        shares = np.zeros(reports.size(), dtype=np.float32)
+        if not query_tokens:
+            return shares
+        found = reports.search([(t, 1.0) for t in query_tokens], reports.size(), filters)
+        if len(found):
+            shares[found.ids] = found.scores / found.scores[0]
+        return shares
 
     def search(self, question: str, top_k: int | None = None, mode: str | None = None, prefer_doc: str | None = None,
                allowed_docs: frozenset[str] | None = None) -> SearchResult:
@@ -152,17 +118,13 @@ class HybridRetriever:
         mode = mode or settings.mode
         store = self.store
         timings: dict[str, float] = {}
-        n = len(store.chunks)
-        docs_ok = rows_ok = None
-        if allowed_docs is not None:
-            docs_ok = doc_mask([d.doc_id for d in store.docs], allowed_docs)
-            rows_ok = chunk_mask(docs_ok, store.chunk_doc_rows)
-        n_ok = n if rows_ok is None else int(rows_ok.sum())
+        filters = SearchFilter(allowed_docs)
+        rows_ok = store.passages.allowed(filters)
+        n_ok = store.passages.passage_count() if rows_ok is None else int(rows_ok.sum())
         if n_ok == 0:
             return SearchResult([], timings)
 
-        dense_scores = bm25_scores = query_vec = None
-        fused = np.zeros(n, dtype=np.float64)
+        dense = sparse = query_vec = None
         limit = min(settings.candidates, n_ok)
         if mode in ("dense", "hybrid"):
             t = time.perf_counter()
@@ -175,18 +137,7 @@ class HybridRetriever:
                 from .errors import IndexMismatchError
 
                 raise IndexMismatchError(f"the query vector has dim {query_vec.shape[1]}, the index has {store.dim}")
-            sims, rows = self._dense_search(query_vec, limit, rows_ok)
-            dense_scores = np.zeros(n, dtype=np.float32)
-            valid = rows[0] >= 0
-            dense_scores[rows[0][valid]] = sims[0][valid]
-            if settings.fusion == "rrf":
-                for rank, row in enumerate(rows[0][valid], start=1):
-                    fused[row] += settings.dense_weight / (settings.rrf_k + rank)
-            elif valid.any():
-                # cosine scores of one model sit in a narrow band: spread the candidates over [0, 1]
-                top, low = float(sims[0][valid].max()), float(sims[0][valid].min())
-                span = top - low if top > low else 1.0
-                fused[rows[0][valid]] += settings.dense_weight * (sims[0][valid] - low) / span
+            dense = store.dense.search(query_vec[0], limit, filters)
             timings["dense"] = time.perf_counter() - t
         t = time.perf_counter()
         translated: list[str] = []
@@ -200,50 +151,42 @@ class HybridRetriever:
         if mode in ("bm25", "hybrid"):
             content_tokens = tokenize(plan.content) + translated
             in_content = set(content_tokens)
-            locator_tokens = [tok for tok in tokens if tok not in in_content]
-            bm25_scores = self._bm25(content_tokens)
-            if locator_tokens:
-                # the locator picks the report; inside it, the passage is ranked on the rest of the question
-                bm25_scores = bm25_scores + LOCATOR_TOKEN_WEIGHT * self._bm25(locator_tokens)
-            if rows_ok is not None:
-                bm25_scores = np.where(rows_ok, bm25_scores, np.float32(0))  # before ranking: top-k of the allowed
-            ranks = _ranks(bm25_scores, limit)
-            if settings.fusion == "rrf":
-                for row, rank in ranks.items():
-                    fused[row] += settings.bm25_weight / (settings.rrf_k + rank)
-            elif ranks:
-                top = float(bm25_scores.max())
-                rows_ = np.fromiter(ranks.keys(), dtype=np.int64)
-                fused[rows_] += settings.bm25_weight * bm25_scores[rows_] / top
-        shares = self.doc_shares(doc_tokens, docs_ok)
+            # the locator picks the report; inside it, the passage is ranked on the rest of the question
+            query = [(tok, 1.0) for tok in content_tokens] + [(tok, LOCATOR_TOKEN_WEIGHT) for tok in tokens if tok not in in_content]
+            sparse = store.sparse.search(query, limit, filters)
+        shares = self.doc_shares(doc_tokens, filters)
         if plan.locator:
             # “永北圩所在镇…”: the locator alone says which report; the rest may be rarer elsewhere
-            locator_shares = self.doc_shares(tokenize(plan.locator) + (english_pinyin_query(plan.locator) if plan.english else []), docs_ok)
+            locator_shares = self.doc_shares(tokenize(plan.locator) + (english_pinyin_query(plan.locator) if plan.english else []), filters)
             if locator_shares.any():
                 shares = locator_shares
-        if prefer_doc is not None and prefer_doc in store.doc_row and not plan.locator and (docs_ok is None or docs_ok[store.doc_row[prefer_doc]]):
+        doc_row = store.passages.doc_row
+        if prefer_doc is not None and prefer_doc in doc_row and not plan.locator and (allowed_docs is None or prefer_doc in allowed_docs):
             # a follow-up that names no report of its own stays with the report under discussion
             shares = np.zeros(len(store.docs), dtype=np.float32)
-            shares[store.doc_row[prefer_doc]] = 1.0
+            shares[doc_row[prefer_doc]] = 1.0
         doc_scores = {store.docs[i].doc_id: float(s) for i, s in enumerate(shares) if s > 0}
         named_row = _named_row(shares)
+        boost = None
         # "which reports mention X" spans reports: no single report gets a head start
         if settings.doc_weight > 0 and shares.any() and plan.kind != "which_reports":
-            fused *= 1.0 + settings.doc_weight * shares[np.asarray(store.chunk_doc_rows)]
-        if rows_ok is not None:
-            fused[~rows_ok] = 0.0  # already so (both searches were restricted); stated for the ranking below
+            def boost(ids):
+                return settings.doc_weight * shares[[doc_row[store.passages.doc_of(int(i))] for i in ids]]
+        fused = fuse(dense, sparse, settings.fusion, settings.dense_weight, settings.bm25_weight, settings.rrf_k, boost)
         timings["bm25"] = time.perf_counter() - t
 
-        order = [int(r) for r in np.argsort(-fused, kind="stable")[: max(top_k, self.reranker.settings.top_n if self.reranker else 0)] if fused[r] > 0]
+        keep = max(top_k, self.reranker.settings.top_n if self.reranker else 0)
+        dense_of = dict(zip(dense.ids.tolist(), dense.scores.tolist())) if dense is not None else None
+        sparse_of = dict(zip(sparse.ids.tolist(), sparse.scores.tolist())) if sparse is not None else None
         hits = [
             Hit(
-                chunk=store.chunks[row],
-                score=float(fused[row]),
+                chunk=store.passages.chunk(row),
+                score=score,
                 rank=i + 1,
-                dense_score=float(dense_scores[row]) if dense_scores is not None else None,
-                bm25_score=float(bm25_scores[row]) if bm25_scores is not None else None,
+                dense_score=dense_of.get(row, 0.0) if dense_of is not None else None,
+                bm25_score=sparse_of.get(row, 0.0) if sparse_of is not None else None,
             )
-            for i, row in enumerate(order)
+            for i, (row, score) in enumerate(zip(fused.ids[:keep].tolist(), fused.scores[:keep].tolist()))
         ]
         if self.reranker is not None and hits:
             t = time.perf_counter()

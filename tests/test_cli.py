@@ -85,7 +85,7 @@ def test_disk_full_during_ingest_is_one_line_and_the_old_index_still_answers(tmp
     import shutil
 
     import embeddings
-    import rag.index as index_module
+    import rag.index.folder as index_module
     from conftest import REPORTS_DIR, FakeEmbedder
     from rag.cli import main
     from rag.index import load_index

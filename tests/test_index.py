@@ -117,7 +117,7 @@ def test_a_damaged_index_is_rebuilt_by_ingest_rebuild(built, tmp_path):
 
 
 def test_large_files_are_sampled_at_load_and_fully_checked_by_verify(built, tmp_path, monkeypatch):
-    import rag.index as index_module
+    import rag.index.folder as index_module
 
     reports, index, _ = built
     monkeypatch.setattr(index_module, "FULL_HASH_MAX", 1024)  # every file above 1 KB counts as large
@@ -164,7 +164,7 @@ def test_only_project_errors_escape_load(built, tmp_path):
 def test_disk_full_says_so_and_keeps_the_previous_index(built, tmp_path, monkeypatch, where):
     import errno
 
-    import rag.index as index_module
+    import rag.index.folder as index_module
     from rag.errors import IndexWriteError
 
     reports, index, _ = built

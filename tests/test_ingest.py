@@ -56,7 +56,7 @@ def test_adding_a_report_embeds_only_that_report(corpus, tmp_path, fake_embedder
     # the other reports' vectors are carried over bit for bit
     for row, chunk in enumerate(before.chunks):
         new_row = after.chunks.index(chunk)
-        assert (after.dense.reconstruct(new_row) == before.dense.reconstruct(row)).all()
+        assert (after.dense.vectors([new_row]) == before.dense.vectors([row])).all()
 
 
 def test_removed_report_leaves_the_index(corpus, tmp_path, fake_embedder):
@@ -130,7 +130,7 @@ def test_crash_mid_write_leaves_previous_index_loadable(corpus, tmp_path, fake_e
     new_name = sorted(p.name for p in REPORTS_DIR.glob("*.txt"))[3]
     shutil.copy(REPORTS_DIR / new_name, corpus / new_name)
 
-    import rag.index as index_module
+    import rag.index.folder as index_module
 
     def explode(*args, **kwargs):
         raise OSError("disk full")
@@ -208,7 +208,7 @@ def test_file_name_that_is_not_utf8_is_ingested_under_a_readable_name(corpus, tm
 
 
 def test_jsonl_writer_never_crashes_on_a_lone_surrogate(tmp_path):
-    from rag.index import _read_jsonl, _write_jsonl
+    from rag.index.folder import _read_jsonl, _write_jsonl
 
     rows = [{"source": "a\udcd5.txt", "text": "正文"}, {"source": "b.txt", "text": "正文"}]
     _write_jsonl(tmp_path / "x.jsonl", rows)
@@ -375,7 +375,7 @@ def test_embedding_cache_holds_exactly_the_live_passages(corpus, tmp_path, fake_
         assert len(cache) == len(set(texts))
         found = cache.get_many(cache.keys(texts))
         for row, key in enumerate(cache.keys(texts)):
-            assert (found[key] == store.dense.reconstruct(row)).all()
+            assert (found[key] == store.dense.vectors([row])[0]).all()
     finally:
         cache.close()
     assert (index / CACHE_FILE).is_file()
@@ -480,7 +480,7 @@ def _resume_and_compare(tmp_path, corpus, index, embedder, after: int, batch: in
     assert len(fresh.embedded) == total
     a, b = load_index(index), load_index(tmp_path / "uninterrupted")
     assert a.chunks == b.chunks
-    assert np.array_equal(a.dense.reconstruct_n(0, total), b.dense.reconstruct_n(0, total))
+    assert np.array_equal(a.dense.vectors(range(total)), b.dense.vectors(range(total)))
 
 
 def test_ingest_killed_mid_embedding_resumes_from_the_cache(corpus, tmp_path, fake_embedder):

@@ -59,7 +59,7 @@ def test_index_is_built_with_the_sentence_transformers_model(sbert_assistant, ti
     emb = store.manifest["embedding"]
     assert emb["backend"] == "sentence-transformers"
     assert emb["model"] == str(tiny_st_model_dir)
-    assert emb["dim"] == 32 == store.dim == store.dense.d
+    assert emb["dim"] == 32 == store.dim == store.dense.dim
     assert (emb["query_prompt"], emb["passage_prompt"]) == ("query: ", "passage: ")
     assert store.dense.ntotal == len(store.chunks) == sbert_assistant.last_ingest.total_chunks > 0
     assert {d.source for d in store.docs} == set(REPORTS)

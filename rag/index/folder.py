@@ -35,8 +35,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexWriteError
-from .schema import Chunk
+from ..errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexWriteError
+from ..schema import Chunk
 
 log = logging.getLogger(__name__)
 
@@ -193,30 +193,30 @@ def check_compatible(manifest: dict, expected: dict, where: Path) -> None:
 
 
 class IndexStore:
-    """A loaded index: chunks in vector order, the FAISS index, both BM25 indexes, and the reports."""
+    """A loaded index version, read through the storage protocols (``rag.index.protocol``): ``passages`` (the
+    reports and passages), ``dense`` (FAISS), ``sparse`` (BM25 over passages) and ``report_sparse`` (BM25 over
+    whole reports). ``docs`` / ``chunks`` / ``doc_by_id`` are the passage store's, for the callers that list them."""
 
     def __init__(self, path: Path, manifest: dict, docs: list[StoredDocument], chunks: list[Chunk], dense, bm25_chunks, bm25_docs):
+        from .bm25_sparse import Bm25Sparse
+        from .faiss_dense import FaissDense
+        from .passages import ListPassageStore
+
         self.path = path
         self.manifest = manifest
-        self.docs = docs
-        self.chunks = chunks
-        self.dense = dense
-        self.bm25_chunks = bm25_chunks
-        self.bm25_docs = bm25_docs
-        self.doc_by_id = {d.doc_id: d for d in docs}
-        self.doc_row = {d.doc_id: i for i, d in enumerate(docs)}
-        self.chunk_doc_rows = [self.doc_row[c.doc_id] for c in chunks]
+        self.passages = ListPassageStore(docs, chunks)
+        self.docs = self.passages.docs
+        self.chunks = self.passages.chunks
+        self.doc_by_id = self.passages.doc_by_id
+        self.doc_row = self.passages.doc_row
+        self.dense = FaissDense(dense, self.passages.allowed)
+        self.sparse = Bm25Sparse(bm25_chunks, len(chunks), self.passages.allowed)
+        self.report_sparse = Bm25Sparse(bm25_docs, len(docs), self.passages.allowed_docs)
         self.rolled_back_from: str | None = None  # set when this version was made live because a newer one was damaged
 
     def doc_freq(self, token: str) -> int:
         """How many passages hold a BM25 token (words and ``~``-marked character pairs; see text.tokenize)."""
-        if self.bm25_chunks is None:
-            return 0
-        tid = self.bm25_chunks.vocab_dict.get(token)
-        if tid is None:
-            return 0
-        indptr = self.bm25_chunks.scores["indptr"]
-        return int(indptr[tid + 1] - indptr[tid])
+        return self.sparse.doc_freq(token)
 
     def idf(self, token: str) -> float:
         """Inverse document frequency of a BM25 token over the chunks (unknown tokens get the maximum)."""
@@ -232,11 +232,7 @@ class IndexStore:
 
     def vectors_for(self, rows: list[int]) -> "np.ndarray":
         """The stored vectors of the given chunk rows (for reuse when a report is unchanged)."""
-        import numpy as np
-
-        if not rows:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.vstack([self.dense.reconstruct(int(r)) for r in rows]).astype(np.float32)
+        return self.dense.vectors(rows)
 
 
 def current_version(index_dir: Path) -> Path | None:
