@@ -62,6 +62,20 @@ class EmbeddingSettings:
 
 
 @dataclass(frozen=True)
+class IndexSettings:
+    dense: str = "auto"  # "flat" (exact) | "hnsw" (approximate graph) | "auto": hnsw from hnsw_min_passages on
+    hnsw_min_passages: int = 200_000  # where exact search gets slow (benchmarks/bench_ann.py, BENCHMARKS.md)
+    hnsw_ef_search: int = 128  # HNSW search beam: recall against speed (same benchmark)
+
+    def __post_init__(self) -> None:
+        if self.dense not in ("flat", "hnsw", "auto"):
+            raise ConfigError(f"index.dense must be 'flat', 'hnsw' or 'auto', got {self.dense!r}")
+        for name in ("hnsw_min_passages", "hnsw_ef_search"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"index.{name} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
 class SplitterSettings:
     strategy: str = "structure"  # "structure" (ours) | "recursive" (LangChain's RecursiveCharacterTextSplitter)
     chunk_size: int = 300
@@ -238,6 +252,7 @@ class Settings:
     corpus: CorpusSettings = field(default_factory=CorpusSettings)
     embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
     splitter: SplitterSettings = field(default_factory=SplitterSettings)
+    index: IndexSettings = field(default_factory=IndexSettings)
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     reranker: RerankerSettings = field(default_factory=RerankerSettings)
     answer: AnswerSettings = field(default_factory=AnswerSettings)
@@ -260,6 +275,7 @@ _SECTIONS = {
     "corpus": CorpusSettings,
     "embedding": EmbeddingSettings,
     "splitter": SplitterSettings,
+    "index": IndexSettings,
     "retrieval": RetrievalSettings,
     "reranker": RerankerSettings,
     "answer": AnswerSettings,

@@ -22,6 +22,7 @@ from .context import report_context
 from .embed_cache import EmbedCache, model_fingerprint
 from .embed_stage import embed_passages
 from .errors import IndexMissingError
+from .index.faiss_dense import dense_kind
 from .index import (
     StoredDocument,
     expected_manifest_settings,
@@ -230,7 +231,8 @@ def ingest(
             chunk_tokens = [tokenize(t) for t in chunk_texts]
             doc_tokens = [tokenize(d.title + "\n" + d.text) + pinyin_tokens(d.title + "\n" + d.text) for d in docs]
             manifest = manifest_header(header, splitter_header(settings), TOKENIZER_NAME)
-            write_index(index_dir, manifest, docs, chunks, vectors, chunk_tokens, doc_tokens)
+            kind = dense_kind(settings.index.dense, len(chunks), settings.index.hnsw_min_passages)
+            write_index(index_dir, manifest, docs, chunks, vectors, chunk_tokens, doc_tokens, kind, settings.index.hnsw_ef_search)
             # only now that the new version is live: the cache keeps exactly its passages (bounded size)
             cache = EmbedCache.open(index_dir, model_fingerprint(header), header["dim"])
             try:

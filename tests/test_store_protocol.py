@@ -103,3 +103,58 @@ def test_retrieval_reads_the_index_only_through_the_protocol(sample_assistant):
         a, b = retriever.search(question), swapped.search(question)
         assert [h.chunk.chunk_id for h in a.hits] == [h.chunk.chunk_id for h in b.hits]
         np.testing.assert_allclose([h.score for h in a.hits], [h.score for h in b.hits], rtol=1e-5)
+
+
+def test_the_dense_index_kind_is_chosen_by_config_or_by_size():
+    from rag.index.faiss_dense import dense_kind
+
+    assert dense_kind("flat", 10**7, 200_000) == "flat" and dense_kind("hnsw", 10, 200_000) == "hnsw"
+    assert dense_kind("auto", 199_999, 200_000) == "flat" and dense_kind("auto", 200_000, 200_000) == "hnsw"
+
+
+def test_bad_index_settings_are_refused():
+    from rag.config import load_settings
+    from rag.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="index.dense must be"):
+        load_settings(overrides={"index.dense": "ivf"})
+    with pytest.raises(ConfigError, match="index.hnsw_ef_search must be >= 1"):
+        load_settings(overrides={"index.hnsw_ef_search": 0})
+
+
+@pytest.mark.model
+def test_an_hnsw_index_finds_what_the_exact_one_does_also_under_a_filter(sample_assistant, e5_embedder):
+    from rag.index.faiss_dense import FaissDense, build_dense
+
+    store = sample_assistant.store
+    vectors = store.dense.vectors(range(store.dense.ntotal))
+    hnsw = FaissDense(build_dense(vectors, "hnsw", ef_search=128), store.passages.allowed)
+    assert hnsw.approximate and not store.dense.approximate
+    one = SearchFilter(frozenset({store.docs[1].doc_id}))
+    for question in ("2022年新增低保户多少户", "招商引资 亿元以上项目", "森林覆盖率"):
+        q = e5_embedder.encode_queries([question])[0]
+        for filters in (SearchFilter(), one):
+            exact, approx = store.dense.search(q, 10, filters), hnsw.search(q, 10, filters)
+            assert approx.ids.tolist() == exact.ids.tolist()  # a small corpus: the graph search is exact
+            np.testing.assert_allclose(approx.scores, exact.scores, rtol=1e-5)
+
+
+def test_ingest_writes_the_configured_dense_index(tmp_path, fake_embedder):
+    import shutil
+
+    import faiss
+
+    from conftest import REPORTS_DIR
+    from rag.config import load_settings
+    from rag.index import load_index
+    from rag.ingest import ingest
+
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    shutil.copy(sorted(REPORTS_DIR.glob("*.txt"))[0], reports)
+    ingest(reports, tmp_path / "index", load_settings(overrides={"index.dense": "hnsw"}), fake_embedder)
+    store = load_index(tmp_path / "index")
+    assert isinstance(store.dense.index, faiss.IndexHNSW) and store.manifest["dense_index"] == "hnsw"
+    assert store.dense.index.hnsw.efSearch == 128
+    ingest(reports, tmp_path / "flat", load_settings(), fake_embedder)  # the default below hnsw_min_passages
+    assert load_index(tmp_path / "flat").manifest["dense_index"] == "flat"

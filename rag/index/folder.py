@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from ..errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexWriteError
 from ..schema import Chunk
+from .faiss_dense import build_dense
 
 log = logging.getLogger(__name__)
 
@@ -390,8 +391,11 @@ def write_index(
     vectors: "np.ndarray",
     chunk_tokens: list[list[str]],
     doc_tokens: list[list[str]],
+    dense_kind: str = "flat",
+    ef_search: int = 128,
 ) -> Path:
-    """Write a complete new version and make it live; the previous version stays until the swap succeeds."""
+    """Write a complete new version and make it live; the previous version stays until the swap succeeds.
+    ``dense_kind``: ``flat`` (exact) or ``hnsw`` (see ``faiss_dense.build_dense``)."""
     import faiss
     import numpy as np
 
@@ -411,9 +415,7 @@ def write_index(
         dim = int(manifest["embedding"]["dim"])
         if vectors.shape != (len(chunks), dim):
             raise ValueError(f"vectors have shape {vectors.shape}, expected ({len(chunks)}, {dim})")
-        dense = faiss.IndexFlatIP(dim)
-        if len(chunks):
-            dense.add(vectors)
+        dense = build_dense(vectors, dense_kind, ef_search)
         # serialised here and written by Python, so a full disk is an OSError with its errno (faiss'
         # own writer reports it as a bare RuntimeError)
         _write_bytes(staging / "dense.faiss", faiss.serialize_index(dense).tobytes())
@@ -422,7 +424,7 @@ def write_index(
         if chunks:
             _bm25(chunk_tokens).save(str(staging / "bm25_chunks"), allow_pickle=False)
             _bm25(doc_tokens).save(str(staging / "bm25_docs"), allow_pickle=False)
-        manifest = {**manifest, "counts": {"docs": len(docs), "chunks": len(chunks)}}
+        manifest = {**manifest, "counts": {"docs": len(docs), "chunks": len(chunks)}, "dense_index": dense_kind}
         # every file is checksummed in the manifest, and the manifest in itself: load finds any damage
         files = {p.relative_to(staging).as_posix(): _file_entry(p) for p in sorted(staging.rglob("*")) if p.is_file()}
         manifest = {**manifest, "files": files}

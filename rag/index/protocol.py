@@ -59,6 +59,10 @@ class Matches:
 
         return Matches(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
 
+    def remap(self, ids: "np.ndarray") -> "Matches":
+        """These matches with each id ``i`` replaced by ``ids[i]`` (positions in a subset -> ids)."""
+        return Matches(ids[self.ids].astype(self.ids.dtype), self.scores)
+
     @staticmethod
     def top(scores: "np.ndarray", k: int, positive_only: bool = True) -> "Matches":
         """The ``k`` best entries of a dense score array (ids are positions), best first, ties by position."""
