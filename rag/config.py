@@ -64,7 +64,7 @@ class EmbeddingSettings:
 @dataclass(frozen=True)
 class IndexSettings:
     dense: str = "auto"  # "flat" (exact) | "hnsw" (approximate graph) | "auto": hnsw from hnsw_min_passages on
-    hnsw_min_passages: int = 200_000  # where exact search gets slow (benchmarks/bench_ann.py, BENCHMARKS.md)
+    hnsw_min_passages: int = 400_000  # where exact search gets slow (benchmarks/bench_ann.py, BENCHMARKS.md)
     hnsw_ef_search: int = 128  # HNSW search beam: recall against speed (same benchmark)
 
     def __post_init__(self) -> None:
