@@ -21,6 +21,7 @@ from .config import Settings
 from .context import report_context
 from .embed_cache import EmbedCache, model_fingerprint
 from .embed_stage import embed_passages
+from .token_cache import TokenCache
 from .errors import IndexMissingError
 from .index.faiss_dense import dense_kind
 from .index import (
@@ -228,12 +229,19 @@ def ingest(
             # keyword statistics depend on the whole corpus: rebuilt from the stored texts (no embedding)
             context_of = {d.doc_id: d.context for d in docs}
             chunk_texts = [index_text(c, context_of[c.doc_id], settings.splitter.context) for c in chunks]
-            chunk_tokens = [tokenize(t) for t in chunk_texts]
-            doc_tokens = [tokenize(d.title + "\n" + d.text) + pinyin_tokens(d.title + "\n" + d.text) for d in docs]
-            manifest = manifest_header(header, splitter_header(settings), TOKENIZER_NAME)
-            kind = dense_kind(settings.index.dense, len(chunks), settings.index.hnsw_min_passages)
-            write_index(index_dir, manifest, docs, chunks, vectors, chunk_tokens, doc_tokens, kind, settings.index.hnsw_ef_search)
-            # only now that the new version is live: the cache keeps exactly its passages (bounded size)
+            report_texts = [d.title + "\n" + d.text for d in docs]
+            # tokens of unchanged passages and reports come from the cache: only what is new is tokenized
+            tokens = TokenCache(index_dir, TOKENIZER_NAME)
+            try:
+                chunk_tokens = tokens.tokens("passage", chunk_texts, tokenize)
+                doc_tokens = tokens.tokens("report", report_texts, lambda t: tokenize(t) + pinyin_tokens(t))
+                manifest = manifest_header(header, splitter_header(settings), TOKENIZER_NAME)
+                kind = dense_kind(settings.index.dense, len(chunks), settings.index.hnsw_min_passages)
+                write_index(index_dir, manifest, docs, chunks, vectors, chunk_tokens, doc_tokens, kind, settings.index.hnsw_ef_search)
+                # only now that the new version is live: the caches keep exactly its texts (bounded size)
+                tokens.keep_only([("passage", t) for t in chunk_texts] + [("report", t) for t in report_texts])
+            finally:
+                tokens.close()
             cache = EmbedCache.open(index_dir, model_fingerprint(header), header["dim"])
             try:
                 cache.keep_only(cache.keys(chunk_texts), vectors)
