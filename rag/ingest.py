@@ -203,6 +203,7 @@ def ingest(
             new_vectors, report.embedded_chunks = embed_passages(
                 new_texts, embedder, cache, header["dim"], settings.embedding.batch_size,
                 settings.embedding.sort_by_length, progress,
+                ray_settings=settings.embedding if settings.embedding.engine == "ray" else None,
             )
         finally:
             if cache is not None:
