@@ -98,8 +98,11 @@ def job_runtime_env() -> dict:
     return {"py_modules": [str(Path(importlib.import_module(m).__file__).resolve().parent) for m in ("rag", "embeddings")]}
 
 
-def embed_on_ray(texts: Sequence[str], settings: "EmbeddingSettings") -> Iterator[tuple["np.ndarray", "np.ndarray"]]:
-    """(positions, vectors) for every batch of ``texts`` as Ray finishes it; every position comes exactly once."""
+def embed_on_ray(
+    texts: Sequence[str], settings: "EmbeddingSettings", batch_size: int | None = None
+) -> Iterator[tuple["np.ndarray", "np.ndarray"]]:
+    """(positions, vectors) for every batch of ``texts`` as Ray finishes it; every position comes exactly once.
+    ``batch_size``: texts per model call (default ``settings.batch_size``)."""
     import numpy as np
 
     if not texts:
@@ -108,7 +111,7 @@ def embed_on_ray(texts: Sequence[str], settings: "EmbeddingSettings") -> Iterato
         workers, threads = actor_plan(settings, ray.cluster_resources().get("CPU", 1))
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False  # the ingest reports its own progress
-        batch = settings.batch_size
+        batch = batch_size or settings.batch_size
         # one input block per model batch: the batches hold the texts in the caller's order (longest first)
         items = [{"position": i, "text": t} for i, t in enumerate(texts)]
         dataset = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / batch)))

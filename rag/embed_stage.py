@@ -93,5 +93,5 @@ def _batches(texts, todo, embedder, batch_size, ray_settings):
         return
     from .embed_ray import embed_on_ray
 
-    for positions, vectors in embed_on_ray([texts[i] for i in todo], ray_settings):
+    for positions, vectors in embed_on_ray([texts[i] for i in todo], ray_settings, batch_size):
         yield [todo[p] for p in positions], vectors
