@@ -198,3 +198,30 @@ def test_engine_settings_from_the_config_file_and_actor_plan(tmp_path):
     default = RAY.embedding
     assert actor_plan(default, cluster_cpus=16) == (16, 1)  # one single-threaded actor per CPU
     assert actor_plan(load_settings(overrides={"embedding.engine": "ray", "embedding.threads": 4}).embedding, 16) == (4, 4)
+
+
+def test_rag_ingest_command_starts_its_own_ray_and_stores_the_local_vectors(passages, local_vectors, tmp_path):
+    """The user's path: `rag ingest --set embedding.engine=ray` in a fresh process starts Ray itself (the job
+    carries this checkout's code to the actors), embeds there, and shuts it down; the index holds the local
+    path's vectors. In its own process: with no address, Ray starts a new instance beside the module's cluster
+    (it joins only one that `ray start` began, or $RAY_ADDRESS)."""
+    import subprocess
+    import sys
+
+    from rag.index import load_index
+
+    from conftest import PROJECT_ROOT
+
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    shutil.copy(REPORTS_DIR / PASSAGE_REPORTS[0], reports / PASSAGE_REPORTS[0])
+    result = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "--set", "embedding.engine=ray", "--set", "embedding.ray_workers=1",
+         "ingest", str(reports), "--index", str(tmp_path / "index")],
+        capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    store = load_index(tmp_path / "index")
+    n = len(store.chunks)
+    assert 10 < n < len(passages)
+    assert np.array_equal(store.vectors_for(list(range(n))), local_vectors[:n])  # the first report's passages
