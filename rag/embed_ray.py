@@ -109,27 +109,32 @@ def embed_on_ray(
         return
     with ray_connection(settings) as ray:
         workers, threads = actor_plan(settings, ray.cluster_resources().get("CPU", 1))
-        ctx = ray.data.DataContext.get_current()
-        ctx.enable_progress_bars = False  # the ingest reports its own progress
         batch = batch_size or settings.batch_size
-        # one input block per model batch: the batches hold the texts in the caller's order (longest first)
-        items = [{"position": i, "text": t} for i, t in enumerate(texts)]
-        dataset = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / batch)))
-        mapped = dataset.map_batches(
-            PassageEncoder,
-            fn_constructor_kwargs={"settings": settings, "threads": threads},
-            batch_size=batch,
-            batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=min(workers, math.ceil(len(items) / batch))),
-            num_cpus=threads,
-            udf_modifying_row_count=False,
-        )
-        log.info("embedding %d passages on Ray: %d actors x %d CPU", len(texts), workers, threads)
-        seen = 0
-        for out in mapped.iter_batches(batch_size=None, batch_format="numpy"):
-            positions = np.asarray(out["position"], dtype=np.int64)
-            vectors = np.asarray(out["vector"], dtype=np.float32)
-            seen += len(positions)
-            yield positions, vectors
+        actors = min(workers, math.ceil(len(texts) / batch))
+        # the ingest reports its own progress (a dataset keeps the context it was made in: set before, restore after)
+        ctx = ray.data.DataContext.get_current()
+        bars, ctx.enable_progress_bars = ctx.enable_progress_bars, False
+        try:
+            # one input block per model batch: the batches hold the texts in the caller's order (longest first)
+            items = [{"position": i, "text": t} for i, t in enumerate(texts)]
+            dataset = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / batch)))
+            mapped = dataset.map_batches(
+                PassageEncoder,
+                fn_constructor_kwargs={"settings": settings, "threads": threads},
+                batch_size=batch,
+                batch_format="numpy",
+                compute=ray.data.ActorPoolStrategy(size=actors),
+                num_cpus=threads,
+                udf_modifying_row_count=False,
+            )
+            log.info("embedding %d passages on Ray: %d actors x %d CPU", len(texts), actors, threads)
+            seen = 0
+            for out in mapped.iter_batches(batch_size=None, batch_format="numpy"):
+                positions = np.asarray(out["position"], dtype=np.int64)
+                vectors = np.asarray(out["vector"], dtype=np.float32)
+                seen += len(positions)
+                yield positions, vectors
+        finally:
+            ctx.enable_progress_bars = bars
         if seen != len(texts):  # a lost or repeated batch would leave a row unfilled: fail, never guess
             raise EmbeddingError(f"Ray returned {seen} vectors for {len(texts)} passages")
