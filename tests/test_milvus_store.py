@@ -5,16 +5,21 @@ work in place, and the retriever over it answers the bundled questions from the 
 from __future__ import annotations
 
 import copy
+import importlib.util
 
 import numpy as np
 import pytest
 
-pytest.importorskip("pymilvus")
-pytest.importorskip("milvus_lite")
+from rag.config import load_settings
+from rag.errors import ConfigError
+from rag.index import DenseIndex, PassageStore, SearchFilter, SparseIndex, WritableStore, index_text
+from rag.index.milvus_store import MilvusStore, token_word
+from rag.text import pinyin_tokens, tokenize
 
-from rag.index import DenseIndex, PassageStore, SearchFilter, SparseIndex, WritableStore, index_text  # noqa: E402
-from rag.index.milvus_store import MilvusStore  # noqa: E402
-from rag.text import pinyin_tokens, tokenize  # noqa: E402
+needs_milvus = pytest.mark.skipif(
+    importlib.util.find_spec("pymilvus") is None or importlib.util.find_spec("milvus_lite") is None,
+    reason="pymilvus / milvus-lite not installed (pip install '.[cluster]')",
+)
 
 QUESTIONS = ("永北圩所在的镇2022年一共保障了多少户城乡低保？", "辽市镇上半年引进了哪两个投资额亿元以上的项目？", "2022年新增低保户多少户")
 
@@ -32,6 +37,22 @@ def _folder_parts(sample_assistant, doc_ids=None):
     return docs, chunks, store.dense.vectors(rows), chunk_tokens, doc_tokens
 
 
+def test_the_store_backend_is_a_checked_setting():
+    assert load_settings().store.backend == "folder"
+    chosen = load_settings(overrides={"store.backend": "milvus", "store.milvus_uri": "http://localhost:19530"}).store
+    assert (chosen.backend, chosen.milvus_uri) == ("milvus", "http://localhost:19530")
+    for bad in ({"store.backend": "faiss"}, {"store.milvus_uri": "milvus"}):
+        with pytest.raises(ConfigError, match="store"):
+            load_settings(overrides=bad)
+    with pytest.raises(ValueError, match="collection_prefix"):
+        MilvusStore("x.db", "bad-prefix")
+
+
+def test_a_token_is_stored_as_one_ascii_word():
+    words = {token_word(t) for t in ("低保", "~低保", "py:yongbei", "2022年", "低保")}
+    assert len(words) == 4 and all(w.isalnum() and w.isascii() and len(w) == 13 for w in words)
+
+
 @pytest.fixture(scope="module")
 def milvus(sample_assistant, tmp_path_factory):
     store = MilvusStore(str(tmp_path_factory.mktemp("milvus") / "milvus.db"), "test", sample_assistant.store.dim,
@@ -41,6 +62,7 @@ def milvus(sample_assistant, tmp_path_factory):
     store.close()
 
 
+@needs_milvus
 def test_the_milvus_store_implements_the_protocols(milvus, sample_assistant):
     assert isinstance(milvus, WritableStore) and isinstance(milvus.passages, PassageStore)
     assert isinstance(milvus.dense, DenseIndex)
@@ -54,6 +76,7 @@ def test_the_milvus_store_implements_the_protocols(milvus, sample_assistant):
     assert {d.doc_id for d in milvus.docs} == set(folder.doc_by_id)
 
 
+@needs_milvus
 @pytest.mark.model
 def test_dense_search_is_the_faiss_index_s_with_and_without_a_filter(milvus, sample_assistant, e5_embedder):
     folder = sample_assistant.store
@@ -67,6 +90,7 @@ def test_dense_search_is_the_faiss_index_s_with_and_without_a_filter(milvus, sam
     assert len(milvus.dense.search(vector, 10, SearchFilter(frozenset()))) == 0
 
 
+@needs_milvus
 def test_keyword_search_keeps_to_the_filter_and_doc_freq_is_the_folder_s(milvus, sample_assistant):
     folder = sample_assistant.store
     one = folder.docs[1].doc_id
@@ -100,6 +124,7 @@ def test_keyword_search_keeps_to_the_filter_and_doc_freq_is_the_folder_s(milvus,
     assert milvus.docs[int(reports.ids[0])].doc_id == folder.docs[int(folder_reports.ids[0])].doc_id
 
 
+@needs_milvus
 @pytest.mark.model
 def test_deleting_a_report_removes_it_from_every_search_and_adding_it_again_finds_it(sample_assistant, e5_embedder, tmp_path):
     folder = sample_assistant.store
@@ -136,6 +161,7 @@ def test_deleting_a_report_removes_it_from_every_search_and_adding_it_again_find
         store.close()
 
 
+@needs_milvus
 @pytest.mark.model
 def test_the_retriever_over_the_milvus_store_finds_the_same_reports(milvus, sample_assistant):
     retriever = sample_assistant.retriever
