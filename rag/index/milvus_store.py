@@ -24,9 +24,11 @@ Design:
   Chinese word: each token is therefore written as ``t`` + 12 hex digits of its blake2b hash (one word for any
   tokenizer; 48 bits, a collision is negligible at a vocabulary of millions). The sparse field is
   SPARSE_FLOAT_VECTOR, index SPARSE_INVERTED_INDEX, metric BM25 with k1 = 1.5, b = 0.75 (bm25s' defaults).
-  Scores still differ from bm25s: Milvus' term score is idf × tf·(k1+1)/(tf + k1·(1-b+b·dl/avgdl)) while bm25s'
-  "lucene" method has no (k1+1) factor, and Milvus keeps its corpus statistics (avgdl) per segment. Rankings
-  agree where those statistics do (the test measures it). Milvus Lite returns BM25 distances negated; the
+  Milvus' term score is idf × tf·(k1+1)/(tf + k1·(1-b+b·dl/avgdl)); bm25s' "lucene" method has no (k1+1)
+  factor, so scores are divided by (k1+1): on the bundled reports they then equal bm25s' (measured: the ratio
+  was exactly 2.5 = k1+1 for every passage of 308 queries, the same top-10 for all). They can still drift apart
+  where Milvus' corpus statistics do (it keeps them per segment; whether a deleted passage still counts before
+  compaction was not measured). Milvus Lite returns BM25 distances negated; the
   absolute value is the score on both Lite and a server (BM25 is never negative).
 - A report collection (same token encoding, BM25 over a report's title + text tokens and its pinyin tokens)
   answers report-level BM25 (which report a question names).
@@ -107,6 +109,22 @@ def _sorted_matches(ids: list[int], scores: list[float], k: int, positive_only: 
         ids_a, scores_a = ids_a[keep], scores_a[keep]
     order = np.lexsort((ids_a, -scores_a))[:k]
     return Matches(ids_a[order], scores_a[order])
+
+
+def folder_parts(store, with_context: bool, doc_ids=None) -> tuple:
+    """What ``MilvusStore.add`` takes, read from a loaded folder index (``IndexStore``): its reports, passages and
+    vectors, and the BM25 tokens as ``rag.ingest`` computes them (``with_context``: ``splitter.context``).
+    ``doc_ids``: only these reports. Copies a folder index into Milvus without embedding anything again."""
+    from ..text import pinyin_tokens, tokenize
+    from .folder import index_text
+
+    rows = [i for i, c in enumerate(store.chunks) if doc_ids is None or c.doc_id in doc_ids]
+    docs = [d for d in store.docs if doc_ids is None or d.doc_id in doc_ids]
+    context_of = {d.doc_id: d.context for d in store.docs}
+    chunks = [store.chunks[i] for i in rows]
+    chunk_tokens = [tokenize(index_text(c, context_of[c.doc_id], with_context)) for c in chunks]
+    doc_tokens = [tokenize(d.title + "\n" + d.text) + pinyin_tokens(d.title + "\n" + d.text) for d in docs]
+    return docs, chunks, store.dense.vectors(rows), chunk_tokens, doc_tokens
 
 
 class MilvusStore:
@@ -464,8 +482,9 @@ class MilvusSparse:
             )[0]
             for hit in found:
                 key = doc_row[hit["entity"]["doc_id"]] if doc_row is not None else int(hit["id"])
-                # Milvus Lite reports BM25 as a negated distance, a server as the score: BM25 is never negative
-                total[key] += weight * abs(float(hit["distance"]))
+                # Milvus Lite reports BM25 as a negated distance, a server as the score: BM25 is never negative;
+                # / (k1 + 1): Milvus' term score has that factor, bm25s' (the folder backend's) has not
+                total[key] += weight * abs(float(hit["distance"])) / (BM25_K1 + 1)
         return _sorted_matches(list(total), list(total.values()), k, positive_only=True)
 
     def doc_freq(self, token: str) -> int:
