@@ -165,6 +165,9 @@ def test_the_retriever_over_the_milvus_store_finds_the_same_reports(milvus, samp
         assert a.hits and b.hits
         assert a.hits[0].chunk.doc_id == b.hits[0].chunk.doc_id, question
         assert a.named_doc == b.named_doc
+        # measured: with bm25s' k1/b and the (k1+1) factor divided out, the very same passages and scores
+        assert [h.chunk.chunk_id for h in a.hits] == [h.chunk.chunk_id for h in b.hits], question
+        np.testing.assert_allclose([h.score for h in a.hits], [h.score for h in b.hits], rtol=1e-4)
     a = retriever.search(QUESTIONS[0], allowed_docs=frozenset({milvus.docs[0].doc_id}))
     b = over_milvus.search(QUESTIONS[0], allowed_docs=frozenset({milvus.docs[0].doc_id}))
     assert {h.chunk.doc_id for h in b.hits} == {milvus.docs[0].doc_id} == {h.chunk.doc_id for h in a.hits}
