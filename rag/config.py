@@ -262,6 +262,38 @@ class FeedbackSettings:
             raise ConfigError(f"feedback.max_comment_chars must be >= 0, got {self.max_comment_chars}")
 
 
+STORE_BACKENDS = ("folder", "milvus")
+_MILVUS_SERVER = ("http://", "https://", "tcp://", "grpc://", "unix:")
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """Where the index lives: ``folder`` (FAISS + bm25s files, versioned) or ``milvus`` (rag.index.milvus_store,
+    updated in place). ``milvus_uri``: a Milvus Lite file (``.db``) or a server URI; empty: ``<index>/milvus.db``."""
+
+    backend: str = "folder"
+    milvus_uri: str = ""
+
+    def require_folder(self) -> None:
+        """Raise ConfigError unless the folder backend is chosen: ``rag ingest`` and the assistant read and write
+        only the folder so far (the Milvus store is used through its library API)."""
+        if self.backend != "folder":
+            raise ConfigError(
+                f"store.backend = {self.backend!r} is not yet used by `rag ingest`, `rag serve` or ask(); set it to "
+                "'folder', or use rag.index.milvus_store.MilvusStore directly (README, 'Milvus store')"
+            )
+
+    def __post_init__(self) -> None:
+        if self.backend not in STORE_BACKENDS:
+            raise ConfigError(f"store.backend must be 'folder' or 'milvus', got {self.backend!r}")
+        uri = self.milvus_uri
+        if not isinstance(uri, str) or (uri and not (uri.endswith(".db") or uri.startswith(_MILVUS_SERVER))):
+            raise ConfigError(
+                f"store.milvus_uri must be empty, a Milvus Lite file ending in .db, or a server URI "
+                f"(http://host:19530), got {uri!r}"
+            )
+
+
 @dataclass(frozen=True)
 class Settings:
     corpus: CorpusSettings = field(default_factory=CorpusSettings)
@@ -274,6 +306,7 @@ class Settings:
     llm: LLMSettings = field(default_factory=LLMSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     feedback: FeedbackSettings = field(default_factory=FeedbackSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
 
     def replace(self, overrides: Mapping[str, Any]) -> "Settings":
         """A copy with dotted overrides applied, e.g. ``{"retrieval.mode": "bm25"}``."""
@@ -297,6 +330,7 @@ _SECTIONS = {
     "llm": LLMSettings,
     "server": ServerSettings,
     "feedback": FeedbackSettings,
+    "store": StoreSettings,
 }
 
 

@@ -133,6 +133,7 @@ def ingest(
     """Build or update the index at ``index_dir`` from the reports in ``reports_dir``."""
     import numpy as np
 
+    settings.store.require_folder()
     started = time.perf_counter()
     index_dir = Path(index_dir)
     report = IngestReport(index_dir=index_dir)

@@ -54,6 +54,7 @@ class Assistant:
 
     def __init__(self, index_dir: str | Path, settings: Settings | None = None, embedder=None):
         self.settings = settings or load_settings()
+        self.settings.store.require_folder()
         self.index_dir = Path(index_dir)
         if embedder is None:
             from embeddings import make_embedder
