@@ -274,15 +274,6 @@ class StoreSettings:
     backend: str = "folder"
     milvus_uri: str = ""
 
-    def require_folder(self) -> None:
-        """Raise ConfigError unless the folder backend is chosen: ``rag ingest`` and the assistant read and write
-        only the folder so far (the Milvus store is used through its library API)."""
-        if self.backend != "folder":
-            raise ConfigError(
-                f"store.backend = {self.backend!r} is not yet used by `rag ingest`, `rag serve` or ask(); set it to "
-                "'folder', or use rag.index.milvus_store.MilvusStore directly (README, 'Milvus store')"
-            )
-
     def __post_init__(self) -> None:
         if self.backend not in STORE_BACKENDS:
             raise ConfigError(f"store.backend must be 'folder' or 'milvus', got {self.backend!r}")

@@ -133,12 +133,19 @@ def ingest(
     """Build or update the index at ``index_dir`` from the reports in ``reports_dir``."""
     import numpy as np
 
-    settings.store.require_folder()
     started = time.perf_counter()
     index_dir = Path(index_dir)
     report = IngestReport(index_dir=index_dir)
     loaded = load_folder(reports_dir, settings.corpus.extensions, settings.corpus.max_file_mb)
     report.skipped.update(loaded.skipped)
+
+    if settings.store.backend == "milvus":
+        from .ingest_milvus import ingest_milvus
+
+        with _exclusive(index_dir):
+            ingest_milvus(loaded, index_dir, settings, embedder, report, rebuild, progress)
+        report.seconds = time.perf_counter() - started
+        return report
 
     with _exclusive(index_dir):
         old = None

@@ -21,7 +21,7 @@ from .conversation import follow_up
 from .config import RETRIEVAL_MODES, Settings, load_settings
 from .errors import EmptyQuestionError, IndexMissingError
 from .filters import resolve_reports
-from .index import IndexStore, load_index
+from .index import load_index
 from .ingest import IngestReport, Progress, ingest, settings_fingerprint
 from .lexicon import strip_zero_width
 from .query import plan_query
@@ -54,7 +54,6 @@ class Assistant:
 
     def __init__(self, index_dir: str | Path, settings: Settings | None = None, embedder=None):
         self.settings = settings or load_settings()
-        self.settings.store.require_folder()
         self.index_dir = Path(index_dir)
         if embedder is None:
             from embeddings import make_embedder
@@ -63,10 +62,16 @@ class Assistant:
         self.embedder = embedder
         self._lock = threading.RLock()
         self._reranker = CrossEncoderReranker(self.settings.reranker) if self.settings.reranker.enabled else None
-        self.store: IndexStore = load_index(
-            self.index_dir, settings_fingerprint(self.settings, embedder), roll_back=self.settings.corpus.auto_rollback
-        )
+        self.store = self._open_store()
         self._build_parts()
+
+    def _open_store(self):
+        """The index read through the storage protocol: the folder's live version, or the Milvus store."""
+        if self.settings.store.backend == "milvus":
+            from .ingest_milvus import open_milvus_store
+
+            return open_milvus_store(self.settings, self.index_dir, self.embedder)
+        return load_index(self.index_dir, settings_fingerprint(self.settings, self.embedder), roll_back=self.settings.corpus.auto_rollback)
 
     def _build_parts(self) -> None:
         self.retriever = HybridRetriever(self.store, self.embedder, self.settings.retrieval, self._reranker)
@@ -120,7 +125,7 @@ class Assistant:
     def ingest(self, reports_dir: str | Path, rebuild: bool = False, progress: Progress | None = None) -> IngestReport:
         """Update this assistant's index from a folder and switch to the new version."""
         report = ingest(reports_dir, self.index_dir, self.settings, self.embedder, rebuild=rebuild, progress=progress)
-        store = load_index(self.index_dir, settings_fingerprint(self.settings, self.embedder))
+        store = self._open_store()
         with self._lock:
             self.store = store
             self._build_parts()

@@ -173,15 +173,31 @@ def test_the_retriever_over_the_milvus_store_finds_the_same_reports(milvus, samp
     assert {h.chunk.doc_id for h in b.hits} == {milvus.docs[0].doc_id} == {h.chunk.doc_id for h in a.hits}
 
 
-def test_ingest_and_the_assistant_refuse_the_milvus_backend_until_it_is_wired(tmp_path, fake_embedder):
-    """A setting that is accepted but silently ignored would put the index somewhere the user did not ask."""
+def test_rag_ingest_and_the_assistant_work_on_the_milvus_store(tmp_path, e5_embedder, sample_assistant):
+    """store.backend = "milvus": ingest writes reports in place (an unchanged one is not touched, a deleted one
+    leaves), and the assistant answers from the store as from the folder."""
+    import shutil
+
+    from conftest import REPORTS_DIR
     from rag.config import load_settings
-    from rag.errors import ConfigError
     from rag.ingest import ingest
     from rag.pipeline import Assistant
 
     settings = load_settings(overrides={"store.backend": "milvus"})
-    with pytest.raises(ConfigError, match="not yet used by `rag ingest`"):
-        ingest(tmp_path, tmp_path / "index", settings, fake_embedder)
-    with pytest.raises(ConfigError, match="not yet used by `rag ingest`"):
-        Assistant(tmp_path / "index", settings, fake_embedder)
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    names = sorted(REPORTS_DIR.glob("*.txt"))[:2]
+    for p in names:
+        shutil.copy(p, reports)
+    first = ingest(reports, tmp_path / "index", settings, e5_embedder)
+    assert sorted(first.added) == [p.name for p in names] and (tmp_path / "index" / "milvus.db").exists()
+    assistant = Assistant(tmp_path / "index", settings, e5_embedder)
+    question = "永北圩所在的镇2022年一共保障了多少户城乡低保？"
+    on_milvus, on_folder = assistant.ask(question), sample_assistant.ask(question)
+    assert on_milvus.status == on_folder.status == "answered" and "1120户" in on_milvus.text
+    assert [c.chunk.doc_id for c in on_milvus.citations] == [c.chunk.doc_id for c in on_folder.citations]
+    (reports / names[1].name).unlink()
+    second = assistant.ingest(reports)
+    assert second.removed == [names[1].name] and second.unchanged == [names[0].name] and second.embedded_chunks == 0
+    assert {d.source for d in assistant.store.docs} == {names[0].name}
+    assert "1120户" in assistant.ask(question).text

@@ -209,6 +209,10 @@ class MilvusStore:
     def _put_meta(self, key: str, value) -> None:
         self.client.upsert(self.meta_collection, [{"key": key, "value": _json(value), "placeholder": [0.0, 0.0]}])
 
+    def set_manifest(self, manifest: dict) -> None:
+        """Record the settings the store's vectors and tokens were made with (checked by the next ingest/load)."""
+        self._put_meta("manifest", manifest)
+
     def close(self) -> None:
         self.client.close()
 
