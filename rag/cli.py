@@ -169,11 +169,19 @@ def cmd_info(args) -> int:
     from .index import load_index
 
     settings = _settings(args)
-    store = load_index(Path(args.index) if args.index else settings.corpus.index_dir)
+    index = Path(args.index) if args.index else settings.corpus.index_dir
+    if settings.store.backend == "milvus":
+        from embeddings import make_embedder
+
+        from .ingest_milvus import open_milvus_store
+
+        store = open_milvus_store(settings, index, make_embedder(settings.embedding))
+    else:
+        store = load_index(index)
     m = store.manifest
     print(f"index: {store.path}")
     print(f"embedding: {m['embedding']}")
-    print(f"splitter: {m['splitter']}  tokenizer: {m['tokenizer']}")
+    print(f"splitter: {m.get('splitter')}  tokenizer: {m.get('tokenizer')}")
     print(f"{len(store.docs)} reports, {len(store.chunks)} passages")
     for d in store.docs:
         n = sum(1 for c in store.chunks if c.doc_id == d.doc_id)
@@ -186,6 +194,9 @@ def cmd_verify(args) -> int:
 
     settings = _settings(args)
     index = Path(args.index) if args.index else settings.corpus.index_dir
+    if settings.store.backend == "milvus":
+        print("store.backend = milvus: the index lives in Milvus, which checks its own segments; nothing to verify here")
+        return 0
     n = verify_index(index)
     print(f"index {index}: {n} files checked, all intact")
     return 0

@@ -201,3 +201,13 @@ def test_rag_ingest_and_the_assistant_work_on_the_milvus_store(tmp_path, e5_embe
     assert second.removed == [names[1].name] and second.unchanged == [names[0].name] and second.embedded_chunks == 0
     assert {d.source for d in assistant.store.docs} == {names[0].name}
     assert "1120户" in assistant.ask(question).text
+
+    import contextlib
+    import io
+
+    from rag.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["--set", "store.backend=milvus", "info", "--index", str(tmp_path / "index")]) == 0
+    assert "1 reports" in out.getvalue() and names[0].name in out.getvalue()
