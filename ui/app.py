@@ -137,8 +137,10 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
         header = gr.Markdown(ui_text("zh", "header"))
         with gr.Tabs() as tabs:
             with gr.Tab(ui_text("zh", "tab_chat"), id="chat") as chat_tab:
+                # an assistant without an index folder (a stand-in) has nowhere to keep the key: one per process
+                index_dir = getattr(assistant, "index_dir", None)
                 chat = build_chat_tab(assistant, library, report_names, lang_state, admit,
-                                      browser_secret(assistant.index_dir))
+                                      browser_secret(index_dir) if index_dir is not None else None)
             with gr.Tab(ui_text("zh", "tab_library"), id="library") as library_page:
                 shelf = lib.build_library_tab(library, settings)
             with gr.Tab(ui_text("zh", "tab_viewer"), id="viewer") as viewer_tab:
