@@ -114,6 +114,37 @@ def embedder_header(settings: Settings, embedder, load_model: bool = True) -> di
     return header
 
 
+def report_index_text(doc: StoredDocument) -> str:
+    """What the report-level keyword index reads of a report: its title, then its text."""
+    return doc.title + "\n" + doc.text
+
+
+def report_tokens(text: str) -> list[str]:
+    """BM25 tokens of a whole report: words and character pairs, plus pinyin pairs (an English question can
+    name the town)."""
+    return tokenize(text) + pinyin_tokens(text)
+
+
+def too_many_passages(n: int, limit: int) -> str:
+    return f"{n} passages, over the limit of {limit} (corpus.max_passages_per_report); not indexed"
+
+
+def indexable(documents, report: "IngestReport") -> list[Document]:
+    """The loaded reports an ingest indexes: empty ones and second copies of the same bytes are recorded in
+    ``report.skipped`` with the reason and left out."""
+    seen: dict[str, str] = {}
+    out = []
+    for doc in documents:
+        if not doc.text.strip():
+            report.skipped[doc.source] = "empty: no text to index"
+        elif doc.doc_id in seen:
+            report.skipped[doc.source] = f"same content as {seen[doc.doc_id]}"
+        else:
+            seen[doc.doc_id] = doc.source
+            out.append(doc)
+    return out
+
+
 def prepare_document(doc: Document, settings: Settings) -> tuple[StoredDocument, list[Chunk], list[str]]:
     """Split a report and build the text each of its chunks is indexed by."""
     context = report_context(doc, settings.splitter.context_terms).line() if settings.splitter.context else ""
@@ -167,26 +198,15 @@ def ingest(
         chunks: list[Chunk] = []
         vector_parts: list[np.ndarray] = []
         to_embed: list[tuple[int, list[str]]] = []  # (position in vector_parts, texts)
-        seen: dict[str, str] = {}
         max_passages = settings.corpus.max_passages_per_report
-
-        def too_many(n: int) -> str:
-            return f"{n} passages, over the limit of {max_passages} (corpus.max_passages_per_report); not indexed"
-
-        for doc in loaded.documents:
-            if not doc.text.strip():
-                report.skipped[doc.source] = "empty: no text to index"
-                continue
-            if doc.doc_id in seen:
-                report.skipped[doc.source] = f"same content as {seen[doc.doc_id]}"
-                continue
-            seen[doc.doc_id] = doc.source
+        documents = indexable(loaded.documents, report)
+        for doc in documents:
             # reused only if the loader still reads the bytes the same way (e.g. zero-width characters removed)
             if old is not None and doc.doc_id in old.doc_by_id and old.doc_by_id[doc.doc_id].text == doc.text:
                 kept = old.doc_by_id[doc.doc_id]
                 rows = old_rows.get(doc.doc_id, [])
                 if len(rows) > max_passages:
-                    report.skipped[doc.source] = too_many(len(rows))
+                    report.skipped[doc.source] = too_many_passages(len(rows), max_passages)
                     continue
                 # same bytes: reuse chunks and vectors; only the file name may have changed
                 docs.append(dataclasses.replace(kept, source=doc.source))
@@ -196,7 +216,7 @@ def ingest(
                 continue
             stored, doc_chunks, texts = prepare_document(doc, settings)
             if len(doc_chunks) > max_passages:
-                report.skipped[doc.source] = too_many(len(doc_chunks))
+                report.skipped[doc.source] = too_many_passages(len(doc_chunks), max_passages)
                 continue
             docs.append(stored)
             chunks.extend(doc_chunks)
@@ -204,7 +224,8 @@ def ingest(
             vector_parts.append(None)  # filled below
             report.added.append(doc.source)
         if old is not None:
-            report.removed = sorted(d.source for d in old.docs if d.doc_id not in seen)
+            kept_ids = {d.doc_id for d in documents}
+            report.removed = sorted(d.source for d in old.docs if d.doc_id not in kept_ids)
 
         header = embedder_header(settings, embedder, load_model=True) if (to_embed or old is None) else old.manifest["embedding"]
         new_texts = [t for _, texts in to_embed for t in texts]
@@ -239,12 +260,12 @@ def ingest(
             # keyword statistics depend on the whole corpus: rebuilt from the stored texts (no embedding)
             context_of = {d.doc_id: d.context for d in docs}
             chunk_texts = [index_text(c, context_of[c.doc_id], settings.splitter.context) for c in chunks]
-            report_texts = [d.title + "\n" + d.text for d in docs]
+            report_texts = [report_index_text(d) for d in docs]
             # tokens of unchanged passages and reports come from the cache: only what is new is tokenized
             tokens = TokenCache(index_dir, TOKENIZER_NAME)
             try:
                 chunk_tokens = tokens.tokens("passage", chunk_texts, tokenize)
-                doc_tokens = tokens.tokens("report", report_texts, lambda t: tokenize(t) + pinyin_tokens(t))
+                doc_tokens = tokens.tokens("report", report_texts, report_tokens)
                 manifest = manifest_header(header, splitter_header(settings), TOKENIZER_NAME)
                 kind = dense_kind(settings.index.dense, len(chunks), settings.index.hnsw_min_passages)
                 write_index(index_dir, manifest, docs, chunks, vectors, chunk_tokens, doc_tokens, kind, settings.index.hnsw_ef_search)

@@ -48,9 +48,10 @@ def ingest_milvus(loaded, index_dir: Path, settings: "Settings", embedder, repor
                   rebuild: bool = False, progress=None) -> "IngestReport":
     from .embed_cache import EmbedCache, model_fingerprint
     from .embed_stage import embed_passages
-    from .ingest import TOKENIZER_NAME, embedder_header, prepare_document, splitter_header
     from .index.folder import manifest_header
-    from .text import pinyin_tokens, tokenize
+    from .ingest import (TOKENIZER_NAME, embedder_header, indexable, prepare_document, report_index_text, report_tokens,
+                         splitter_header, too_many_passages)
+    from .text import tokenize
 
     header = embedder_header(settings, embedder, load_model=True)
     store = open_milvus_store(settings, index_dir, embedder, dim=header["dim"])
@@ -58,30 +59,24 @@ def ingest_milvus(loaded, index_dir: Path, settings: "Settings", embedder, repor
         if rebuild and store.docs:
             store.delete([d.doc_id for d in store.docs])
         existing = dict(store.doc_by_id)
-        seen: dict[str, str] = {}
+        documents = indexable(loaded.documents, report)
         docs, chunks, texts = [], [], []
-        for doc in loaded.documents:
-            if not doc.text.strip():
-                report.skipped[doc.source] = "empty: no text to index"
-                continue
-            if doc.doc_id in seen:
-                report.skipped[doc.source] = f"same content as {seen[doc.doc_id]}"
-                continue
-            seen[doc.doc_id] = doc.source
+        for doc in documents:
             old = existing.get(doc.doc_id)
             if old is not None and old.text == doc.text and old.source == doc.source:
                 report.unchanged.append(doc.source)
                 continue
             stored, doc_chunks, doc_texts = prepare_document(doc, settings)
-            if len(doc_chunks) > settings.corpus.max_passages_per_report:
-                report.skipped[doc.source] = (f"{len(doc_chunks)} passages, over the limit of "
-                                              f"{settings.corpus.max_passages_per_report} (corpus.max_passages_per_report); not indexed")
+            limit = settings.corpus.max_passages_per_report
+            if len(doc_chunks) > limit:
+                report.skipped[doc.source] = too_many_passages(len(doc_chunks), limit)
                 continue
             docs.append(stored)
             chunks.extend(doc_chunks)
             texts.extend(doc_texts)
             report.added.append(doc.source)
-        gone = [d for d in existing.values() if d.doc_id not in seen]
+        kept_ids = {d.doc_id for d in documents}
+        gone = [d for d in existing.values() if d.doc_id not in kept_ids]
         report.removed = sorted(d.source for d in gone)
         if gone:
             store.delete([d.doc_id for d in gone])
@@ -96,9 +91,7 @@ def ingest_milvus(loaded, index_dir: Path, settings: "Settings", embedder, repor
                 cache.close()
             report.cached_chunks = len(texts) - report.embedded_chunks
             store.set_manifest(manifest_header(header, splitter_header(settings), TOKENIZER_NAME))
-            report_texts = [d.title + "\n" + d.text for d in docs]
-            store.add(docs, chunks, vectors, [tokenize(t) for t in texts],
-                      [tokenize(t) + pinyin_tokens(t) for t in report_texts])
+            store.add(docs, chunks, vectors, [tokenize(t) for t in texts], [report_tokens(report_index_text(d)) for d in docs])
         report.total_chunks = store.passages.passage_count()
     finally:
         store.close()

@@ -115,7 +115,8 @@ def folder_parts(store, with_context: bool, doc_ids=None) -> tuple:
     """What ``MilvusStore.add`` takes, read from a loaded folder index (``IndexStore``): its reports, passages and
     vectors, and the BM25 tokens as ``rag.ingest`` computes them (``with_context``: ``splitter.context``).
     ``doc_ids``: only these reports. Copies a folder index into Milvus without embedding anything again."""
-    from ..text import pinyin_tokens, tokenize
+    from ..ingest import report_index_text, report_tokens  # the tokens rag ingest indexes a report by
+    from ..text import tokenize
     from .folder import index_text
 
     rows = [i for i, c in enumerate(store.chunks) if doc_ids is None or c.doc_id in doc_ids]
@@ -123,7 +124,7 @@ def folder_parts(store, with_context: bool, doc_ids=None) -> tuple:
     context_of = {d.doc_id: d.context for d in store.docs}
     chunks = [store.chunks[i] for i in rows]
     chunk_tokens = [tokenize(index_text(c, context_of[c.doc_id], with_context)) for c in chunks]
-    doc_tokens = [tokenize(d.title + "\n" + d.text) + pinyin_tokens(d.title + "\n" + d.text) for d in docs]
+    doc_tokens = [report_tokens(report_index_text(d)) for d in docs]
     return docs, chunks, store.dense.vectors(rows), chunk_tokens, doc_tokens
 
 
