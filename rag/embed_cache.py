@@ -44,6 +44,33 @@ def cache_key(fingerprint: str, text: str) -> bytes:
     return h.digest()
 
 
+def connect_cache(path: Path, schema: str, table: str) -> sqlite3.Connection:
+    """A cache's SQLite file opened for use: WAL, ``schema`` created, ``table`` readable. A damaged file is
+    set aside (deleted with its WAL) and started afresh once; a second failure raises ``sqlite3.DatabaseError``."""
+    try:
+        return _connect_once(path, schema, table)
+    except sqlite3.DatabaseError as exc:  # damaged file: a cache is only a saving, start again
+        log.warning("cache %s is unreadable (%s); starting a new one", path, exc)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return _connect_once(path, schema, table)
+
+
+def _connect_once(path: Path, schema: str, table: str) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, isolation_level=None)  # explicit transactions only
+    try:
+        # WAL + NORMAL: a committed batch survives a killed process; only a power cut may lose the last few
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(schema)
+        db.execute(f"SELECT count(*) FROM {table}").fetchone()
+    except sqlite3.DatabaseError:
+        db.close()
+        raise
+    return db
+
+
 class EmbedCache:
     """The cache of one index folder. Open with ``EmbedCache.open(index_dir, fingerprint, dim)``; ``close()``."""
 
@@ -51,34 +78,11 @@ class EmbedCache:
         self.path = path
         self.fingerprint = fingerprint
         self.dim = dim
-        self._db = self._connect()
+        self._db = connect_cache(self.path, _SCHEMA, "vectors")
 
     @classmethod
     def open(cls, index_dir: str | Path, fingerprint: str, dim: int) -> "EmbedCache":
         return cls(Path(index_dir) / CACHE_FILE, fingerprint, dim)
-
-    def _connect(self) -> sqlite3.Connection:
-        try:
-            return self._connect_once()
-        except sqlite3.DatabaseError as exc:  # damaged file: the cache is only a saving, start again
-            log.warning("embedding cache %s is unreadable (%s); starting a new one", self.path, exc)
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
-            return self._connect_once()
-
-    def _connect_once(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, isolation_level=None)  # explicit transactions only
-        try:
-            # WAL + NORMAL: a committed batch survives a killed process; only a power cut may lose the last few
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute(_SCHEMA)
-            db.execute("SELECT count(*) FROM vectors").fetchone()
-        except sqlite3.DatabaseError:
-            db.close()
-            raise
-        return db
 
     def keys(self, texts: Iterable[str]) -> list[bytes]:
         return [cache_key(self.fingerprint, t) for t in texts]

@@ -18,6 +18,8 @@ import sqlite3
 from pathlib import Path
 from typing import Callable, Sequence
 
+from .embed_cache import connect_cache
+
 log = logging.getLogger(__name__)
 
 TOKEN_CACHE_FILE = "token_cache.sqlite"
@@ -30,30 +32,11 @@ class TokenCache:
     def __init__(self, index_dir: str | Path, tokenizer_name: str) -> None:
         self.path = Path(index_dir) / TOKEN_CACHE_FILE
         self.tokenizer_name = tokenizer_name
-        self._db: sqlite3.Connection | None = None
         try:
-            self._db = self._connect()
-        except sqlite3.DatabaseError as exc:  # damaged: set aside, start again
-            log.warning("token cache %s is unreadable (%s); starting a new one", self.path, exc)
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
-            try:
-                self._db = self._connect()
-            except sqlite3.DatabaseError:
-                self._db = None
-
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, isolation_level=None)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute(_SCHEMA)
-            db.execute("SELECT count(*) FROM tokens").fetchone()
-        except sqlite3.DatabaseError:
-            db.close()
-            raise
-        return db
+            self._db: sqlite3.Connection | None = connect_cache(self.path, _SCHEMA, "tokens")
+        except sqlite3.DatabaseError as exc:  # unreadable even when started afresh: tokenize without a cache
+            log.warning("token cache %s not used (%s)", self.path, exc)
+            self._db = None
 
     def _key(self, kind: str, text: str) -> bytes:
         h = hashlib.blake2b(f"{kind}\x00{self.tokenizer_name}\x00".encode("utf-8"), digest_size=16)
