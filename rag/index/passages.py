@@ -27,6 +27,7 @@ class ListPassageStore:
         self.doc_by_id = {d.doc_id: d for d in self.docs}
         self.doc_row = {d.doc_id: i for i, d in enumerate(self.docs)}
         self.chunk_doc_rows = [self.doc_row[c.doc_id] for c in self.chunks]
+        self._last_allowed: tuple[SearchFilter, "np.ndarray"] | None = None
 
     def chunk(self, passage_id: int) -> "Chunk":
         return self.chunks[passage_id]
@@ -42,5 +43,13 @@ class ListPassageStore:
         return None if filters.everything else doc_mask([d.doc_id for d in self.docs], filters.doc_ids)
 
     def allowed(self, filters: SearchFilter) -> "np.ndarray | None":
-        docs_ok = self.allowed_docs(filters)
-        return None if docs_ok is None else chunk_mask(docs_ok, self.chunk_doc_rows)
+        """A boolean per passage (read-only: shared). One question asks it of retrieval, the dense and the
+        keyword search alike: the mask of the last filter is kept, so it is built once per question."""
+        if filters.everything:
+            return None
+        last = self._last_allowed
+        if last is not None and last[0] == filters:
+            return last[1]
+        mask = chunk_mask(self.allowed_docs(filters), self.chunk_doc_rows)
+        self._last_allowed = (filters, mask)  # one tuple assigned: a reader in another thread sees old or new
+        return mask
