@@ -182,10 +182,10 @@ def cmd_info(args) -> int:
     print(f"index: {store.path}")
     print(f"embedding: {m['embedding']}")
     print(f"splitter: {m.get('splitter')}  tokenizer: {m.get('tokenizer')}")
-    print(f"{len(store.docs)} reports, {len(store.chunks)} passages")
+    print(f"{len(store.docs)} reports, {store.passages.passage_count()} passages")
+    counts = store.passages.passage_counts()
     for d in store.docs:
-        n = sum(1 for c in store.chunks if c.doc_id == d.doc_id)
-        print(f"  {d.source}  《{d.title}》  {len(d.text)} 字, {n} passages")
+        print(f"  {d.source}  《{d.title}》  {len(d.text)} 字, {counts.get(d.doc_id, 0)} passages")
     return 0
 
 

@@ -8,7 +8,7 @@ Keyed by a blake2b digest of (model fingerprint, text), so a renamed or moved re
 another report, and an ingest that was interrupted (Ctrl-C, kill -9) all reuse the vectors already made.
 Each batch is one committed transaction: a kill leaves every earlier batch stored and the later ones absent,
 never half a row. After a successful ingest the cache holds exactly the live version's passages
-(``keep_only``), so it stays the size of the dense index. A cache file that cannot be read is set aside and
+(``keep_only`` after a rebuild, ``forget`` for a deleted report), so it stays the size of the dense index. A cache file that cannot be read is set aside and
 started afresh: the cache only ever saves work, it never stops an ingest.
 """
 
@@ -139,6 +139,12 @@ class EmbedCache:
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._db.execute("VACUUM")
         return len(stale)
+
+    def forget(self, keys: Iterable[bytes]) -> None:
+        """Drop these keys (a deleted report's passages). The freed pages are reused by later vectors; no
+        VACUUM here, which would rewrite the whole file for a small delete."""
+        with self._transaction():
+            self._db.executemany("DELETE FROM vectors WHERE key = ?", ((k,) for k in keys))
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM vectors").fetchone()[0])

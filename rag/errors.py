@@ -33,6 +33,10 @@ class IndexMismatchError(RagError):
     """The index was built with another embedding model or splitter settings than the current config."""
 
 
+class IndexFormatError(IndexMismatchError):
+    """The index was written in another on-disk format than this code reads (``rag ingest`` rebuilds it)."""
+
+
 class EmbeddingError(RagError):
     """The embedding model cannot be loaded or returned something unusable."""
 

@@ -201,6 +201,12 @@ class _Gold:
         return out
 
 
+def _gold_passages(store, spans) -> list[str]:
+    """Chunk ids of the passages that overlap a gold span (``(doc_id, start, end)``)."""
+    found = (store.passages.chunk(i) for d in sorted({d for d, _, _ in spans}) for i in store.passages.passages_of(d))
+    return sorted(c.chunk_id for c in found if _overlaps(c, spans))
+
+
 def _overlaps(chunk, spans) -> bool:
     return any(chunk.doc_id == d and chunk.start < e and s < chunk.end for d, s, e in spans)
 
@@ -311,7 +317,7 @@ def score_question(q: EvalQuestion, answer: Answer, gold: _Gold) -> QuestionReco
         report_ranking=ranking,
         hit_ids=[h.chunk.chunk_id for h in answer.hits],
         gold_reports=sorted(gold_docs),
-        gold_passages=sorted(c.chunk_id for c in gold.store.chunks if _overlaps(c, spans)) if spans else [],
+        gold_passages=_gold_passages(gold.store, spans) if spans else [],
         evidence_rank=evidence_rank,
         report_rank=report_rank,
         checks=checks,

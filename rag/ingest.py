@@ -10,7 +10,6 @@ by an ingest that was interrupted), in this process or, with ``embedding.engine 
 
 from __future__ import annotations
 
-import dataclasses
 import fcntl
 import time
 from contextlib import contextmanager
@@ -22,17 +21,17 @@ from .config import Settings
 from .context import report_context
 from .embed_cache import EmbedCache, model_fingerprint
 from .embed_stage import embed_passages
-from .token_cache import TokenCache
-from .errors import IndexMissingError
-from .index.faiss_dense import dense_kind
+from .errors import IndexFormatError, IndexMissingError
 from .index import (
+    Catalog,
     StoredDocument,
     expected_manifest_settings,
     index_text,
-    load_index,
     manifest_header,
-    write_index,
+    read_catalog,
 )
+from .index.records import text_digest
+from .index.writer import DenseSettings, NewReports, write_version
 from .load import load_folder
 from .schema import Chunk, Document
 from .split import split_document
@@ -153,6 +152,54 @@ def prepare_document(doc: Document, settings: Settings) -> tuple[StoredDocument,
     return stored, chunks, [index_text(c, context, settings.splitter.context) for c in chunks]
 
 
+def _catalog(index_dir: Path, settings: Settings, embedder, report: IngestReport) -> Catalog | None:
+    """What the index holds now, or None when it is to be built afresh (no index yet; an index in an older
+    format or tokenized by another tokenizer, rebuilt with vectors from the embedding cache)."""
+    try:
+        catalog = read_catalog(index_dir, settings_fingerprint(settings, embedder), roll_back=settings.corpus.auto_rollback)
+    except IndexMissingError:
+        return None
+    except IndexFormatError:
+        _keep_old_format_vectors(index_dir, settings, embedder)
+        return None
+    report.rolled_back_from = catalog.rolled_back_from
+    return catalog
+
+
+def _keep_old_format_vectors(index_dir: Path, settings: Settings, embedder) -> None:
+    """An index in the first format is rebuilt: its vectors go to the embedding cache first, so none is embedded again."""
+    from .index import current_version
+    from .index.legacy import v1_vectors
+
+    header = embedder_header(settings, embedder, load_model=False)
+    found = v1_vectors(current_version(index_dir), header, settings.splitter.context)
+    if found is not None and found[0]:
+        texts, vectors = found
+        cache = EmbedCache.open(index_dir, model_fingerprint(header), int(vectors.shape[1]))
+        try:
+            cache.put_many(cache.keys(texts), vectors)
+        finally:
+            cache.close()
+
+
+def _passage_texts(index_dir: Path, catalog: Catalog, doc_ids: list[str], settings: Settings) -> list[str]:
+    """The index texts of the passages of some reports of ``catalog`` (read from their segments)."""
+    from .index.segment import Segment
+
+    wanted = set(doc_ids)
+    out = []
+    for entry in catalog.segments:
+        if not any(r["doc_id"] in wanted for r in entry["reports"]):
+            continue
+        seg = Segment(index_dir / "segments" / entry["name"])
+        context = {r["doc_id"]: r["context"] for r in seg.reports}
+        for row in range(seg.passage_count):
+            if seg.reports[int(seg.passage_reports[row])]["doc_id"] in wanted:
+                chunk = seg.chunk(row)
+                out.append(index_text(chunk, context[chunk.doc_id], settings.splitter.context))
+    return out
+
+
 def ingest(
     reports_dir: str | Path,
     index_dir: str | Path,
@@ -162,7 +209,6 @@ def ingest(
     progress: Progress | None = None,
 ) -> IngestReport:
     """Build or update the index at ``index_dir`` from the reports in ``reports_dir``."""
-    import numpy as np
 
     started = time.perf_counter()
     index_dir = Path(index_dir)
@@ -179,105 +225,61 @@ def ingest(
         return report
 
     with _exclusive(index_dir):
-        old = None
-        if not rebuild:
-            try:
-                # the keyword indexes are rebuilt on every ingest, so only the vectors' settings must match
-                old = load_index(
-                    index_dir, {**settings_fingerprint(settings, embedder), "tokenizer": None}, roll_back=settings.corpus.auto_rollback
-                )
-                report.rolled_back_from = old.rolled_back_from
-            except IndexMissingError:
-                old = None
-        old_rows: dict[str, list[int]] = {}
-        if old is not None:
-            for row, chunk in enumerate(old.chunks):
-                old_rows.setdefault(chunk.doc_id, []).append(row)
-
-        docs: list[StoredDocument] = []
-        chunks: list[Chunk] = []
-        vector_parts: list[np.ndarray] = []
-        to_embed: list[tuple[int, list[str]]] = []  # (position in vector_parts, texts)
+        catalog = None if rebuild else _catalog(index_dir, settings, embedder, report)
+        live = catalog.live_reports() if catalog is not None else {}
+        new = NewReports()
+        renamed: dict[str, str] = {}
+        texts: list[str] = []
         max_passages = settings.corpus.max_passages_per_report
         documents = indexable(loaded.documents, report)
         for doc in documents:
-            # reused only if the loader still reads the bytes the same way (e.g. zero-width characters removed)
-            if old is not None and doc.doc_id in old.doc_by_id and old.doc_by_id[doc.doc_id].text == doc.text:
-                kept = old.doc_by_id[doc.doc_id]
-                rows = old_rows.get(doc.doc_id, [])
-                if len(rows) > max_passages:
-                    report.skipped[doc.source] = too_many_passages(len(rows), max_passages)
-                    continue
-                # same bytes: reuse chunks and vectors; only the file name may have changed
-                docs.append(dataclasses.replace(kept, source=doc.source))
-                chunks.extend(dataclasses.replace(old.chunks[r], source=doc.source) for r in rows)
-                vector_parts.append(old.vectors_for(rows))
+            known = live.get(doc.doc_id)
+            # kept only if the loader still reads the bytes the same way (e.g. zero-width characters removed)
+            if known is not None and known[2].get("text_digest") == text_digest(doc.text):
+                if known[2]["source"] != doc.source:  # same bytes, another name: the index keeps its passages
+                    renamed[doc.doc_id] = doc.source
                 report.unchanged.append(doc.source)
                 continue
-            stored, doc_chunks, texts = prepare_document(doc, settings)
+            stored, doc_chunks, doc_texts = prepare_document(doc, settings)
             if len(doc_chunks) > max_passages:
                 report.skipped[doc.source] = too_many_passages(len(doc_chunks), max_passages)
                 continue
-            docs.append(stored)
-            chunks.extend(doc_chunks)
-            to_embed.append((len(vector_parts), texts))
-            vector_parts.append(None)  # filled below
+            new.docs.append(stored)
+            new.chunks.extend(doc_chunks)
+            texts.extend(doc_texts)
             report.added.append(doc.source)
-        if old is not None:
-            kept_ids = {d.doc_id for d in documents}
-            report.removed = sorted(d.source for d in old.docs if d.doc_id not in kept_ids)
+        added_ids = {d.doc_id for d in new.docs}
+        in_folder = {d.doc_id for d in documents}
+        delete = [doc_id for doc_id in live if doc_id not in in_folder or doc_id in added_ids]
+        report.removed = sorted(live[d][2]["source"] for d in delete if d not in added_ids)
 
-        header = embedder_header(settings, embedder, load_model=True) if (to_embed or old is None) else old.manifest["embedding"]
-        new_texts = [t for _, texts in to_embed for t in texts]
-        cache = EmbedCache.open(index_dir, model_fingerprint(header), header["dim"]) if new_texts else None
+        header = embedder_header(settings, embedder, load_model=True) if (new.docs or catalog is None) else catalog.manifest["embedding"]
+        cache = EmbedCache.open(index_dir, model_fingerprint(header), header["dim"])
         try:
             # all new reports' passages in one pass (one batch tail, not one per report)
-            new_vectors, report.embedded_chunks = embed_passages(
-                new_texts, embedder, cache, header["dim"], settings.embedding.batch_size,
+            new.vectors, report.embedded_chunks = embed_passages(
+                texts, embedder, cache, header["dim"], settings.embedding.batch_size,
                 settings.embedding.sort_by_length, progress,
                 ray_settings=settings.embedding if settings.embedding.engine == "ray" else None,
             )
-        finally:
-            if cache is not None:
-                cache.close()
-        report.cached_chunks = len(new_texts) - report.embedded_chunks
-        offset = 0
-        for position, texts in to_embed:
-            vector_parts[position] = new_vectors[offset : offset + len(texts)]
-            offset += len(texts)
-        vectors = np.vstack(vector_parts) if vector_parts else np.zeros((0, header["dim"]), np.float32)
-        total = len(new_texts)
-
-        if (
-            old is None
-            or to_embed
-            or report.removed
-            or [d.source for d in docs] != [d.source for d in old.docs]
-            or old.manifest.get("tokenizer") != TOKENIZER_NAME
-        ):
-            if progress:
-                progress(total, total, "keyword index")
-            # keyword statistics depend on the whole corpus: rebuilt from the stored texts (no embedding)
-            context_of = {d.doc_id: d.context for d in docs}
-            chunk_texts = [index_text(c, context_of[c.doc_id], settings.splitter.context) for c in chunks]
-            report_texts = [report_index_text(d) for d in docs]
-            # tokens of unchanged passages and reports come from the cache: only what is new is tokenized
-            tokens = TokenCache(index_dir, TOKENIZER_NAME)
-            try:
-                chunk_tokens = tokens.tokens("passage", chunk_texts, tokenize)
-                doc_tokens = tokens.tokens("report", report_texts, report_tokens)
+            report.cached_chunks = len(texts) - report.embedded_chunks
+            if catalog is None or new.docs or delete or renamed:
+                if progress:
+                    progress(len(texts), len(texts), "keyword index")
+                # only what is new is tokenized: the other segments keep their postings
+                new.chunk_tokens = [tokenize(t) for t in texts]
+                new.doc_tokens = [report_tokens(report_index_text(d)) for d in new.docs]
                 manifest = manifest_header(header, splitter_header(settings), TOKENIZER_NAME)
-                kind = dense_kind(settings.index.dense, len(chunks), settings.index.hnsw_min_passages)
-                write_index(index_dir, manifest, docs, chunks, vectors, chunk_tokens, doc_tokens, kind, settings.index.hnsw_ef_search)
-                # only now that the new version is live: the caches keep exactly its texts (bounded size)
-                tokens.keep_only([("passage", t) for t in chunk_texts] + [("report", t) for t in report_texts])
-            finally:
-                tokens.close()
-            cache = EmbedCache.open(index_dir, model_fingerprint(header), header["dim"])
-            try:
-                cache.keep_only(cache.keys(chunk_texts), vectors)
-            finally:
-                cache.close()
-        report.total_chunks = len(chunks)
+                index = settings.index
+                write_version(index_dir, manifest, catalog, new, delete, renamed,
+                              DenseSettings(index.dense, index.hnsw_min_passages, index.hnsw_ef_search))
+                # the cache keeps the vectors of live passages only: a deleted report's leave with it
+                if catalog is None:
+                    cache.keep_only(cache.keys(texts), new.vectors)
+                else:
+                    cache.forget(set(cache.keys(_passage_texts(index_dir, catalog, delete, settings))) - set(cache.keys(texts)))
+        finally:
+            cache.close()
+        report.total_chunks = sum(e["passages"] - e.get("deleted_passages", 0) for e in read_catalog(index_dir).manifest["segments"])
     report.seconds = time.perf_counter() - started
     return report

@@ -126,9 +126,7 @@ class Library:
     def reports(self) -> list[ReportInfo]:
         """The reports in the index: title, period, size, number of passages."""
         store = self.assistant.store
-        counts: dict[str, int] = {}
-        for c in store.chunks:
-            counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+        counts = store.passages.passage_counts()
         out = []
         for d in store.docs:
             # the context line the index keeps: title｜period｜distinctive names (empty parts left out)

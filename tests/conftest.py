@@ -114,6 +114,17 @@ def fake_embedder():
     return FakeEmbedder()
 
 
+def segment_file(index: Path, name: str, version: Path | None = None) -> Path:
+    """The file ``name`` of the newest segment of an index's live version (or of ``version``)."""
+    import json
+
+    from rag.index import current_version
+
+    version = version or current_version(index)
+    manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
+    return index / "segments" / manifest["segments"][-1]["name"] / name
+
+
 def free_port() -> int:
     import socket
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, segment_file
 
 
 def run(*args, env=None):
@@ -62,7 +62,6 @@ def test_damaged_index_is_a_clear_error_for_ingest_ask_and_verify(tmp_path):
 
     from conftest import REPORTS_DIR, FakeEmbedder
     from rag.config import load_settings
-    from rag.index import current_version
     from rag.ingest import ingest
 
     reports, index = tmp_path / "r", tmp_path / "idx"
@@ -71,13 +70,13 @@ def test_damaged_index_is_a_clear_error_for_ingest_ask_and_verify(tmp_path):
     ingest(reports, index, load_settings(), FakeEmbedder())
     ok = run("verify", "--index", str(index))
     assert ok.returncode == 0 and "intact" in ok.stdout, ok.stderr
-    chunks = current_version(index) / "chunks.jsonl"
+    chunks = segment_file(index, "passages.jsonl")
     chunks.write_bytes(chunks.read_bytes()[:-100])
     for args in (("verify", "--index", str(index)), ("ingest", str(reports), "--index", str(index)),
                  ("ask", "--index", str(index), "问题")):
         result = run(*args)
         assert result.returncode == 2, (args, result.stderr)
-        assert "Traceback" not in result.stderr and "chunks.jsonl" in result.stderr and "--rebuild" in result.stderr
+        assert "Traceback" not in result.stderr and "passages.jsonl" in result.stderr and "--rebuild" in result.stderr
 
 
 def test_disk_full_during_ingest_is_one_line_and_the_old_index_still_answers(tmp_path, monkeypatch, capsys):

@@ -19,7 +19,7 @@ from rag.errors import IndexCorruptError, IndexMissingError, RagError
 from rag.index import CURRENT_FILE, current_version, load_index, verify_index
 from rag.ingest import ingest
 
-from conftest import REPORTS_DIR, FakeEmbedder
+from conftest import REPORTS_DIR, FakeEmbedder, segment_file
 
 SETTINGS = load_settings()
 DAMAGES = ("empty", "truncated", "random", "deleted", "swapped")
@@ -36,7 +36,8 @@ def built(tmp_path_factory):
     index = root / "index"
     ingest(reports, index, SETTINGS, FakeEmbedder())
     version = current_version(index)
-    files = [CURRENT_FILE] + sorted(p.relative_to(index).as_posix() for p in version.rglob("*") if p.is_file())
+    stored = [p for folder in (version, index / "segments") for p in folder.rglob("*") if p.is_file()]
+    files = [CURRENT_FILE] + sorted(p.relative_to(index).as_posix() for p in stored)
     return reports, index, files
 
 
@@ -103,7 +104,7 @@ def test_a_damaged_index_is_rebuilt_by_ingest_rebuild(built, tmp_path):
     reports, index, _ = built
     copy = tmp_path / "copy"
     shutil.copytree(index, copy)
-    damage(current_version(copy) / "chunks.jsonl", "random")
+    damage(segment_file(copy, "passages.jsonl"), "random")
     with pytest.raises(IndexCorruptError):
         load_index(copy)
     ingest(reports, copy, SETTINGS, FakeEmbedder(), rebuild=True)
@@ -125,7 +126,7 @@ def test_large_files_are_sampled_at_load_and_fully_checked_by_verify(built, tmp_
     copy = tmp_path / "copy"
     ingest(reports, copy, SETTINGS, FakeEmbedder())
     assert verify_index(copy) >= 10
-    target = current_version(copy) / "docs.jsonl"
+    target = segment_file(copy, "texts.jsonl")
     data = bytearray(target.read_bytes())
     assert len(data) > 8 * 256
     # a character outside the sampled blocks (年 -> 月, same length): load's fast check passes, verify finds it
@@ -133,12 +134,12 @@ def test_large_files_are_sampled_at_load_and_fully_checked_by_verify(built, tmp_
     data[where : where + 3] = "月".encode()
     target.write_bytes(bytes(data))
     load_index(copy)
-    with pytest.raises(IndexCorruptError, match="docs.jsonl"):
+    with pytest.raises(IndexCorruptError, match="texts.jsonl"):
         verify_index(copy)
     # a byte in a sampled block (the first): found at load
     data[0] = ord("[")
     target.write_bytes(bytes(data))
-    with pytest.raises(IndexCorruptError, match="docs.jsonl"):
+    with pytest.raises(IndexCorruptError, match="texts.jsonl"):
         load_index(copy)
 
 
@@ -160,12 +161,14 @@ def test_only_project_errors_escape_load(built, tmp_path):
         shutil.rmtree(copy)
 
 
-@pytest.mark.parametrize("where", ["_write_jsonl", "_write_bytes", "bm25s"])
+@pytest.mark.parametrize("where", ["passages", "manifest", "postings"])
 def test_disk_full_says_so_and_keeps_the_previous_index(built, tmp_path, monkeypatch, where):
     import errno
 
-    import rag.index.folder as index_module
+    import rag.index.segment as segment_module
+    import rag.index.writer as writer_module
     from rag.errors import IndexWriteError
+    from rag.index.postings import Postings
 
     reports, index, _ = built
     copy, more = tmp_path / "copy", tmp_path / "reports"
@@ -177,12 +180,12 @@ def test_disk_full_says_so_and_keeps_the_previous_index(built, tmp_path, monkeyp
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    if where == "bm25s":
-        import bm25s
-
-        monkeypatch.setattr(bm25s.BM25, "save", full)
+    if where == "passages":
+        monkeypatch.setattr(segment_module, "write_lines", full)
+    elif where == "manifest":
+        monkeypatch.setattr(writer_module, "_write_bytes", full)
     else:
-        monkeypatch.setattr(index_module, where, full)
+        monkeypatch.setattr(Postings, "save", full)
     with pytest.raises(IndexWriteError) as err:
         ingest(more, copy, SETTINGS, FakeEmbedder())
     assert f"disk full at {copy}" in str(err.value) and "previous index kept" in str(err.value)
@@ -190,6 +193,7 @@ def test_disk_full_says_so_and_keeps_the_previous_index(built, tmp_path, monkeyp
     assert same_index(load_index(copy), good)
     assert verify_index(copy) > 0
     assert [p.name for p in copy.iterdir() if p.name.startswith(("v-", ".staging-", ".CURRENT."))] == [good.path.name]
+    assert sorted(p.name for p in (copy / "segments").iterdir()) == sorted(e["name"] for e in good.manifest["segments"])
 
 
 def two_versions(tmp_path):
@@ -213,18 +217,18 @@ def test_a_damaged_live_version_rolls_back_to_the_previous_intact_one(tmp_path, 
     """Loading refused with the rebuild command although the previous version, kept on disk, was intact."""
     reports, index, earlier, third = two_versions(tmp_path)
     live = current_version(index)
-    damage(live / "chunks.jsonl", how)
+    damage(segment_file(index, "passages.jsonl", live), how)
     with pytest.raises(IndexCorruptError):
         load_index(index)  # strict by default: nothing is served silently
     store = load_index(index, roll_back=True)
     assert store.path == earlier and third not in {d.source for d in store.docs}
-    assert live.name in store.rolled_back_from and "chunks.jsonl" in store.rolled_back_from
+    assert live.name in store.rolled_back_from and "passages.jsonl" in store.rolled_back_from
     assert current_version(index) == earlier and verify_index(index)  # the intact version is live again
 
 
 def test_ingest_on_a_damaged_index_rolls_back_and_embeds_only_what_changed_since(tmp_path):
     reports, index, earlier, third = two_versions(tmp_path)
-    damage(current_version(index) / "dense.faiss", "random")
+    damage(segment_file(index, "dense.faiss"), "random")
     embedder = FakeEmbedder()
     report = ingest(reports, index, SETTINGS, embedder)
     assert report.rolled_back_from and "dense.faiss" in report.rolled_back_from and "rolled back" in report.summary()
@@ -238,12 +242,12 @@ def test_ingest_on_a_damaged_index_rolls_back_and_embeds_only_what_changed_since
 
 def test_without_an_intact_earlier_version_or_with_rollback_off_the_damage_is_reported(tmp_path):
     reports, index, earlier, _ = two_versions(tmp_path)
-    damage(current_version(index) / "docs.jsonl", "truncated")
+    damage(segment_file(index, "reports.jsonl"), "truncated")
     off = SETTINGS.replace({"corpus.auto_rollback": False})
     with pytest.raises(IndexCorruptError, match="--rebuild"):
         ingest(reports, index, off, FakeEmbedder())
-    damage(earlier / "docs.jsonl", "truncated")
-    with pytest.raises(IndexCorruptError, match="docs.jsonl"):
+    damage(segment_file(index, "reports.jsonl", earlier), "truncated")
+    with pytest.raises(IndexCorruptError, match="reports.jsonl"):
         load_index(index, roll_back=True)
 
 

@@ -18,7 +18,7 @@ from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 from rag.index import CURRENT_FILE, current_version, load_index
 from rag.ingest import ingest
 
-from conftest import REPORTS_DIR
+from conftest import REPORTS_DIR, segment_file
 
 SETTINGS = load_settings()
 
@@ -69,7 +69,10 @@ def test_removed_report_leaves_the_index(corpus, tmp_path, fake_embedder):
     assert report.removed == [gone] and report.embedded_chunks == 0
     store = load_index(index)
     assert all(c.source != gone for c in store.chunks) and all(d.source != gone for d in store.docs)
-    assert store.dense.ntotal == len(store.chunks)
+    # its passages stay in their segment until a merge, but no search returns them
+    everything = store.dense.search(store.vectors_for([int(store.passages.live_ids()[0])])[0], store.dense.ntotal)
+    assert len(everything) == len(store.chunks) == store.manifest["counts"]["chunks"]
+    assert all(store.passages.chunk(int(i)).source != gone for i in everything.ids)
 
 
 def test_changed_report_is_re_embedded_and_renamed_one_is_not(corpus, tmp_path, fake_embedder):
@@ -131,18 +134,19 @@ def test_crash_mid_write_leaves_previous_index_loadable(corpus, tmp_path, fake_e
     new_name = sorted(p.name for p in REPORTS_DIR.glob("*.txt"))[3]
     shutil.copy(REPORTS_DIR / new_name, corpus / new_name)
 
-    import rag.index.folder as index_module
+    import rag.index.segment as segment_module
 
     def explode(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(index_module, "_write_jsonl", explode)
+    monkeypatch.setattr(segment_module, "write_lines", explode)
     with pytest.raises(OSError):
         ingest(corpus, index, SETTINGS, fake_embedder)
     monkeypatch.undo()
     still = load_index(index)
     assert len(still.chunks) == len(good.chunks) and still.path == good.path
     assert not [p for p in index.iterdir() if p.name.startswith(".staging-")]
+    assert sorted(p.name for p in (index / "segments").iterdir()) == sorted(e["name"] for e in good.manifest["segments"])
 
 
 def test_half_written_or_missing_index_is_a_clear_error(corpus, tmp_path, fake_embedder):
@@ -150,8 +154,8 @@ def test_half_written_or_missing_index_is_a_clear_error(corpus, tmp_path, fake_e
         load_index(tmp_path / "nothing")
     index = tmp_path / "index"
     ingest(corpus, index, SETTINGS, fake_embedder)
-    (current_version(index) / "chunks.jsonl").unlink()
-    with pytest.raises(IndexCorruptError, match="chunks.jsonl"):
+    segment_file(index, "passages.jsonl").unlink()
+    with pytest.raises(IndexCorruptError, match="passages.jsonl"):
         load_index(index)
     (index / CURRENT_FILE).write_text("v-does-not-exist", encoding="utf-8")
     with pytest.raises(IndexCorruptError):
@@ -209,11 +213,12 @@ def test_file_name_that_is_not_utf8_is_ingested_under_a_readable_name(corpus, tm
 
 
 def test_jsonl_writer_never_crashes_on_a_lone_surrogate(tmp_path):
-    from rag.index.folder import _read_jsonl, _write_jsonl
+    from rag.index.segment import LineFile, write_lines
 
     rows = [{"source": "a\udcd5.txt", "text": "正文"}, {"source": "b.txt", "text": "正文"}]
-    _write_jsonl(tmp_path / "x.jsonl", rows)
-    assert _read_jsonl(tmp_path / "x.jsonl") == rows
+    write_lines(tmp_path / "x.jsonl", rows)
+    lines = LineFile(tmp_path / "x.jsonl")
+    assert [lines[i] for i in range(len(lines))] == rows
 
 
 def test_oversized_files_and_reports_with_too_many_passages_are_refused_by_name(corpus, tmp_path, fake_embedder):
@@ -375,8 +380,8 @@ def test_embedding_cache_holds_exactly_the_live_passages(corpus, tmp_path, fake_
     try:
         assert len(cache) == len(set(texts))
         found = cache.get_many(cache.keys(texts))
-        for row, key in enumerate(cache.keys(texts)):
-            assert (found[key] == store.dense.vectors([row])[0]).all()
+        for passage_id, key in zip(store.passages.live_ids(), cache.keys(texts)):
+            assert (found[key] == store.dense.vectors([int(passage_id)])[0]).all()
     finally:
         cache.close()
     assert (index / CACHE_FILE).is_file()
@@ -501,7 +506,7 @@ def test_ingest_killed_mid_embedding_resumes_with_the_real_model(tmp_path, e5_em
 
 def test_adding_or_deleting_a_report_tokenizes_only_what_is_new(tmp_path, fake_embedder, monkeypatch):
     """Every ingest tokenized every passage and report again: deleting one report of 133 took 2 minutes with
-    nothing to embed. Unchanged texts' tokens now come from the index's token cache; the keyword index is the same."""
+    nothing to embed. Segments keep their postings: only a new report is tokenized; the scores are a fresh build's."""
     import rag.ingest as ingest_module
     from rag.text import tokenize
 
@@ -533,4 +538,5 @@ def test_adding_or_deleting_a_report_tokenizes_only_what_is_new(tmp_path, fake_e
     a, b = load_index(index), load_index(fresh)
     for token in ("低保", "项目", "~保障"):
         assert a.doc_freq(token) == b.doc_freq(token)
-    np.testing.assert_array_equal(a.sparse.scores([("低保", 1.0), ("项目", 1.0)]), b.sparse.scores([("低保", 1.0), ("项目", 1.0)]))
+    query = [("低保", 1.0), ("项目", 1.0)]
+    np.testing.assert_allclose(a.sparse.scores(query)[a.passages.live_ids()], b.sparse.scores(query), rtol=1e-6)

@@ -154,7 +154,7 @@ def test_ingest_writes_the_configured_dense_index(tmp_path, fake_embedder):
     shutil.copy(sorted(REPORTS_DIR.glob("*.txt"))[0], reports)
     ingest(reports, tmp_path / "index", load_settings(overrides={"index.dense": "hnsw"}), fake_embedder)
     store = load_index(tmp_path / "index")
-    assert isinstance(store.dense.index, faiss.IndexHNSW) and store.manifest["dense_index"] == "hnsw"
-    assert store.dense.index.hnsw.efSearch == 128
+    assert isinstance(store.dense.parts[0][1].index, faiss.IndexHNSW) and store.manifest["segments"][0]["dense_index"] == "hnsw"
+    assert store.dense.parts[0][1].index.hnsw.efSearch == 128
     ingest(reports, tmp_path / "flat", load_settings(), fake_embedder)  # the default below hnsw_min_passages
-    assert load_index(tmp_path / "flat").manifest["dense_index"] == "flat"
+    assert load_index(tmp_path / "flat").manifest["segments"][0]["dense_index"] == "flat"

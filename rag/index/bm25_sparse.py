@@ -1,12 +1,12 @@
-"""The default keyword index: a ``bm25s`` index over token lists (``SparseIndex``).
+"""The keyword index over whole reports, as retrieval sees it: ids are rows of the live report list.
 
-In: a loaded ``bm25s.BM25`` (or None for an index with no entries) and a function giving the allowed entries
-for a filter. One instance over passages and one over whole reports (which report a question names).
+In: BM25 over every segment's report postings (``postings.Bm25Segments``, ids = global report ids, deleted
+reports included), the global id of each live report, and a function giving the allowed reports for a filter.
+Out: a ``SparseIndex`` whose ids are positions in ``IndexStore.docs``.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from .protocol import NO_FILTER, Matches, SearchFilter
@@ -14,40 +14,24 @@ from .protocol import NO_FILTER, Matches, SearchFilter
 if TYPE_CHECKING:
     import numpy as np
 
+    from .postings import Bm25Segments
 
-class Bm25Sparse:
-    def __init__(self, model, size: int, allowed: Callable[[SearchFilter], "np.ndarray | None"]):
-        self.model = model
-        self._size = size
+
+class LiveReports:
+    def __init__(self, index: "Bm25Segments", report_ids: "np.ndarray", allowed: Callable[[SearchFilter], "np.ndarray | None"]):
+        self._index = index
+        self._ids = report_ids
         self._allowed = allowed
 
     def size(self) -> int:
-        return self._size
-
-    def scores(self, query: Sequence[tuple[str, float]], filters: SearchFilter = NO_FILTER) -> "np.ndarray":
-        """The score of every entry (0 where the filter excludes it), in entry order."""
-        import numpy as np
-
-        out = np.zeros(self._size, dtype=np.float32)
-        if self.model is None:
-            return out
-        by_weight: dict[float, list[str]] = defaultdict(list)
-        for token, weight in query:
-            if token in self.model.vocab_dict:
-                by_weight[weight].append(token)
-        for weight, tokens in by_weight.items():
-            out += np.float32(weight) * np.asarray(self.model.get_scores(tokens), dtype=np.float32)
-        ok = self._allowed(filters)
-        return out if ok is None else np.where(ok, out, np.float32(0))
+        return int(self._ids.size)
 
     def search(self, query: Sequence[tuple[str, float]], k: int, filters: SearchFilter = NO_FILTER) -> Matches:
-        return Matches.top(self.scores(query, filters), k)
+        import numpy as np
+
+        scores = self._index.scores(query)[self._ids] if self._ids.size else np.zeros(0, dtype=np.float32)
+        ok = self._allowed(filters)
+        return Matches.top(scores if ok is None else np.where(ok, scores, np.float32(0)), k)
 
     def doc_freq(self, token: str) -> int:
-        if self.model is None:
-            return 0
-        tid = self.model.vocab_dict.get(token)
-        if tid is None:
-            return 0
-        indptr = self.model.scores["indptr"]
-        return int(indptr[tid + 1] - indptr[tid])
+        return self._index.doc_freq(token)

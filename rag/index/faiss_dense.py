@@ -17,12 +17,12 @@ if TYPE_CHECKING:
 
 
 class FaissDense:
-    def __init__(self, index, allowed: Callable[[SearchFilter], "np.ndarray | None"]):
+    def __init__(self, index, allowed: Callable[[SearchFilter], "np.ndarray | None"] | None = None):
         import faiss
 
         self.index = index
         self.dim = int(index.d)
-        self._allowed = allowed
+        self._allowed = allowed or (lambda filters: None)
         self.approximate = isinstance(index, faiss.IndexHNSW)
 
     @property
@@ -30,10 +30,13 @@ class FaissDense:
         return int(self.index.ntotal)
 
     def search(self, vector: "np.ndarray", k: int, filters: SearchFilter = NO_FILTER) -> Matches:
+        return self.search_rows(vector, k, self._allowed(filters))
+
+    def search_rows(self, vector: "np.ndarray", k: int, rows_ok: "np.ndarray | None") -> Matches:
+        """The ``k`` nearest of the rows ``rows_ok`` allows (bool per row; None: every row)."""
         import faiss
         import numpy as np
 
-        rows_ok = self._allowed(filters)
         k = min(k, self.ntotal if rows_ok is None else int(rows_ok.sum()))
         if k <= 0:
             return Matches.empty()
@@ -44,7 +47,8 @@ class FaissDense:
             allowed = np.flatnonzero(rows_ok)
             return Matches.top((self.vectors(allowed) @ query[0]).astype(np.float32), k, positive_only=False).remap(allowed)
         else:
-            selector = faiss.IDSelectorBatch(np.flatnonzero(rows_ok).astype(np.int64))
+            bits = np.packbits(rows_ok, bitorder="little")
+            selector = faiss.IDSelectorBitmap(rows_ok.size, faiss.swig_ptr(bits))
             params = faiss.SearchParametersHNSW(sel=selector, efSearch=self.index.hnsw.efSearch) if self.approximate \
                 else faiss.SearchParameters(sel=selector)
             sims, ids = self.index.search(query, k, params=params)
@@ -57,6 +61,50 @@ class FaissDense:
         if not len(ids):
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.vstack([self.index.reconstruct(int(i)) for i in ids]).astype(np.float32)
+
+
+class SegmentedDense:
+    """A ``DenseIndex`` over several FAISS indexes (one per segment), ids = segment base + row: each is searched
+    with its slice of the filter's mask and the results merged, best first (equal scores by id)."""
+
+    def __init__(self, parts: Sequence[tuple[int, object]], dim: int, allowed: Callable[[SearchFilter], "np.ndarray | None"]):
+        self.parts = [(base, FaissDense(index)) for base, index in parts]
+        self.dim = dim
+        self._allowed = allowed
+        self.approximate = any(d.approximate for _, d in self.parts)
+
+    @property
+    def ntotal(self) -> int:
+        return sum(d.ntotal for _, d in self.parts)
+
+    def search(self, vector: "np.ndarray", k: int, filters: SearchFilter = NO_FILTER) -> Matches:
+        import numpy as np
+
+        mask = self._allowed(filters)
+        found = [
+            (base, d.search_rows(vector, k, None if mask is None else mask[base : base + d.ntotal]))
+            for base, d in self.parts
+        ]
+        if len(found) == 1:
+            base, m = found[0]
+            return Matches(m.ids + base, m.scores)
+        ids = np.concatenate([m.ids + base for base, m in found]) if found else np.zeros(0, np.int64)
+        scores = np.concatenate([m.scores for _, m in found]) if found else np.zeros(0, np.float32)
+        order = np.lexsort((ids, -scores))[:k]
+        return Matches(ids[order], scores[order])
+
+    def vectors(self, ids: Sequence[int]) -> "np.ndarray":
+        import numpy as np
+
+        if not len(ids):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        bases = np.array([base for base, _ in self.parts])
+        out = []
+        for i in ids:
+            p = int(np.searchsorted(bases, int(i), side="right")) - 1
+            base, d = self.parts[p]
+            out.append(d.index.reconstruct(int(i) - base))
+        return np.vstack(out).astype(np.float32)
 
 
 # HNSW graph parameters: M links per node and the construction beam, FAISS' usual settings for ~1M vectors

@@ -1,93 +1,61 @@
-"""The on-disk index: one self-describing folder, no pickle anywhere.
+"""The on-disk index: one self-describing folder of immutable segments and small version manifests, no pickle.
 
 Layout (``index_dir``)::
 
     CURRENT                 name of the live version folder (replaced atomically)
     v-<time>-<rand>/
-        manifest.json       format, embedding model/dim/prompts, splitter + tokenizer settings, counts
-        docs.jsonl          one report a line: doc_id, source, title, encoding, context, text
-        chunks.jsonl        one chunk a line, in vector order
-        dense.faiss         FAISS IndexFlatIP over L2-normalised float32 vectors (faiss' own format)
-        bm25_chunks/        bm25s index over jieba tokens of each chunk's index text (npy + json)
-        bm25_docs/          bm25s index over whole reports: finds the report a question names indirectly
+        manifest.json       format, embedding model/dim/prompts, splitter + tokenizer settings, counts, and the
+                            segments of this version: their files (size, digest), the reports deleted from each,
+                            the reports renamed since they were indexed
+    segments/g-<time>-<rand>/   one segment: reports, passages, vectors, keyword postings (``segment``)
 
-A new version is written beside the live one and ``CURRENT`` is swapped last, so a crash mid-write
-leaves the previous index loadable. ``IndexStore`` is the loaded, read-only view used by retrieval.
+An ingest writes what changed: a new segment for new reports, and a new manifest naming the segments that stay
+and the reports deleted from them (``writer``); a report's deletion costs a manifest, not a rewrite. Small
+segments are merged now and then, as a log-structured store does, without embedding anything again.
+Segments are written beside the live ones and ``CURRENT`` is swapped last, so a crash mid-write leaves the
+previous index loadable. ``IndexStore`` is the loaded, read-only view used by retrieval: vectors and postings in
+memory, report and passage text read on demand.
 
-Damage is caught before anything is read: the manifest lists every other file of its version with its
-size and blake2b digest, and carries a digest of itself. ``load_index`` checks sizes and digests (for a
-file over ``FULL_HASH_MAX`` bytes, a digest of sampled blocks); ``verify_index`` (``rag verify``) hashes
-every byte. Any mismatch is an ``IndexCorruptError`` naming the file and the fix.
+Damage is caught before anything is read: the manifest lists every file of its segments with its size and
+blake2b digest, and carries a digest of itself. ``load_index`` checks sizes and digests (for a file over
+``FULL_HASH_MAX`` bytes, a digest of sampled blocks); ``verify_index`` (``rag verify``) hashes every byte. Any
+mismatch is an ``IndexCorruptError`` naming the file and the fix.
 """
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import logging
 import os
 import re
-import shutil
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
-from ..errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexWriteError
-from ..schema import Chunk
-from .faiss_dense import build_dense
+from ..errors import IndexCorruptError, IndexFormatError, IndexMismatchError, IndexMissingError
+from .records import StoredDocument, index_text  # noqa: F401  (re-exported: the index's vocabulary)
 
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import numpy as np
 
+    from .segment import Segment
+
 FORMAT = "rag-report-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: segments; 1 (one folder per version, rewritten by every ingest) is rebuilt from the embedding cache
 SPLITTER_VERSION = 1
 CURRENT_FILE = "CURRENT"
-_FILES = ("manifest.json", "docs.jsonl", "chunks.jsonl", "dense.faiss")
+SEGMENTS_DIR = "segments"
 _VERSION_NAME = re.compile(r"^v-[0-9A-Za-z-]+$")
+_SEGMENT_NAME = re.compile(r"^g-[0-9A-Za-z-]+$")
+_SEGMENT_FILE = re.compile(r"^segments/g-[0-9A-Za-z-]+/[A-Za-z0-9_.]+$")  # a manifest never names a file elsewhere
 FULL_HASH_MAX = 64 * 1024 * 1024  # files up to this size are fully hashed at every load (~0.1 s per 64 MB)
 SAMPLE_BLOCK = 1024 * 1024  # larger files: five blocks of this size are hashed at load, all of it by verify
 _READ_BLOCK = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class StoredDocument:
-    """A report as the index keeps it (the full text is kept so citations can always be shown)."""
-
-    doc_id: str
-    source: str
-    title: str
-    encoding: str
-    context: str
-    text: str
-
-
-def index_text(chunk: Chunk, context: str, with_context: bool = True) -> str:
-    """What is embedded and keyword-indexed for a chunk: report context, section path, then the text."""
-    if not with_context:
-        return chunk.text
-    head = "\n".join(p for p in (context, chunk.section) if p)
-    return f"{head}\n{chunk.text}" if head else chunk.text
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
-
-
-def _write_jsonl(path: Path, rows: Iterable[dict]) -> None:
-    with path.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            try:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-            except UnicodeEncodeError:
-                # a lone surrogate cannot be UTF-8; JSON's \u escapes keep it and read back identical
-                fh.write(json.dumps(row) + "\n")
 
 
 def _rebuild_hint(index_dir: Path) -> str:
@@ -125,15 +93,14 @@ def _manifest_digest(manifest: dict) -> str:
     return hashlib.blake2b(canonical.encode("utf-8", "surrogatepass"), digest_size=32).hexdigest()
 
 
-def _check_files(version: Path, manifest: dict, index_dir: Path, full: bool) -> int:
-    """Compare the files of a version with what its manifest recorded; returns how many were checked.
-    Raises IndexCorruptError naming the first file that is missing, resized or changed."""
-    files = manifest.get("files")
-    if not isinstance(files, dict):
-        raise IndexCorruptError(f"{version / 'manifest.json'} has no file list; {_rebuild_hint(index_dir)}")
+def _check_files(files: dict, index_dir: Path, full: bool) -> int:
+    """Compare index files (paths relative to ``index_dir``) with what a manifest recorded; returns how many were
+    checked. Raises IndexCorruptError naming the first file that is missing, resized or changed."""
     for name, entry in sorted(files.items()):
-        path = version / name
+        path = index_dir / name
         try:
+            if not isinstance(entry, dict) or not _SEGMENT_FILE.match(name):
+                raise KeyError(f"bad entry {name!r}")
             size = path.stat().st_size
             if size != entry["size"]:
                 why = f"{size} bytes, expected {entry['size']}"
@@ -193,46 +160,77 @@ def check_compatible(manifest: dict, expected: dict, where: Path) -> None:
         )
 
 
+@dataclass
+class Catalog:
+    """What an index holds, read from its live manifest and its segments' report lists, without loading vectors,
+    postings or text: what an ingest needs to decide what changed. ``segments``: the manifest's segment entries,
+    each with its ``reports`` (records without text) added."""
+
+    version: Path
+    manifest: dict
+    segments: list[dict]
+    rolled_back_from: str | None = None
+
+    def live_reports(self) -> dict[str, tuple[int, int, dict]]:
+        """doc_id -> (segment position, report row, record with its current source) of every live report."""
+        renamed = self.manifest.get("renamed", {})
+        out = {}
+        for s, seg in enumerate(self.segments):
+            deleted = set(seg.get("deleted", []))
+            for row, record in enumerate(seg["reports"]):
+                if record["doc_id"] not in deleted:
+                    out[record["doc_id"]] = (s, row, {**record, "source": renamed.get(record["doc_id"], record["source"])})
+        return out
+
+
 class IndexStore:
     """A loaded index version, read through the storage protocols (``rag.index.protocol``): ``passages`` (the
-    reports and passages), ``dense`` (FAISS), ``sparse`` (BM25 over passages) and ``report_sparse`` (BM25 over
-    whole reports). ``docs`` / ``chunks`` / ``doc_by_id`` are the passage store's, for the callers that list them."""
+    reports and passages, text read on demand), ``dense`` (FAISS, one index per segment), ``sparse`` (BM25 over
+    passages) and ``report_sparse`` (BM25 over whole reports, ids = rows of ``docs``). ``docs`` / ``chunks`` /
+    ``doc_by_id`` are the passage store's, for the callers that list them."""
 
-    def __init__(self, path: Path, manifest: dict, docs: list[StoredDocument], chunks: list[Chunk], dense, bm25_chunks, bm25_docs):
-        from .bm25_sparse import Bm25Sparse
-        from .faiss_dense import FaissDense
-        from .passages import ListPassageStore
+    def __init__(self, path: Path, manifest: dict, segments: list["Segment"]):
+        from .bm25_sparse import LiveReports
+        from .faiss_dense import SegmentedDense
+        from .passages import SegmentPassageStore
+        from .postings import Bm25Segments
 
         self.path = path
         self.manifest = manifest
-        self.passages = ListPassageStore(docs, chunks)
-        self.docs = self.passages.docs
-        self.chunks = self.passages.chunks
-        self.doc_by_id = self.passages.doc_by_id
-        self.doc_row = self.passages.doc_row
-        self.dense = FaissDense(dense, self.passages.allowed)
-        self.sparse = Bm25Sparse(bm25_chunks, len(chunks), self.passages.allowed)
-        self.report_sparse = Bm25Sparse(bm25_docs, len(docs), self.passages.allowed_docs)
+        entries = manifest.get("segments", [])
+        deleted = [set(e.get("deleted", [])) for e in entries]
+        self.passages = SegmentPassageStore(segments, deleted, manifest.get("renamed", {}))
+        p = self.passages
+        self.docs = p.docs
+        self.chunks = p.live_chunks()
+        self.doc_by_id = p.doc_by_id
+        self.doc_row = p.doc_row
+        self.dense = SegmentedDense([(base, seg.dense) for base, seg in zip(p.passage_bases, segments)], self.dim, p.allowed)
+        self.sparse = Bm25Segments(
+            [(base, seg.passage_postings, p.alive_slice(base, seg.passage_count)) for base, seg in zip(p.passage_bases, segments)],
+            p.id_count(), p.allowed,
+        )
+        report_index = Bm25Segments(
+            [(base, seg.report_postings, p.report_alive_slice(base, len(seg.reports))) for base, seg in zip(p.report_bases, segments)],
+            p.report_id_count(), lambda filters: None,
+        )
+        self.report_sparse = LiveReports(report_index, p.report_ids, p.allowed_docs)
         self.rolled_back_from: str | None = None  # set when this version was made live because a newer one was damaged
 
     def doc_freq(self, token: str) -> int:
-        """How many passages hold a BM25 token (words and ``~``-marked character pairs; see text.tokenize)."""
+        """How many live passages hold a BM25 token (words and ``~``-marked character pairs; see text.tokenize)."""
         return self.sparse.doc_freq(token)
 
     def idf(self, token: str) -> float:
-        """Inverse document frequency of a BM25 token over the chunks (unknown tokens get the maximum)."""
-        import math
-
-        n = len(self.chunks)
-        df = self.doc_freq(token)
-        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+        """Inverse document frequency of a BM25 token over the live passages (unknown tokens get the maximum)."""
+        return self.sparse.idf(token)
 
     @property
     def dim(self) -> int:
         return int(self.manifest["embedding"]["dim"])
 
     def vectors_for(self, rows: list[int]) -> "np.ndarray":
-        """The stored vectors of the given chunk rows (for reuse when a report is unchanged)."""
+        """The stored vectors of the given passage ids."""
         return self.dense.vectors(rows)
 
 
@@ -279,7 +277,25 @@ def verify_index(index_dir: str | os.PathLike) -> int:
     if version is None:
         raise IndexMissingError(f"no index at {index_dir} (build one with `rag ingest REPORTS_DIR --index {index_dir}`)")
     manifest = _read_manifest(version, index_dir)
-    return 1 + _check_files(version, manifest, index_dir, full=True)
+    _check_format(manifest, version)
+    return 1 + _check_files(segment_files(manifest), index_dir, full=True)
+
+
+def segment_files(manifest: dict) -> dict:
+    """Every file of a version's segments, path relative to the index folder -> its manifest entry."""
+    files: dict = {}
+    for entry in manifest.get("segments", []):
+        files.update(entry.get("files", {}))
+    return files
+
+
+def _check_format(manifest: dict, version: Path) -> None:
+    if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexFormatError(
+            f"{version} has format {manifest.get('format')!r} v{manifest.get('format_version')!r}, "
+            f"this code reads {FORMAT!r} v{FORMAT_VERSION}; `rag ingest` rebuilds it (vectors come from the "
+            "embedding cache), or rebuild with `rag ingest --rebuild`"
+        )
 
 
 def load_index(index_dir: str | os.PathLike, expected: dict | None = None, roll_back: bool = False) -> IndexStore:
@@ -290,16 +306,24 @@ def load_index(index_dir: str | os.PathLike, expected: dict | None = None, roll_
     a full check is made live instead (the pointer swapped atomically) and returned, its ``rolled_back_from``
     naming the damaged version and why. Reports changed since that version are indexed again by the next
     ingest, which compares with what the index holds."""
-    index_dir = Path(index_dir)
+    return _open_live(Path(index_dir), expected, roll_back, _load_version)
+
+
+def read_catalog(index_dir: str | os.PathLike, expected: dict | None = None, roll_back: bool = False) -> Catalog:
+    """The live version's ``Catalog`` (files checked as ``load_index`` does; same roll-back rule)."""
+    return _open_live(Path(index_dir), expected, roll_back, _read_catalog)
+
+
+def _open_live(index_dir: Path, expected: dict | None, roll_back: bool, loader):
     try:
         version = current_version(index_dir)
         if version is None:
             raise IndexMissingError(f"no index at {index_dir} (build one with `rag ingest REPORTS_DIR --index {index_dir}`)")
-        return _load_version(index_dir, version, expected, full=False)
+        return loader(index_dir, version, expected, False)
     except IndexCorruptError as damage:
         if not roll_back:
             raise
-        return _roll_back(index_dir, expected, damage)
+        return _roll_back(index_dir, expected, damage, loader)
 
 
 def _written_at(version: Path) -> tuple[int, str]:
@@ -310,7 +334,7 @@ def _written_at(version: Path) -> tuple[int, str]:
         return 0, version.name
 
 
-def _roll_back(index_dir: Path, expected: dict | None, damage: IndexCorruptError) -> IndexStore:
+def _roll_back(index_dir: Path, expected: dict | None, damage: IndexCorruptError, loader):
     """Make the newest intact earlier version live; re-raise ``damage`` when there is none."""
     pointer = index_dir / CURRENT_FILE
     try:
@@ -324,145 +348,63 @@ def _roll_back(index_dir: Path, expected: dict | None, damage: IndexCorruptError
     )
     for version in earlier:
         try:
-            store = _load_version(index_dir, version, expected, full=True)
+            loaded = loader(index_dir, version, expected, True)
         except (IndexCorruptError, IndexMismatchError):
             continue
         pointer_tmp = index_dir / f".{CURRENT_FILE}.{uuid.uuid4().hex[:8]}"
         _write_bytes(pointer_tmp, version.name.encode("utf-8"))
         os.replace(pointer_tmp, pointer)
         _fsync_dir(index_dir)
-        store.rolled_back_from = f"{live_name or CURRENT_FILE}: {damage}"
+        loaded.rolled_back_from = f"{live_name or CURRENT_FILE}: {damage}"
         log.warning("index %s is damaged (%s); rolled back to the previous intact version %s", live_name, damage, version.name)
-        return store
+        return loaded
     raise damage
 
 
-def _load_version(index_dir: Path, version: Path, expected: dict | None, full: bool) -> IndexStore:
-    """Load one version folder, its files checked against its manifest (every byte with ``full``)."""
-    import bm25s
-    import faiss
-
-    missing = [name for name in _FILES if not (version / name).is_file()]
-    if missing:
-        raise IndexCorruptError(f"index {version} is incomplete: missing {', '.join(missing)}; {_rebuild_hint(index_dir)}")
+def _checked_manifest(index_dir: Path, version: Path, expected: dict | None, full: bool) -> dict:
     manifest = _read_manifest(version, index_dir)
-    if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexMismatchError(
-            f"{version} has format {manifest.get('format')!r} v{manifest.get('format_version')!r}, "
-            f"this code reads {FORMAT!r} v{FORMAT_VERSION}; rebuild with `rag ingest --rebuild`"
-        )
-    if "files" in manifest:
-        _check_files(version, manifest, index_dir, full=full)
+    _check_format(manifest, version)
+    segments = manifest.get("segments")
+    if not isinstance(segments, list) or not all(isinstance(e, dict) and _SEGMENT_NAME.match(str(e.get("name", ""))) for e in segments):
+        raise IndexCorruptError(f"{version / 'manifest.json'} has no valid segment list; {_rebuild_hint(index_dir)}")
+    _check_files(segment_files(manifest), index_dir, full=full)
     if expected is not None:
         check_compatible(manifest, expected, index_dir)
-    # past the checksums this is a damaged file the digests cannot see (an old index) or a bug in a reader
+    return manifest
+
+
+def _read_catalog(index_dir: Path, version: Path, expected: dict | None, full: bool) -> Catalog:
+    from .segment import LineFile
+
+    manifest = _checked_manifest(index_dir, version, expected, full)
+    segments = []
     try:
-        docs = [StoredDocument(**row) for row in _read_jsonl(version / "docs.jsonl")]
-        chunks = [Chunk(**row) for row in _read_jsonl(version / "chunks.jsonl")]
-        dense = faiss.read_index(str(version / "dense.faiss"))
-        if dense.ntotal != len(chunks) or len(chunks) != manifest.get("counts", {}).get("chunks"):
+        for entry in manifest["segments"]:
+            reports = LineFile(index_dir / SEGMENTS_DIR / entry["name"] / "reports.jsonl")
+            segments.append({**entry, "reports": [reports[i] for i in range(len(reports))]})
+    except (OSError, ValueError, KeyError) as exc:
+        raise IndexCorruptError(f"index {version} cannot be read ({exc.__class__.__name__}: {exc}); {_rebuild_hint(index_dir)}") from exc
+    return Catalog(version, manifest, segments)
+
+
+def _load_version(index_dir: Path, version: Path, expected: dict | None, full: bool) -> IndexStore:
+    """Load one version, its files checked against its manifest (every byte with ``full``)."""
+    from .segment import Segment
+
+    manifest = _checked_manifest(index_dir, version, expected, full)
+    # past the checksums this is a damaged file the digests cannot see, or a bug in a reader
+    try:
+        segments = [Segment(index_dir / SEGMENTS_DIR / entry["name"]) for entry in manifest["segments"]]
+        store = IndexStore(version, manifest, segments)
+        counts = manifest.get("counts", {})
+        if store.passages.passage_count() != counts.get("chunks") or len(store.docs) != counts.get("docs"):
             raise IndexCorruptError(
-                f"index {version} is inconsistent: {dense.ntotal} vectors, {len(chunks)} chunks, "
-                f"manifest says {manifest.get('counts')}; {_rebuild_hint(index_dir)}"
+                f"index {version} is inconsistent: {store.passages.passage_count()} passages and {len(store.docs)} reports, "
+                f"manifest says {counts}; {_rebuild_hint(index_dir)}"
             )
-        bm25_chunks = bm25_docs = None
-        if chunks:
-            bm25_chunks = bm25s.BM25.load(str(version / "bm25_chunks"), mmap=False, allow_pickle=False)
-            bm25_docs = bm25s.BM25.load(str(version / "bm25_docs"), mmap=False, allow_pickle=False)
-        return IndexStore(version, manifest, docs, chunks, dense, bm25_chunks, bm25_docs)
+        return store
     except (OSError, ValueError, TypeError, KeyError, RuntimeError, EOFError, AttributeError) as exc:
         raise IndexCorruptError(f"index {version} cannot be read ({exc.__class__.__name__}: {exc}); {_rebuild_hint(index_dir)}") from exc
-
-
-def _bm25(token_lists: list[list[str]]):
-    import bm25s
-
-    model = bm25s.BM25()
-    # an empty token list would leave a row with no terms; give it the empty token bm25s reserves
-    model.index([toks or [""] for toks in token_lists], show_progress=False)
-    return model
-
-
-def write_index(
-    index_dir: str | os.PathLike,
-    manifest: dict,
-    docs: list[StoredDocument],
-    chunks: list[Chunk],
-    vectors: "np.ndarray",
-    chunk_tokens: list[list[str]],
-    doc_tokens: list[list[str]],
-    dense_kind: str = "flat",
-    ef_search: int = 128,
-) -> Path:
-    """Write a complete new version and make it live; the previous version stays until the swap succeeds.
-    ``dense_kind``: ``flat`` (exact) or ``hnsw`` (see ``faiss_dense.build_dense``)."""
-    import faiss
-    import numpy as np
-
-    index_dir = Path(index_dir)
-    name = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
-    staging = index_dir / f".staging-{name}"
-    final = index_dir / name
-    pointer_tmp = index_dir / f".{CURRENT_FILE}.{uuid.uuid4().hex[:8]}"
-    try:
-        previous = current_version(index_dir)
-    except IndexCorruptError:  # a damaged pointer is simply replaced (this is how a rebuild repairs it)
-        previous = None
-    try:
-        index_dir.mkdir(parents=True, exist_ok=True)
-        staging.mkdir()
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        dim = int(manifest["embedding"]["dim"])
-        if vectors.shape != (len(chunks), dim):
-            raise ValueError(f"vectors have shape {vectors.shape}, expected ({len(chunks)}, {dim})")
-        dense = build_dense(vectors, dense_kind, ef_search)
-        # serialised here and written by Python, so a full disk is an OSError with its errno (faiss'
-        # own writer reports it as a bare RuntimeError)
-        _write_bytes(staging / "dense.faiss", faiss.serialize_index(dense).tobytes())
-        _write_jsonl(staging / "docs.jsonl", (asdict(d) for d in docs))
-        _write_jsonl(staging / "chunks.jsonl", (asdict(c) for c in chunks))
-        if chunks:
-            _bm25(chunk_tokens).save(str(staging / "bm25_chunks"), allow_pickle=False)
-            _bm25(doc_tokens).save(str(staging / "bm25_docs"), allow_pickle=False)
-        manifest = {**manifest, "counts": {"docs": len(docs), "chunks": len(chunks)}, "dense_index": dense_kind}
-        # every file is checksummed in the manifest, and the manifest in itself: load finds any damage
-        files = {p.relative_to(staging).as_posix(): _file_entry(p) for p in sorted(staging.rglob("*")) if p.is_file()}
-        manifest = {**manifest, "files": files}
-        manifest["checksum"] = _manifest_digest(manifest)
-        # the manifest is written last inside the version: its presence means the rest is complete
-        _write_bytes(staging / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"))
-        for path in staging.rglob("*"):
-            if path.is_file():
-                with path.open("rb") as fh:
-                    os.fsync(fh.fileno())
-        os.replace(staging, final)
-        _write_bytes(pointer_tmp, name.encode("utf-8"))
-        with pointer_tmp.open("rb") as fh:
-            os.fsync(fh.fileno())
-        # the swap is the last step that can fail: up to here the previous version is the live one
-        os.replace(pointer_tmp, index_dir / CURRENT_FILE)
-    except BaseException as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(final, ignore_errors=True)
-        pointer_tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            kept = f"previous index kept ({previous.name})" if previous is not None else "no index was written"
-            where = exc.filename or index_dir
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise IndexWriteError(f"disk full at {where}, {kept}; free some space and run `rag ingest` again") from exc
-            raise IndexWriteError(f"cannot write the index at {where} ({exc.strerror or exc}), {kept}") from exc
-        raise
-    _fsync_dir(index_dir)
-    # clean up: versions older than the previous one (a reader may still be loading that) and crash leftovers
-    keep = {name, CURRENT_FILE, ".lock"} | ({previous.name} if previous is not None else set())
-    for child in index_dir.iterdir():
-        if child.name in keep:
-            continue
-        if child.is_dir() and child.name.startswith(("v-", ".staging-")):
-            shutil.rmtree(child, ignore_errors=True)
-        elif child.name.startswith(f".{CURRENT_FILE}."):
-            child.unlink(missing_ok=True)
-    return final
 
 
 def manifest_header(embedding: dict, splitter: dict, tokenizer: str) -> dict[str, Any]:

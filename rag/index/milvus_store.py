@@ -232,7 +232,7 @@ class MilvusStore:
         if self._state is None:
             docs = []
             for batch in self._iterate(self.report_collection, ["record"]):
-                docs.extend(StoredDocument(**json.loads(row["record"])) for row in batch)
+                docs.extend(StoredDocument.from_record(json.loads(row["record"])) for row in batch)
             passage_doc: dict[int, str] = {}
             for batch in self._iterate(self.passage_collection, ["doc_id"]):
                 passage_doc.update((int(row["id"]), row["doc_id"]) for row in batch)
@@ -309,7 +309,7 @@ class MilvusStore:
         self._put_meta("next_id", first + len(chunks))
         try:
             report_rows = [
-                {"id": first + len(chunks) + i, "doc_id": d.doc_id, "record": _json(asdict(d)), "tokens": token_text(t)}
+                {"id": first + len(chunks) + i, "doc_id": d.doc_id, "record": _json(d.record()), "tokens": token_text(t)}
                 for i, (d, t) in enumerate(zip(docs, doc_tokens))
             ]
             # reports take ids from the same counter: a report's primary key is never reused either
@@ -401,6 +401,15 @@ class MilvusPassages:
 
     def doc_of(self, passage_id: int) -> str:
         return self._store._loaded()["passage_doc"][int(passage_id)]
+
+    def passage_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for doc in self._store._loaded()["passage_doc"].values():
+            counts[doc] = counts.get(doc, 0) + 1
+        return counts
+
+    def passages_of(self, doc_id: str) -> list[int]:
+        return sorted(i for i, doc in self._store._loaded()["passage_doc"].items() if doc == doc_id)
 
     def allowed_docs(self, filters: SearchFilter) -> "np.ndarray | None":
         import numpy as np

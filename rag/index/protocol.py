@@ -12,9 +12,10 @@ search, so the ``k`` best come from the allowed reports however many others ther
 ``Matches``: ids and scores, best first, only positive keyword scores. Fusion of dense and sparse matches is one
 function (``rag.index.fusion.fuse``).
 
-Writing (``add`` / ``delete`` by report) is the ``WritableStore`` protocol. The default folder backend
-(``rag.index.folder``) writes a whole new version per ingest and is read through the three read protocols; a
-store that updates in place (Milvus) implements ``WritableStore`` as well.
+Writing (``add`` / ``delete`` by report) is the ``WritableStore`` protocol, which a store that updates in place
+(Milvus) implements. The default folder backend (``rag.index.folder``) writes per ingest a segment of the new
+reports and a manifest recording the deleted ones (``rag.index.writer``), and is read through the three read
+protocols.
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ class Matches:
 
 @runtime_checkable
 class PassageStore(Protocol):
-    """The reports and passages of one index. Passage ids are ``0 .. len(chunks)-1`` in the default store."""
+    """The reports and passages of one index. Passage ids are ints; in the default store ``segment base + row``,
+    with a deleted report's ids left unused until a merge (``allowed`` never lets a search return them)."""
 
     docs: Sequence["StoredDocument"]
     doc_by_id: dict[str, "StoredDocument"]
@@ -90,6 +92,14 @@ class PassageStore(Protocol):
     def passage_count(self) -> int: ...
 
     def doc_of(self, passage_id: int) -> str: ...
+
+    def passage_counts(self) -> dict[str, int]:
+        """Live passages per report (doc id)."""
+        ...
+
+    def passages_of(self, doc_id: str) -> list[int]:
+        """The passage ids of one report, in order."""
+        ...
 
     def allowed(self, filters: SearchFilter) -> "np.ndarray | None":
         """A boolean per passage id (True: may be returned), or None when the filter allows everything."""
