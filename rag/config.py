@@ -268,7 +268,7 @@ _MILVUS_SERVER = ("http://", "https://", "tcp://", "grpc://", "unix:")
 
 @dataclass(frozen=True)
 class StoreSettings:
-    """Where the index lives: ``folder`` (FAISS + bm25s files, versioned) or ``milvus`` (rag.index.milvus_store,
+    """Where the index lives: ``folder`` (segments of FAISS + BM25 postings, rag.index.folder) or ``milvus`` (rag.index.milvus_store,
     updated in place). ``milvus_uri``: a Milvus Lite file (``.db``) or a server URI; empty: ``<index>/milvus.db``."""
 
     backend: str = "folder"

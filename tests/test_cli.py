@@ -84,7 +84,7 @@ def test_disk_full_during_ingest_is_one_line_and_the_old_index_still_answers(tmp
     import shutil
 
     import embeddings
-    import rag.index.folder as index_module
+    import rag.index.segment as segment_module
     from conftest import REPORTS_DIR, FakeEmbedder
     from rag.cli import main
     from rag.index import load_index
@@ -101,7 +101,7 @@ def test_disk_full_during_ingest_is_one_line_and_the_old_index_still_answers(tmp
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(index_module, "_write_jsonl", full)
+    monkeypatch.setattr(segment_module, "write_lines", full)
     capsys.readouterr()
     assert main(["ingest", str(reports), "--index", str(index)]) == 2
     err = capsys.readouterr().err

@@ -40,6 +40,14 @@ class FakeStore:
             for start, end in ((0, mid), (mid, len(text))):
                 self.chunks.append(Chunk(f"{doc_id}:{start}", doc_id, name, name, "", start, end, text[start:end]))
         self.doc_by_id = {d.doc_id: d for d in self.docs}
+        self.passages = self
+
+    # the two PassageStore methods scoring reads: passages by report, and a passage by id
+    def passages_of(self, doc_id: str) -> list[int]:
+        return [i for i, c in enumerate(self.chunks) if c.doc_id == doc_id]
+
+    def chunk(self, passage_id: int) -> Chunk:
+        return self.chunks[passage_id]
 
 
 @pytest.fixture
