@@ -11,6 +11,7 @@ by an ingest that was interrupted), in this process or, with ``embedding.engine 
 from __future__ import annotations
 
 import fcntl
+import json
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from .index import (
 )
 from .index.records import text_digest
 from .index.writer import DenseSettings, NewReports, write_version
+from .file_state import read_file_state, write_file_state
 from .load import load_folder
 from .schema import Chunk, Document
 from .split import split_document
@@ -183,20 +185,15 @@ def _keep_old_format_vectors(index_dir: Path, settings: Settings, embedder) -> N
 
 
 def _passage_texts(index_dir: Path, catalog: Catalog, doc_ids: list[str], settings: Settings) -> list[str]:
-    """The index texts of the passages of some reports of ``catalog`` (read from their segments)."""
-    from .index.segment import Segment
+    """The index texts of the passages of some reports of ``catalog`` (read from their segments' text files)."""
+    from .index.segment import passages_of_reports
 
     wanted = set(doc_ids)
     out = []
     for entry in catalog.segments:
-        if not any(r["doc_id"] in wanted for r in entry["reports"]):
-            continue
-        seg = Segment(index_dir / "segments" / entry["name"])
-        context = {r["doc_id"]: r["context"] for r in seg.reports}
-        for row in range(seg.passage_count):
-            if seg.reports[int(seg.passage_reports[row])]["doc_id"] in wanted:
-                chunk = seg.chunk(row)
-                out.append(index_text(chunk, context[chunk.doc_id], settings.splitter.context))
+        if any(r["doc_id"] in wanted for r in entry["reports"]):
+            for chunk, record in passages_of_reports(index_dir / "segments" / entry["name"], wanted):
+                out.append(index_text(chunk, record["context"], settings.splitter.context))
     return out
 
 
@@ -213,12 +210,12 @@ def ingest(
     started = time.perf_counter()
     index_dir = Path(index_dir)
     report = IngestReport(index_dir=index_dir)
-    loaded = load_folder(reports_dir, settings.corpus.extensions, settings.corpus.max_file_mb)
-    report.skipped.update(loaded.skipped)
 
     if settings.store.backend == "milvus":
         from .ingest_milvus import ingest_milvus
 
+        loaded = load_folder(reports_dir, settings.corpus.extensions, settings.corpus.max_file_mb)
+        report.skipped.update(loaded.skipped)
         with _exclusive(index_dir):
             ingest_milvus(loaded, index_dir, settings, embedder, report, rebuild, progress)
         report.seconds = time.perf_counter() - started
@@ -227,16 +224,28 @@ def ingest(
     with _exclusive(index_dir):
         catalog = None if rebuild else _catalog(index_dir, settings, embedder, report)
         live = catalog.live_reports() if catalog is not None else {}
+        # a file as it was when its report was indexed (name, size, mtime) is not read again
+        known = {src: state for src, state in read_file_state(index_dir).items()
+                 if state[2] in live and live[state[2]][2]["source"] == src}
+        loaded = load_folder(reports_dir, settings.corpus.extensions, settings.corpus.max_file_mb, known)
+        report.skipped.update(loaded.skipped)
+        report.unchanged.extend(loaded.unchanged)
         new = NewReports()
         renamed: dict[str, str] = {}
         texts: list[str] = []
         max_passages = settings.corpus.max_passages_per_report
-        documents = indexable(loaded.documents, report)
+        same_as = {doc_id: src for src, doc_id in loaded.unchanged.items()}
+        documents = []
+        for doc in indexable(loaded.documents, report):
+            if doc.doc_id in same_as:  # a copy of a report whose file was not read
+                report.skipped[doc.source] = f"same content as {same_as[doc.doc_id]}"
+            else:
+                documents.append(doc)
         for doc in documents:
-            known = live.get(doc.doc_id)
+            held = live.get(doc.doc_id)
             # kept only if the loader still reads the bytes the same way (e.g. zero-width characters removed)
-            if known is not None and known[2].get("text_digest") == text_digest(doc.text):
-                if known[2]["source"] != doc.source:  # same bytes, another name: the index keeps its passages
+            if held is not None and held[2].get("text_digest") == text_digest(doc.text):
+                if held[2]["source"] != doc.source:  # same bytes, another name: the index keeps its passages
                     renamed[doc.doc_id] = doc.source
                 report.unchanged.append(doc.source)
                 continue
@@ -249,11 +258,12 @@ def ingest(
             texts.extend(doc_texts)
             report.added.append(doc.source)
         added_ids = {d.doc_id for d in new.docs}
-        in_folder = {d.doc_id for d in documents}
+        in_folder = {d.doc_id for d in documents} | set(loaded.unchanged.values())
         delete = [doc_id for doc_id in live if doc_id not in in_folder or doc_id in added_ids]
         report.removed = sorted(live[d][2]["source"] for d in delete if d not in added_ids)
 
         header = embedder_header(settings, embedder, load_model=True) if (new.docs or catalog is None) else catalog.manifest["embedding"]
+        counts = catalog.manifest["counts"] if catalog is not None else {"chunks": 0}
         cache = EmbedCache.open(index_dir, model_fingerprint(header), header["dim"])
         try:
             # all new reports' passages in one pass (one batch tail, not one per report)
@@ -271,8 +281,9 @@ def ingest(
                 new.doc_tokens = [report_tokens(report_index_text(d)) for d in new.docs]
                 manifest = manifest_header(header, splitter_header(settings), TOKENIZER_NAME)
                 index = settings.index
-                write_version(index_dir, manifest, catalog, new, delete, renamed,
-                              DenseSettings(index.dense, index.hnsw_min_passages, index.hnsw_ef_search))
+                version = write_version(index_dir, manifest, catalog, new, delete, renamed,
+                                        DenseSettings(index.dense, index.hnsw_min_passages, index.hnsw_ef_search))
+                counts = json.loads((version / "manifest.json").read_text(encoding="utf-8"))["counts"]
                 # the cache keeps the vectors of live passages only: a deleted report's leave with it
                 if catalog is None:
                     cache.keep_only(cache.keys(texts), new.vectors)
@@ -280,6 +291,10 @@ def ingest(
                     cache.forget(set(cache.keys(_passage_texts(index_dir, catalog, delete, settings))) - set(cache.keys(texts)))
         finally:
             cache.close()
-        report.total_chunks = sum(e["passages"] - e.get("deleted_passages", 0) for e in read_catalog(index_dir).manifest["segments"])
+        report.total_chunks = counts["chunks"]
+        indexed = {d.doc_id for d in new.docs} | {doc_id for doc_id in live if doc_id not in set(delete)}
+        doc_of = {**{d.source: d.doc_id for d in documents}, **loaded.unchanged}
+        write_file_state(index_dir, {src: (*loaded.seen[src], doc_of[src]) for src in doc_of
+                                     if doc_of[src] in indexed and src in loaded.seen and src not in report.skipped})
     report.seconds = time.perf_counter() - started
     return report

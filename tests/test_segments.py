@@ -185,3 +185,32 @@ def test_merged_postings_equal_postings_of_the_kept_entries(keep):
             np.testing.assert_array_equal(got[0], want[0])
             np.testing.assert_array_equal(got[1], want[1])
     np.testing.assert_array_equal(merged.lengths, direct.lengths)
+
+
+def test_a_file_as_it_was_is_not_read_again_and_a_touched_or_copied_one_is(tmp_path, monkeypatch):
+    """Seeing that 68k files are unchanged must not mean reading 134 MB: name, size and mtime as at the last
+    ingest are enough (git's index does the same); any change to them and the file is read."""
+    import os
+
+    import rag.load as load_module
+
+    reports, index = tmp_path / "reports", tmp_path / "index"
+    shutil.copytree(REPORTS_DIR, reports)
+    ingest(reports, index, SETTINGS, FakeEmbedder())
+    read: list[str] = []
+    real = load_module.read_document
+    monkeypatch.setattr(load_module, "read_document", lambda path, root: read.append(path.name) or real(path, root))
+    names = sorted(p.name for p in reports.glob("*.txt"))
+    report = ingest(reports, index, SETTINGS, FakeEmbedder())
+    assert read == [] and sorted(report.unchanged) == names and not report.added and not report.removed
+    touched = reports / names[0]
+    os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 10**9))
+    shutil.copy(reports / names[1], reports / "副本.txt")
+    report = ingest(reports, index, SETTINGS, FakeEmbedder())
+    assert sorted(read) == sorted([names[0], "副本.txt"]) and names[0] in report.unchanged
+    assert "same content as" in report.skipped["副本.txt"] and not report.added
+    read.clear()
+    (reports / names[2]).write_text((reports / names[2]).read_text(encoding="utf-8") + "\n新增：全年修路5公里。", encoding="utf-8")
+    report = ingest(reports, index, SETTINGS, FakeEmbedder())
+    assert names[2] in read and report.added == [names[2]]
+    assert_same_content(load_index(index), load_index(_fresh(reports, tmp_path)))

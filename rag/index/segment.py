@@ -107,6 +107,21 @@ def write_segment(folder: Path, docs: Sequence[StoredDocument], chunks: Iterable
     report_postings.save(folder, "report")
 
 
+def passages_of_reports(folder: Path, doc_ids: set[str]) -> list[tuple[Chunk, dict]]:
+    """The passages of some reports of a segment, each with its report's record, read without loading the
+    segment's vectors or postings (what a deletion needs to know of the reports it removes)."""
+    import numpy as np
+
+    reports = LineFile(folder / "reports.jsonl")
+    records = [reports[i] for i in range(len(reports))]
+    wanted = [i for i, r in enumerate(records) if r["doc_id"] in doc_ids]
+    if not wanted:
+        return []
+    rows = np.load(folder / "passage_reports.npy", allow_pickle=False)
+    passages = LineFile(folder / "passages.jsonl")
+    return [(Chunk(**passages[int(p)]), records[int(rows[p])]) for p in np.flatnonzero(np.isin(rows, wanted))]
+
+
 class Segment:
     """A loaded segment: report records (no text), passage -> report rows, postings and the dense index in
     memory; passage and report texts read on demand."""
