@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from ..errors import IndexWriteError
+from ..errors import IndexCorruptError, IndexWriteError
 from .faiss_dense import dense_kind
 from .folder import (
     CURRENT_FILE, SEGMENTS_DIR, Catalog, _file_entry, _fsync_dir, _manifest_digest, _write_bytes, current_version,
@@ -167,7 +167,7 @@ def write_version(
     index_dir = Path(index_dir)
     try:
         previous = current_version(index_dir)
-    except Exception:  # a damaged pointer is simply replaced (this is how a rebuild repairs it)
+    except IndexCorruptError:  # a damaged pointer is simply replaced (this is how a rebuild repairs it)
         previous = None
     version_name = _new_name("v")
     staging = index_dir / f".staging-{version_name}"
@@ -180,6 +180,7 @@ def write_version(
         gone = set(delete)
         entries = []
         for seg in catalog.segments if catalog is not None else []:
+            _REPORTS_CACHE[(str(index_dir), seg["name"])] = seg["reports"]  # already read: not again below
             deleted = set(seg.get("deleted", []))
             doomed = [r["doc_id"] for r in seg["reports"] if r["doc_id"] in gone and r["doc_id"] not in deleted]
             entry = {k: v for k, v in seg.items() if k != "reports"}
