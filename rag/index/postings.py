@@ -6,14 +6,14 @@ segments at query time from statistics of the *live* entries (entries of deleted
 deleting a report rewrites no other segment and scores equal those of an index built afresh from the same
 reports: BM25 with Lucene's idf and bm25s' defaults (k1 1.5, b 0.75), as ``bm25s``' "lucene" method computes.
 
-Files of one ``Postings`` (``<prefix>`` e.g. ``passage``): ``<prefix>.vocab.json`` (tokens in id order),
-``<prefix>.indptr.npy`` (int64, tokens + 1), ``<prefix>.rows.npy`` (int32 entry of each posting),
+Files of one ``Postings`` (``<prefix>`` e.g. ``passage``): ``<prefix>.keys.npy`` (uint64 token keys, sorted:
+``token_key``), ``<prefix>.indptr.npy`` (int64, tokens + 1), ``<prefix>.rows.npy`` (int32 entry of each posting),
 ``<prefix>.tf.npy`` (float32 count), ``<prefix>.lengths.npy`` (int32 tokens per entry). No pickle.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,15 +25,23 @@ if TYPE_CHECKING:
     import numpy as np
 
 BM25_K1, BM25_B = 1.5, 0.75
-FILE_SUFFIXES = ("vocab.json", "indptr.npy", "rows.npy", "tf.npy", "lengths.npy")
+FILE_SUFFIXES = ("keys.npy", "indptr.npy", "rows.npy", "tf.npy", "lengths.npy")
+
+
+def token_key(token: str) -> int:
+    """A token's 64-bit key: the first 8 bytes of its blake2b digest. A vocabulary holds keys, not strings (16
+    bytes a token with its offset, against ~150 for a Python dict entry); two of a few million tokens share a
+    key with a probability of about 1e-7."""
+    return int.from_bytes(hashlib.blake2b(token.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
 
 
 @dataclass
 class Postings:
-    """Token -> (entries, counts) of one segment, in CSR form: the postings of token ``t`` (id ``vocab[t]``)
-    are ``rows[indptr[t]:indptr[t+1]]`` (ascending) with counts ``tf[...]``; ``lengths[e]``: tokens of entry e."""
+    """Token -> (entries, counts) of one segment, in CSR form over the sorted token keys: the postings of the
+    token whose key is ``keys[t]`` are ``rows[indptr[t]:indptr[t+1]]`` (ascending) with counts ``tf[...]``;
+    ``lengths[e]``: tokens of entry e."""
 
-    vocab: dict[str, int]
+    keys: "np.ndarray"  # uint64, sorted
     indptr: "np.ndarray"
     rows: "np.ndarray"
     tf: "np.ndarray"
@@ -51,26 +59,26 @@ class Postings:
         vocab: dict[str, int] = {}
         ids = [np.fromiter((vocab.setdefault(t, len(vocab)) for t in (toks or [""])), dtype=np.int64) for toks in token_lists]
         lengths = np.array([a.size for a in ids], dtype=np.int32)
-        return Postings._from_pairs(vocab, np.concatenate(ids) if ids else np.zeros(0, np.int64),
-                                    np.repeat(np.arange(len(ids), dtype=np.int64), lengths), None, lengths)
+        keys = np.fromiter((token_key(t) for t in vocab), dtype=np.uint64, count=len(vocab))
+        terms = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+        rows = np.repeat(np.arange(len(ids), dtype=np.int64), lengths)
+        return Postings._from_pairs(keys[terms], rows, np.ones(terms.size, dtype=np.float32), lengths)
 
     @staticmethod
-    def _from_pairs(vocab: dict[str, int], terms: "np.ndarray", rows: "np.ndarray", tf: "np.ndarray | None", lengths: "np.ndarray") -> "Postings":
-        """CSR from (term, row[, count]) pairs; pairs repeating a (term, row) are summed."""
+    def _from_pairs(term_keys: "np.ndarray", rows: "np.ndarray", tf: "np.ndarray", lengths: "np.ndarray") -> "Postings":
+        """CSR from (token key, row, count) triples; triples repeating a (key, row) are summed."""
         import numpy as np
 
-        n = max(int(lengths.size), 1)
-        keys = terms.astype(np.int64) * n + rows.astype(np.int64)
-        if tf is None:
-            keys, counts = np.unique(keys, return_counts=True)
-        else:
-            order = np.argsort(keys, kind="stable")
-            keys, first = np.unique(keys[order], return_index=True)
-            counts = np.add.reduceat(tf[order], first) if keys.size else np.zeros(0)
-        terms_sorted = keys // n
-        indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(terms_sorted, minlength=len(vocab)), out=indptr[1:])
-        return Postings(vocab, indptr, (keys % n).astype(np.int32), counts.astype(np.float32), lengths.astype(np.int32))
+        order = np.lexsort((rows, term_keys))
+        term_keys, rows, tf = term_keys[order], rows[order], tf[order]
+        new_pair = np.ones(term_keys.size, dtype=bool)
+        new_pair[1:] = (term_keys[1:] != term_keys[:-1]) | (rows[1:] != rows[:-1])
+        starts = np.flatnonzero(new_pair)
+        counts = np.add.reduceat(tf, starts) if starts.size else np.zeros(0, np.float32)
+        term_keys, rows = term_keys[starts], rows[starts]
+        keys, first = np.unique(term_keys, return_index=True)
+        indptr = np.append(first, term_keys.size).astype(np.int64)
+        return Postings(keys.astype(np.uint64), indptr, rows.astype(np.int32), counts.astype(np.float32), lengths.astype(np.int32))
 
     @staticmethod
     def merge(parts: Sequence[tuple["Postings", "np.ndarray"]]) -> "Postings":
@@ -78,36 +86,32 @@ class Postings:
         entries of the first part first. What a segment merge does; nothing is tokenized again."""
         import numpy as np
 
-        vocab: dict[str, int] = {}
-        terms, rows, tfs, lengths = [], [], [], []
+        keys, rows, tfs, lengths = [], [], [], []
         base = 0
         for postings, keep in parts:
             new_row = np.full(postings.entries, -1, dtype=np.int64)
             new_row[keep] = base + np.arange(int(keep.sum()))
-            term_map = np.fromiter((vocab.setdefault(t, len(vocab)) for t in postings.tokens()), dtype=np.int64, count=len(postings.vocab))
-            term_of = np.repeat(term_map, np.diff(postings.indptr))
+            key_of = np.repeat(postings.keys, np.diff(postings.indptr))
             row_of = new_row[postings.rows]
             ok = row_of >= 0
-            terms.append(term_of[ok])
+            keys.append(key_of[ok])
             rows.append(row_of[ok])
             tfs.append(postings.tf[ok])
             lengths.append(postings.lengths[keep])
             base += int(keep.sum())
-        cat = (lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dt))
-        merged = Postings._from_pairs(vocab, cat(terms, np.int64), cat(rows, np.int64), cat(tfs, np.float32), cat(lengths, np.int32))
-        # a token whose every posting was dropped stays in the vocabulary with none: harmless, and rare
-        return merged
 
-    def tokens(self) -> list[str]:
-        """The vocabulary in id order."""
-        out = [""] * len(self.vocab)
-        for token, i in self.vocab.items():
-            out[i] = token
-        return out
+        def cat(xs, dtype):
+            return np.concatenate(xs) if xs else np.zeros(0, dtype)
 
-    def postings_of(self, token: str) -> tuple["np.ndarray", "np.ndarray"] | None:
-        i = self.vocab.get(token)
-        if i is None:
+        return Postings._from_pairs(cat(keys, np.uint64), cat(rows, np.int64), cat(tfs, np.float32), cat(lengths, np.int32))
+
+    def postings_of(self, token: str | int) -> tuple["np.ndarray", "np.ndarray"] | None:
+        """(rows, counts) of a token (or a token key), None if no entry holds it."""
+        import numpy as np
+
+        key = np.uint64(token_key(token) if isinstance(token, str) else token)
+        i = int(np.searchsorted(self.keys, key))
+        if i >= self.keys.size or self.keys[i] != key:
             return None
         s, e = int(self.indptr[i]), int(self.indptr[i + 1])
         return self.rows[s:e], self.tf[s:e]
@@ -117,8 +121,7 @@ class Postings:
         import numpy as np
 
         paths = [folder / f"{prefix}.{suffix}" for suffix in FILE_SUFFIXES]
-        paths[0].write_text(json.dumps(self.tokens(), ensure_ascii=False), encoding="utf-8", errors="surrogatepass")
-        for path, array in zip(paths[1:], (self.indptr, self.rows, self.tf, self.lengths)):
+        for path, array in zip(paths, (self.keys, self.indptr, self.rows, self.tf, self.lengths)):
             with path.open("wb") as fh:
                 np.save(fh, array, allow_pickle=False)
         return paths
@@ -127,10 +130,10 @@ class Postings:
     def load(folder: Path, prefix: str) -> "Postings":
         import numpy as np
 
-        tokens = json.loads((folder / f"{prefix}.vocab.json").read_text(encoding="utf-8", errors="surrogatepass"))
-        arrays = [np.load(folder / f"{prefix}.{suffix}", allow_pickle=False) for suffix in FILE_SUFFIXES[1:]]
-        postings = Postings(dict(zip(tokens, range(len(tokens)))), *arrays)
-        if postings.indptr.size != len(tokens) + 1 or postings.rows.size != postings.tf.size or int(postings.indptr[-1]) != postings.rows.size:
+        postings = Postings(*(np.load(folder / f"{prefix}.{suffix}", allow_pickle=False) for suffix in FILE_SUFFIXES))
+        keys, indptr = postings.keys, postings.indptr
+        if (keys.dtype != np.uint64 or indptr.size != keys.size + 1 or postings.rows.size != postings.tf.size
+                or int(indptr[-1]) != postings.rows.size or (keys.size > 1 and not bool(np.all(keys[1:] > keys[:-1])))):
             raise ValueError(f"{prefix} postings in {folder} are inconsistent")
         return postings
 
@@ -159,10 +162,12 @@ class Bm25Segments:
     def size(self) -> int:
         return self._size
 
-    def doc_freq(self, token: str) -> int:
+    def doc_freq(self, token: str | int) -> int:
+        """Live entries holding a token (or a token key)."""
+        key = token_key(token) if isinstance(token, str) else token
         df = 0
         for _, postings, alive in self._parts:
-            found = postings.postings_of(token)
+            found = postings.postings_of(key)
             if found is not None:
                 df += found[0].size if alive is None else int(alive[found[0]].sum())
         return df
@@ -179,13 +184,14 @@ class Bm25Segments:
         idf_of: dict[str, float] = {}
         for token, weight in query:
             if token not in idf_of:
-                df = self.doc_freq(token)
+                df = self.doc_freq(token_key(token))
                 idf_of[token] = math.log(1 + (self.live - df + 0.5) / (df + 0.5)) if df else 0.0
             idf = idf_of[token]
             if not idf:
                 continue
+            key = token_key(token)
             for (base, postings, _), norm in zip(self._parts, self._norms):
-                found = postings.postings_of(token)
+                found = postings.postings_of(key)
                 if found is None:
                     continue
                 rows, tf = found
