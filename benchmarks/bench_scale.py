@@ -382,6 +382,7 @@ def plots(rows: list[dict]) -> None:
     import matplotlib.pyplot as plt
 
     rows = sorted(rows, key=lambda r: r["passages"])
+    nan = float("nan")
     x = [r["passages"] for r in rows]
     lcx = [r["lc"]["chunks"] for r in rows]
     series = {
@@ -389,7 +390,9 @@ def plots(rows: list[dict]) -> None:
                     ("ours retrieval p50", x, [r["assistant"]["search"][0] for r in rows]),
                     ("ours retrieval p95", x, [r["assistant"]["search"][1] for r in rows]),
                     ("LangChain FAISS search p50", lcx, [r["lc"]["search"][0] for r in rows]),
-                    ("LangChain FAISS search p95", lcx, [r["lc"]["search"][1] for r in rows])],
+                    ("LangChain FAISS search p95", lcx, [r["lc"]["search"][1] for r in rows]),
+                    ("ours retrieval p50 without the query embedding", x, [r["assistant"].get("search_no_embed", [nan])[0] for r in rows]),
+                    ("LangChain search p50 without the query embedding", lcx, [r["lc"].get("search_no_embed", [nan])[0] for r in rows])],
         "memory": [("ours ingest peak", x, [r["ingest"]["full"]["peak_mb"] for r in rows]),
                    ("ours assistant peak", x, [r["assistant"]["peak_mb"] for r in rows]),
                    ("LangChain build peak", lcx, [r["lc"]["peak_mb"] for r in rows]),
@@ -405,6 +408,8 @@ def plots(rows: list[dict]) -> None:
         for label, xs, ys in lines:
             ax.plot(xs, ys, marker="o", label=label, linestyle="--" if label.startswith("LangChain") else "-")
         ax.set_xscale("log")
+        if name == "latency":
+            ax.set_yscale("log")
         ax.set_xlabel("passages (log); news10k/68k rows: stand-in vectors")
         ax.set_ylabel(ylabel[name])
         ax.legend(fontsize=8)
