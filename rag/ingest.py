@@ -276,9 +276,9 @@ def ingest(
             if catalog is None or new.docs or delete or renamed:
                 if progress:
                     progress(len(texts), len(texts), "keyword index")
-                # only what is new is tokenized: the other segments keep their postings
-                new.chunk_tokens = [tokenize(t) for t in texts]
-                new.doc_tokens = [report_tokens(report_index_text(d)) for d in new.docs]
+                # only what is new is tokenized (the other segments keep their postings), one text at a time
+                new.chunk_tokens = (tokenize(t) for t in texts)
+                new.doc_tokens = (report_tokens(report_index_text(d)) for d in new.docs)
                 manifest = manifest_header(header, splitter_header(settings), TOKENIZER_NAME)
                 index = settings.index
                 version = write_version(index_dir, manifest, catalog, new, delete, renamed,

@@ -17,7 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from ..errors import IndexCorruptError, IndexWriteError
 from .faiss_dense import dense_kind
@@ -43,13 +43,14 @@ MAX_DELETED_SHARE = 0.5
 
 @dataclass
 class NewReports:
-    """Reports to add: passages in report order, one vector and one token list per passage, one per report."""
+    """Reports to add: passages in report order, one vector and one token list per passage, one per report (the
+    token lists may be iterators: they are read once, as the segment's postings are built)."""
 
     docs: list["StoredDocument"] = field(default_factory=list)
     chunks: list["Chunk"] = field(default_factory=list)
     vectors: "np.ndarray | None" = None
-    chunk_tokens: list[list[str]] = field(default_factory=list)
-    doc_tokens: list[list[str]] = field(default_factory=list)
+    chunk_tokens: Iterable[list[str]] = field(default_factory=list)
+    doc_tokens: Iterable[list[str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
