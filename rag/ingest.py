@@ -191,7 +191,7 @@ def _passage_texts(index_dir: Path, catalog: Catalog, doc_ids: list[str], settin
     wanted = set(doc_ids)
     out = []
     for entry in catalog.segments:
-        if any(r["doc_id"] in wanted for r in entry["reports"]):
+        if any(r["doc_id"] in wanted for r in entry["records"]):
             for chunk, record in passages_of_reports(index_dir / "segments" / entry["name"], wanted):
                 out.append(index_text(chunk, record["context"], settings.splitter.context))
     return out

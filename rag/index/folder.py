@@ -164,7 +164,7 @@ def check_compatible(manifest: dict, expected: dict, where: Path) -> None:
 class Catalog:
     """What an index holds, read from its live manifest and its segments' report lists, without loading vectors,
     postings or text: what an ingest needs to decide what changed. ``segments``: the manifest's segment entries,
-    each with its ``reports`` (records without text) added."""
+    each with its ``records`` (its reports' records, without text) added."""
 
     version: Path
     manifest: dict
@@ -177,7 +177,7 @@ class Catalog:
         out = {}
         for s, seg in enumerate(self.segments):
             deleted = set(seg.get("deleted", []))
-            for row, record in enumerate(seg["reports"]):
+            for row, record in enumerate(seg["records"]):
                 if record["doc_id"] not in deleted:
                     out[record["doc_id"]] = (s, row, {**record, "source": renamed.get(record["doc_id"], record["source"])})
         return out
@@ -381,7 +381,7 @@ def _read_catalog(index_dir: Path, version: Path, expected: dict | None, full: b
     try:
         for entry in manifest["segments"]:
             reports = LineFile(index_dir / SEGMENTS_DIR / entry["name"] / "reports.jsonl")
-            segments.append({**entry, "reports": [reports[i] for i in range(len(reports))]})
+            segments.append({**entry, "records": [reports[i] for i in range(len(reports))]})
     except (OSError, ValueError, KeyError) as exc:
         raise IndexCorruptError(f"index {version} cannot be read ({exc.__class__.__name__}: {exc}); {_rebuild_hint(index_dir)}") from exc
     return Catalog(version, manifest, segments)

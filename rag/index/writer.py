@@ -91,7 +91,12 @@ def _publish_segment(index_dir: Path, fill) -> dict:
     return {"name": name, "files": files, "deleted": []}
 
 
-def _segment_of_new(index_dir: Path, new: NewReports, dense: DenseSettings) -> dict:
+def _records(docs: Sequence["StoredDocument"]) -> list[dict]:
+    """What the manifest logic needs of a segment's reports: their ids and names."""
+    return [{"doc_id": d.doc_id, "source": d.source} for d in docs]
+
+
+def _segment_of_new(index_dir: Path, new: NewReports, dense: DenseSettings) -> tuple[dict, list[dict]]:
     kind = dense_kind(dense.kind, len(new.chunks), dense.hnsw_min_passages)
 
     def fill(folder: Path) -> None:
@@ -99,10 +104,10 @@ def _segment_of_new(index_dir: Path, new: NewReports, dense: DenseSettings) -> d
                       Postings.from_tokens(new.doc_tokens), kind, dense.ef_search)
 
     entry = _publish_segment(index_dir, fill)
-    return {**entry, "passages": len(new.chunks), "reports": len(new.docs), "dense_index": kind}
+    return {**entry, "passages": len(new.chunks), "reports": len(new.docs), "dense_index": kind}, _records(new.docs)
 
 
-def _merge(index_dir: Path, entries: Sequence[dict], renamed: dict[str, str], dense: DenseSettings) -> dict:
+def _merge(index_dir: Path, entries: Sequence[dict], renamed: dict[str, str], dense: DenseSettings) -> tuple[dict, list[dict]]:
     """One segment holding the live reports of ``entries`` (their passages, vectors and postings as stored)."""
     import numpy as np
 
@@ -136,7 +141,7 @@ def _merge(index_dir: Path, entries: Sequence[dict], renamed: dict[str, str], de
         )
 
     entry = _publish_segment(index_dir, fill)
-    return {**entry, "passages": passages, "reports": len(docs), "dense_index": kind}
+    return {**entry, "passages": passages, "reports": len(docs), "dense_index": kind}, _records(docs)
 
 
 def _live_passages(entry: dict) -> int:
@@ -180,36 +185,42 @@ def write_version(
         live_renamed = {**old_manifest.get("renamed", {}), **(renamed or {})}
         gone = set(delete)
         entries = []
+        records: dict[str, list[dict]] = {}  # segment name -> its reports' ids and names
         for seg in catalog.segments if catalog is not None else []:
-            _REPORTS_CACHE[(str(index_dir), seg["name"])] = seg["reports"]  # already read: not again below
+            records[seg["name"]] = seg["records"]
             deleted = set(seg.get("deleted", []))
-            doomed = [r["doc_id"] for r in seg["reports"] if r["doc_id"] in gone and r["doc_id"] not in deleted]
-            entry = {k: v for k, v in seg.items() if k != "reports"}
+            doomed = [r["doc_id"] for r in seg["records"] if r["doc_id"] in gone and r["doc_id"] not in deleted]
+            entry = {k: v for k, v in seg.items() if k != "records"}
             if doomed:
                 entry["deleted"] = sorted(deleted | set(doomed))
                 entry["deleted_passages"] = entry.get("deleted_passages", 0) + sum(
-                    r.get("passages", 0) for r in seg["reports"] if r["doc_id"] in set(doomed))
-            if len(entry.get("deleted", [])) < len(seg["reports"]):  # a segment with no live report is dropped
+                    r.get("passages", 0) for r in seg["records"] if r["doc_id"] in set(doomed))
+            if len(entry.get("deleted", [])) < len(seg["records"]):  # a segment with no live report is dropped
                 entries.append(entry)
         if new is not None and new.docs:
-            entry = _segment_of_new(index_dir, new, dense)
+            entry, records_of_new = _segment_of_new(index_dir, new, dense)
             written.append(entry["name"])
+            records[entry["name"]] = records_of_new
             entries.append(entry)
         merge = _to_merge(entries)
         if merge:
-            merged = _merge(index_dir, [entries[i] for i in merge], live_renamed, dense)
+            merged, records_of_merged = _merge(index_dir, [entries[i] for i in merge], live_renamed, dense)
             written.append(merged["name"])
+            records[merged["name"]] = records_of_merged
             entries = [e for i, e in enumerate(entries) if i not in set(merge)] + [merged]
-        live_ids = set()
+        # where each live report is now, and under which name its segment holds it
+        held_as = {}
         for e in entries:
-            reports = _reports_of(index_dir, e)
-            live_ids.update(r["doc_id"] for r in reports if r["doc_id"] not in set(e.get("deleted", [])))
-        live_renamed = {d: s for d, s in live_renamed.items() if d in live_ids and not _written_with(index_dir, entries, d, s)}
+            deleted = set(e.get("deleted", []))
+            held_as.update((r["doc_id"], r["source"]) for r in records[e["name"]] if r["doc_id"] not in deleted)
+        # a rename stays recorded until a merge writes the report under its new name
+        live_renamed = {d: src for d, src in live_renamed.items() if d in held_as and held_as[d] != src}
+
         manifest = {
             **header,
             "segments": entries,
             "renamed": live_renamed,
-            "counts": {"docs": len(live_ids), "chunks": sum(_live_passages(e) for e in entries)},
+            "counts": {"docs": len(held_as), "chunks": sum(_live_passages(e) for e in entries)},
         }
         manifest["checksum"] = _manifest_digest(manifest)
         staging.mkdir()
@@ -239,31 +250,6 @@ def write_version(
     return index_dir / version_name
 
 
-_REPORTS_CACHE: dict[tuple[str, str], list[dict]] = {}
-
-
-def _reports_of(index_dir: Path, entry: dict) -> list[dict]:
-    """A segment's report records (segments never change, so they are read once per process)."""
-    from .segment import LineFile
-
-    key = (str(index_dir), entry["name"])
-    if key not in _REPORTS_CACHE:
-        lines = LineFile(index_dir / SEGMENTS_DIR / entry["name"] / "reports.jsonl")
-        _REPORTS_CACHE[key] = [lines[i] for i in range(len(lines))]
-    return _REPORTS_CACHE[key]
-
-
-def _written_with(index_dir: Path, entries: list[dict], doc_id: str, source: str) -> bool:
-    """Does the live segment holding ``doc_id`` already carry ``source`` (a merge wrote the new name)?"""
-    for e in entries:
-        if doc_id in set(e.get("deleted", [])):
-            continue
-        for r in _reports_of(index_dir, e):
-            if r["doc_id"] == doc_id:
-                return r["source"] == source
-    return False
-
-
 def _collect_garbage(index_dir: Path, live: str, previous: Path | None) -> None:
     """Remove versions other than the live and the previous one (a reader may still be loading that), segments
     neither names, and what crashed writes left."""
@@ -285,4 +271,3 @@ def _collect_garbage(index_dir: Path, live: str, previous: Path | None) -> None:
         for child in segments.iterdir():
             if child.name not in referenced:
                 shutil.rmtree(child, ignore_errors=True)
-                _REPORTS_CACHE.pop((str(index_dir), child.name), None)
