@@ -292,7 +292,7 @@ def ingest(
         finally:
             cache.close()
         report.total_chunks = counts["chunks"]
-        indexed = {d.doc_id for d in new.docs} | {doc_id for doc_id in live if doc_id not in set(delete)}
+        indexed = {d.doc_id for d in new.docs} | (live.keys() - set(delete))
         doc_of = {**{d.source: d.doc_id for d in documents}, **loaded.unchanged}
         write_file_state(index_dir, {src: (*loaded.seen[src], doc_of[src]) for src in doc_of
                                      if doc_of[src] in indexed and src in loaded.seen and src not in report.skipped})

@@ -183,7 +183,10 @@ class Bm25Segments:
         return df
 
     def idf(self, token: str) -> float:
-        df = self.doc_freq(token)
+        """Lucene's idf over the live entries (a token no entry holds gets the maximum)."""
+        return self._idf(self.doc_freq(token))
+
+    def _idf(self, df: int) -> float:
         return math.log(1 + (self.live - df + 0.5) / (df + 0.5))
 
     def scores(self, query: Sequence[tuple[str, float]], filters: SearchFilter = NO_FILTER) -> "np.ndarray":
@@ -195,7 +198,7 @@ class Bm25Segments:
         for token, weight in query:
             if token not in idf_of:
                 df = self.doc_freq(token_key(token))
-                idf_of[token] = math.log(1 + (self.live - df + 0.5) / (df + 0.5)) if df else 0.0
+                idf_of[token] = self._idf(df) if df else 0.0  # a token no live entry holds adds nothing
             idf = idf_of[token]
             if not idf:
                 continue

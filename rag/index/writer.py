@@ -148,14 +148,14 @@ def _live_passages(entry: dict) -> int:
     return int(entry.get("passages", 0)) - int(entry.get("deleted_passages", 0))
 
 
-def _to_merge(entries: list[dict]) -> list[int]:
+def _to_merge(entries: list[dict]) -> set[int]:
     """Positions of the segments the merge policy rewrites now (empty: none)."""
     chosen = {i for i, e in enumerate(entries) if e.get("passages") and e.get("deleted_passages", 0) >= MAX_DELETED_SHARE * e["passages"]}
     remaining = len(entries) - len(chosen) + (1 if chosen else 0)
     if remaining > MAX_SEGMENTS:
         by_size = sorted((i for i in range(len(entries)) if i not in chosen), key=lambda i: _live_passages(entries[i]))
         chosen.update(by_size[: max(MERGE_FACTOR, remaining - MAX_SEGMENTS + 1)])
-    return sorted(chosen) if len(chosen) > 1 or any(entries[i].get("deleted") for i in chosen) else []
+    return chosen if len(chosen) > 1 or any(entries[i].get("deleted") for i in chosen) else set()
 
 
 def write_version(
@@ -189,12 +189,12 @@ def write_version(
         for seg in catalog.segments if catalog is not None else []:
             records[seg["name"]] = seg["records"]
             deleted = set(seg.get("deleted", []))
-            doomed = [r["doc_id"] for r in seg["records"] if r["doc_id"] in gone and r["doc_id"] not in deleted]
+            doomed = {r["doc_id"] for r in seg["records"] if r["doc_id"] in gone} - deleted
             entry = {k: v for k, v in seg.items() if k != "records"}
             if doomed:
-                entry["deleted"] = sorted(deleted | set(doomed))
+                entry["deleted"] = sorted(deleted | doomed)
                 entry["deleted_passages"] = entry.get("deleted_passages", 0) + sum(
-                    r.get("passages", 0) for r in seg["records"] if r["doc_id"] in set(doomed))
+                    r.get("passages", 0) for r in seg["records"] if r["doc_id"] in doomed)
             if len(entry.get("deleted", [])) < len(seg["records"]):  # a segment with no live report is dropped
                 entries.append(entry)
         if new is not None and new.docs:
@@ -204,10 +204,10 @@ def write_version(
             entries.append(entry)
         merge = _to_merge(entries)
         if merge:
-            merged, records_of_merged = _merge(index_dir, [entries[i] for i in merge], live_renamed, dense)
+            merged, records_of_merged = _merge(index_dir, [entries[i] for i in sorted(merge)], live_renamed, dense)
             written.append(merged["name"])
             records[merged["name"]] = records_of_merged
-            entries = [e for i, e in enumerate(entries) if i not in set(merge)] + [merged]
+            entries = [e for i, e in enumerate(entries) if i not in merge] + [merged]
         # where each live report is now, and under which name its segment holds it
         held_as = {}
         for e in entries:
