@@ -81,6 +81,7 @@ MONTH_RANGE = re.compile(r"(?<!\d)(\d{1,2})\s*[-—–～~至到－]\s*(\d{1,2})
 QUARTER = re.compile(r"(?:第)?([一二三四1-4])季度")
 RELATIVE_YEAR = {"今年": 0, "本年": 0, "全年": 0, "当年": 0, "去年": -1, "上年": -1, "上一年": -1, "过去一年": -1, "明年": 1, "来年": 1}
 RELATIVE_YEAR_RE = re.compile("|".join(sorted(RELATIVE_YEAR, key=len, reverse=True)))
+COMPARED_WITH = ("比", "较", "于")  # 比上年, 较去年, 高于上年: a relative year after these is a comparison base
 FIVE_YEAR_PLAN = re.compile(r"[“\"]?十([一二三四五六七八九])五[”\"]?(?:时期|期间|规划)?")
 _CN_DIGIT = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 
@@ -95,8 +96,10 @@ def periods(text: str, report_year: int | None = None) -> frozenset[str]:
     out |= {f"M{int(a)}-{int(b)}" for a, b in MONTH_RANGE.findall(text) if 1 <= int(a) < int(b) <= 12}
     out |= {f"Q{_CN_DIGIT.get(q, q)}" for q in QUARTER.findall(text)}
     out |= {f"P1{_CN_DIGIT[d]}" for d in FIVE_YEAR_PLAN.findall(text)}
-    for word in RELATIVE_YEAR_RE.findall(text):
-        shift = RELATIVE_YEAR[word]
+    for m in RELATIVE_YEAR_RE.finditer(text):
+        if text[max(0, m.start() - 1) : m.start()] in COMPARED_WITH or text.startswith("同期", m.end()):
+            continue  # “比上年增长9%”, “与去年同期相比”: the base of a comparison, not the period spoken of
+        shift = RELATIVE_YEAR[m.group(0)]
         out.add(f"Y{report_year + shift}" if report_year else f"R{shift}")
     return frozenset(out)
 
@@ -132,6 +135,33 @@ def conflicting_periods(asked: frozenset[str], stated: frozenset[str]) -> bool:
 REPORT_NAMING_YEAR = re.compile(r"(?:19|20)\d{2}年(?:[^，,。？?\s]{0,12}?)(?:政府)?工作(?:报告|总结)")
 
 
+# -- the asked part of a question -------------------------------------------------------------------------
+# A question often sets the scene before it asks (“报告提到西夏陵申遗成功，那么西夏陵接待了多少游客？”,
+# “…产值突破100亿元，这家企业有多少名员工？”): the clauses holding a question word say what must be answered; the
+# others restate what the report says, and a passage holding them is not thereby an answer.
+ASK_WORD = re.compile(r"多少|几(?!乎)|哪|什么|啥|谁|(?<![任])何|怎|是否|吗|呢")
+QUESTION_CLAUSE_BREAK = re.compile(r"[，,；;。：:！!？?]")
+# Words that frame a question rather than name what it asks: reporting verbs and connectives (据…, 报告说…,
+# 那么…), and a demonstrative with a measure word pointing back to the scene (这家企业, 该项目, 那宗土地).
+QUESTION_FRAMING = frozenset("据 按 按照 根据 说 称 中称 中说 声称 指出 表示 提出 提出的 那么 那 此外 另外 到底 究竟 具体 目前 当时 此 本".split())
+DEMONSTRATIVE = re.compile(r"^(?:这|那|该|此|本)(?:[个家场座项次宗批条所位名种类处届座栋起件支期年]|一)$")
+# What may stand between a measure and the question word (营业收入是多少, 接待了多少, 全长约多少).
+ASK_LINK = re.compile(r"(?:是|为|有|了|达|达到|约|共|一共|总共|大约|分别|都|各|具体|的|占|已|已经|还|在|到)+$")
+
+
+def asked_clauses(question: str) -> list[tuple[int, int, list[tuple[int, int]]]]:
+    """The clauses of ``question`` that hold a question word: (start, end, [(word start, word end), …]),
+    offsets into ``question``; empty when none does (then the whole question is what is asked)."""
+    out, start = [], 0
+    bounds = [m.start() for m in QUESTION_CLAUSE_BREAK.finditer(question)] + [len(question)]
+    for end in bounds:
+        words = [(start + m.start(), start + m.end()) for m in ASK_WORD.finditer(question[start:end])]
+        if words:
+            out.append((start, end, words))
+        start = end + 1
+    return out
+
+
 # -- question words ---------------------------------------------------------------------------------------
 NUMBER_QUESTION = re.compile(
     r"多少|(?<!哪)几[个名户人次项家所座条起万亿年%场支批期天]|百分之|百分比|比例|比重|增长率|完成率|增幅|同比|金额|数量|总额|规模|排名第几|"
@@ -146,6 +176,8 @@ OPEN_QUESTION = re.compile(
     r"哪些(?:措施|政策|要求|规定|办法|举措|内容|条件|标准|渠道|途径|方式|服务|支持|补贴|优惠|便利|安排|建议|注意事项|条例|文件)|\bhow\b(?!\s+(?:many|much))|\bwhy\b|what measures|what steps",
     re.I,
 )
+WHERE_QUESTION = re.compile(r"哪个(?:城市|国家|地方|地区|省份)|哪里|哪儿|在哪|何地|何处|\bwhere\b|\bwhich (?:city|country|province|place)\b", re.I)
+WHEN_QUESTION = re.compile(r"哪一年|哪年|何年|何时|什么时候|哪个月|哪一天|几月|\bwhen\b|\bwhat year\b|\bwhich year\b", re.I)
 WHO_QUESTION = re.compile(r"是谁|谁是|哪位|哪个人|哪些人|叫什么名字的人|由谁|谁来|\bwho\b", re.I)
 PERCENT_QUESTION = re.compile(r"百分之|百分比|比例|比重|率|增幅|增长(?!了?多少[万亿]?[元吨户人个])|下降|同比|占比|\bpercent|\bpercentage\b|\brate\b|\bgrowth\b", re.I)
 MONEY_QUESTION = re.compile(r"外资|资本|投资|资金|金额|产值|收入|出口|进口|总额|营收|税收|销售额|钱|value|revenue|investment|funds?\b|yuan|gdp|output", re.I)

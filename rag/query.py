@@ -79,8 +79,10 @@ def plan_query(question: str) -> QueryPlan:
         units.append(lexicon.UNIT_ALIASES.get(unit, unit))
     if english:
         units.extend(unit for pattern, unit in lexicon.ENGLISH_UNITS if pattern.search(q))
-    if kind == "number" and lexicon.PERCENT_QUESTION.search(q):
+    # what is asked decides the unit, not the scene the question sets (“产值突破100亿元，这家企业有多少名员工”)
+    asked = "".join(q[a:b] for a, b, _ in lexicon.asked_clauses(q)) or q
+    if kind == "number" and lexicon.PERCENT_QUESTION.search(asked):
         units.append("%")
-    if kind == "number" and lexicon.MONEY_QUESTION.search(q):
+    if kind == "number" and lexicon.MONEY_QUESTION.search(asked):
         units.append("元")
     return QueryPlan(question=q, content=content, locator=locator, kind=kind, units=tuple(dict.fromkeys(units)), english=english)

@@ -251,3 +251,24 @@ def test_the_english_answer_states_a_figure_never_a_name_with_digits():
     plan = SimpleNamespace(focus=SimpleNamespace(units=()))
     assert not asked_figure("PM2.5年均浓度36.2微克/立方米、同比下降5%", plan).startswith("2.5")
     assert asked_figure("G316国道改造完成12公里", plan) == "12公里"
+
+
+def test_the_clause_holding_the_question_word_is_what_is_asked_not_the_scene_it_sets():
+    focus = make_focus(plan_query("2026年宁夏政府工作报告提到西夏陵申遗成功，那么西夏陵2025年全年接待了多少游客？"), lambda w: 2.0)
+    assert {"接待", "游客"} <= focus.asked and not {"申遗", "成功"} & focus.asked
+    assert focus.head == {"接待", "游客"}  # the measure asked sits next to the question word
+    assert focus.report_years == {2026}
+    focus = make_focus(plan_query("黄山市2016年政府工作报告称黄山旅游集团连续7年跻身中国旅游集团20强，该集团2015年营业收入是多少？"), lambda w: 2.0)
+    assert focus.head == {"营业", "收入"} and "称" not in focus.terms  # a reporting verb frames the question
+    # the unit comes from what is asked: 100亿元 in the scene does not make 员工 a sum of money
+    assert plan_query("报告提到大海粮油产值突破100亿元，这家企业有多少名员工？").units == ("名",)
+    focus = make_focus(plan_query("报告提出的三大工程分别是什么？"), lambda w: 2.0)
+    assert focus.head == {"三大", "工程"}
+
+
+def test_a_relative_year_after_a_comparison_word_is_not_a_period():
+    from rag import lexicon
+
+    assert lexicon.periods("国内生产总值比上年增长9.1%", 1997) == frozenset()
+    assert lexicon.periods("与去年同期相比，工业总产值下降", 1997) == frozenset()
+    assert lexicon.periods("去年全市生产总值增长6%", 1997) == {"Y1996"}

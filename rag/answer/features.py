@@ -25,12 +25,14 @@ SPAN_FEATURES = (
     "num_fit", "num_any", "num_none", "mask_fit", "person", "list_fit", "list_shape", "quote_fit", "quoted_missing",
     "period_match", "period_conflict", "period_unstated", "rank", "retrieval", "novelty", "length", "extra_sents", "open_len",
     "open_extra", "heading", "lead_cov", "section_shape", "body_shape", "rerank",
+    "ask_cov", "head_cov", "head_all", "period_off_default", "report_year_mismatch", "place", "time",
 )
 GATE_FEATURES = (
     "span_logit", "cov", "max_cov", "attr_cov", "max_attr_cov", "entity_cov", "missing_max", "clause_cov", "num_near",
     "key", "key_anywhere", "attr_key", "attr_key_anywhere", "attr_missing_max",
     "period_conflict", "period_match", "period_unstated", "period_in_hits", "asks_period", "type_fit", "dense",
     "passage_dense", "english", "english_dense", "report_named", "n_terms",
+    "ask_cov", "head_cov", "max_head_cov", "head_all", "period_off_default", "period_off_default_hits", "report_year_mismatch",
 )
 def match(word: str, text: str) -> float:
     """1 if the word is in the text; partial credit when most of its characters are."""
@@ -56,6 +58,30 @@ def _bigrams(text: str) -> set[str]:
 
 
 @lru_cache(maxsize=4096)
+def _places(sentence: str) -> frozenset[str]:
+    """The place names jieba's tagger sees in the text (ns, two characters or more)."""
+    import jieba.posseg as pseg
+
+    from ..text import _segmenter
+
+    _segmenter()
+    return frozenset(p.word for p in pseg.cut(sentence) if p.flag.startswith("ns") and len(p.word) >= 2)
+
+
+def names_new_place(text: str, question: str) -> bool:
+    """Does the text name a place the question does not (the answer to 在哪个城市…)?"""
+    return any(p not in question for p in _places(text))
+
+
+_DATE = re.compile(r"(?:19|20)\d{2}年|\d{1,2}月(?:\d{1,2}日)?")
+
+
+def names_new_date(text: str, question: str) -> bool:
+    """Does the text give a year or a date the question does not (the answer to 哪一年…)?"""
+    return any(m.group(0) not in question for m in _DATE.finditer(text))
+
+
+@lru_cache(maxsize=4096)
 def _has_person(sentence: str) -> bool:
     """Does the text name a person (jieba's part-of-speech tag nr*) other than a national leader?"""
     import jieba.posseg as pseg
@@ -75,9 +101,17 @@ def novelty(span: str, question: str) -> float:
     return sum(ch not in asked for ch in chars) / len(chars)
 
 
-def report_year(title: str) -> int | None:
+def report_year(title: str, source: str = "", names_line: str = "") -> int | None:
+    """The year of a report: the one its title names; else the one its file name holds (prov_2026_…,
+    1997.txt); else the last of the years its context line gives as its period (``2018–2019年``)."""
     m = lexicon.YEAR.search(title or "")
-    return int(m.group(1)) if m else None
+    if m:
+        return int(m.group(1))
+    m = re.search(r"(?<!\d)((?:19|20)\d{2})(?!\d)", source or "")
+    if m:
+        return int(m.group(1))
+    years = [int(y) for y in re.findall(r"(?<!\d)((?:19|20)\d{2})(?=[–-]|年)", names_line or "")]
+    return max(years) if years else None
 
 
 NEAR = 15  # characters between an asked-about word and the figure that answers it, at most
@@ -117,6 +151,13 @@ class SpanFacts:
     features: dict[str, float]
     asked: dict[str, float]
     score: float = 0.0
+    year: int | None = None  # the year of the span's report (``report_year``)
+
+
+def off_default_period(asked: frozenset[str], stated: frozenset[str], year: int | None) -> bool:
+    """A year is asked that the text does not state and that is neither the report's year nor the one before
+    (the year a report reviews, or plans for, without naming it): the passage speaks of another period."""
+    return bool(year) and any(p.startswith("Y") and p not in stated and int(p[1:]) not in (year, year - 1) for p in asked)
 
 
 def names_absent(focus: Focus, report_text: str) -> float:
@@ -155,6 +196,10 @@ def span_features(
     # the rarest word of what is asked (not of the names that say where): 营业收入 in “华海药业的营业收入”
     attr_key = max(attributes, key=attributes.get) if attributes else key
     attr_total = sum(attributes.values())
+    # what the asked clauses name, and the words next to the question word (the measure asked), without the
+    # words that name this report; without such clauses, all that is asked
+    ask = {t: w for t, w in asked.items() if t in focus.asked} or asked
+    head = {t: w for t, w in asked.items() if t in focus.head} or ask
     kind = focus.answer_type
     number = kind == "number"
     shown = [u for _, _, u in lexicon.figures_with_units(text)]
@@ -162,7 +207,7 @@ def span_features(
     fit = any(u and lexicon.unit_fits(u, focus.units) for u in shown) or (not focus.units and any(shown))
     mask_fit = any(lexicon.unit_fits(u, focus.units) for u in masked)
     items = max(text.count(lexicon.ENUMERATION_MARK) + 1 if lexicon.ENUMERATION_MARK in text else 0, len(lexicon.LIST_ITEM.findall(span.text)))
-    year = report_year(chunk.title)
+    year = report_year(chunk.title, chunk.source, report_names)
     stated = lexicon.periods(section + " " + text, year)
     asked_periods = lexicon.resolve_relative(focus.periods, year)
     length = len(span.text)
@@ -188,6 +233,8 @@ def span_features(
         "num_none": float(number and not shown and not masked),
         "mask_fit": float(number and mask_fit and bool(focus.units)),
         "person": float(kind == "person" and _has_person(span.text)),
+        "place": float(kind == "place" and names_new_place(text, normalise(focus.question))),
+        "time": float(kind == "time" and names_new_date(text, normalise(focus.question))),
         "list_fit": float(kind == "list" and items >= 2),
         "list_shape": float(kind == "list" and span.shape == "list"),
         "quote_fit": float(kind == "fact" and lexicon.QUOTE_OPEN in span.text),
@@ -207,8 +254,13 @@ def span_features(
         "section_shape": float(span.shape == "section"),
         "body_shape": float(span.shape == "body"),
         "rerank": rerank,
+        "ask_cov": coverage(ask, text),
+        "head_cov": coverage(head, text),
+        "head_all": float(all(t in text for t in head)),
+        "period_off_default": float(off_default_period(asked_periods, stated, year)),
+        "report_year_mismatch": float(bool(focus.report_years) and year is not None and year not in focus.report_years),
     }
-    return SpanFacts(span, f, asked)
+    return SpanFacts(span, f, asked, year=year)
 
 
 def gate_features(focus: Focus, best: SpanFacts, all_facts: list[SpanFacts], span_logit: float, report_share_gap: float) -> dict[str, float]:
@@ -220,10 +272,12 @@ def gate_features(focus: Focus, best: SpanFacts, all_facts: list[SpanFacts], spa
         "number": max(f["num_fit"], f["mask_fit"]),
         "list": f["list_fit"],
         "person": f["person"],
+        "place": f["place"],
+        "time": f["time"],
     }.get(kind, 1.0)
     doc = best.span.hit.chunk.doc_id
     same_report = [s for s in all_facts if s.span.hit.chunk.doc_id == doc]
-    year = report_year(best.span.hit.chunk.title)
+    year = best.year
     stated = lexicon.periods(" ".join({s.span.hit.chunk.text for s in same_report}) + " " + best.span.hit.chunk.title, year)
     asked_periods = lexicon.resolve_relative(focus.periods, year)
     return {
@@ -253,4 +307,11 @@ def gate_features(focus: Focus, best: SpanFacts, all_facts: list[SpanFacts], spa
         "english_dense": f["english_dense"],
         "report_named": report_share_gap,
         "n_terms": math.log1p(len(focus.terms)),
+        "ask_cov": f["ask_cov"],
+        "head_cov": f["head_cov"],
+        "max_head_cov": max((s.features["head_cov"] for s in all_facts), default=0.0),
+        "head_all": f["head_all"],
+        "period_off_default": f["period_off_default"],
+        "period_off_default_hits": float(off_default_period(asked_periods, stated, year)),
+        "report_year_mismatch": f["report_year_mismatch"],
     }

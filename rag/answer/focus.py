@@ -6,7 +6,7 @@ The focus is what evidence must match for the question to count as answered:
   not what is asked. Words that name a report are told apart per report, when a candidate is scored
   (``Focus.split_terms``): the right report being found is never evidence that it answers.
 - ``periods``: the period asked about (a year, 上半年, 1-9月, 去年), normalised by ``lexicon.periods``.
-- ``answer_type``: number | person | list | open | fact | which_reports, and for numbers the ``units`` that a
+- ``answer_type``: number | person | place | time | list | open | fact | which_reports, and for numbers the ``units`` that a
   figure answering it carries (多少户 → 户, 百分之多少 → %).
 - ``quoted``: terms the question puts in quotes (“河长制”): they name exactly what is asked about.
 Pure; no model, no I/O beyond jieba's dictionary.
@@ -36,6 +36,9 @@ class Focus:
     locator: str = ""
     english: bool = False
     entities: frozenset[str] = frozenset()  # terms that name something (a place, a company) rather than a measure
+    asked: frozenset[str] = frozenset()  # terms of the clauses that hold a question word (the rest sets the scene)
+    head: frozenset[str] = frozenset()  # terms next to a question word: the measure asked (营业收入是多少, 多少名民警)
+    report_years: frozenset[int] = frozenset()  # years of the reports the question names (“2022年政府工作报告”)
 
     @property
     def total(self) -> float:
@@ -62,11 +65,46 @@ class Focus:
 LOCATING_FLOOR = 0.3
 
 
+_UNIT_WORD = re.compile(rf"(?:余|多)?[万亿千百]?(?:{lexicon.UNITS})")
+
+
+def asked_and_head(text: str, terms: list[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """(asked, head) among ``terms`` of the question ``text`` (normalised): the terms in the clauses holding a
+    question word, and those next to a question word — every term after it in its clause (多少名**民警**), and
+    the one or two adjacent terms that end just before it, links skipped (**营业收入**是多少, **接待**了多少).
+    Units are not heads (多少**万亿元**). Both empty when no clause holds a question word."""
+    clauses = lexicon.asked_clauses(text)
+    if not clauses:
+        return frozenset(), frozenset()
+    asked = {t for t in terms if any(t in text[a:b] for a, b, _ in clauses)}
+    head: set[str] = set()
+    measures = [t for t in terms if not _UNIT_WORD.fullmatch(t) and t not in lexicon.UNIT_ALIASES]
+    for a, b, words in clauses:
+        for ws, we in words:
+            head.update(t for t in measures if t in text[we:b])
+            before = text[a:ws]
+            for _ in range(2):
+                ending = [t for t in measures if before.endswith(t)]
+                if not ending:
+                    before = lexicon.ASK_LINK.sub("", before)
+                    ending = [t for t in measures if before.endswith(t)]
+                if not ending:
+                    break
+                word = max(ending, key=len)
+                head.add(word)
+                before = before[: -len(word)]
+    return frozenset(asked), frozenset(head)
+
+
 def answer_type(plan: QueryPlan) -> str:
     if plan.kind in ("which_reports", "open", "list", "number"):
         return plan.kind
     if lexicon.WHO_QUESTION.search(plan.question):
         return "person"
+    if lexicon.WHERE_QUESTION.search(plan.question):
+        return "place"
+    if lexicon.WHEN_QUESTION.search(plan.question):
+        return "time"
     return "fact"
 
 
@@ -101,7 +139,10 @@ def name_terms(text: str, terms: list[str]) -> frozenset[str]:
 def make_focus(plan: QueryPlan, idf: Callable[[str], float], passages: str = "") -> Focus:
     """The focus of a planned question; ``idf`` weighs each word by its rarity in the index. An English
     question's words are translated with CC-CEDICT into the Chinese words ``passages`` use (``crosslingual``)."""
-    words = [w for w in content_words(plan.content) if not _PERIOD_WORD.match(w)]
+    words = [
+        w for w in content_words(plan.content)
+        if not _PERIOD_WORD.match(w) and w not in lexicon.QUESTION_FRAMING and not lexicon.DEMONSTRATIVE.match(w)
+    ]
     if plan.english:
         from ..crosslingual import translate
 
@@ -115,6 +156,7 @@ def make_focus(plan: QueryPlan, idf: Callable[[str], float], passages: str = "")
         if not any(w != other and w in other for other in words):
             terms[w] = idf(w)
     quoted = tuple(normalise(q) for q in lexicon.QUOTED_TERM.findall(plan.content))
+    asked, head = (frozenset(), frozenset()) if plan.english else asked_and_head(normalise(plan.content), list(terms))
     return Focus(
         question=plan.question,
         terms=terms,
@@ -125,4 +167,7 @@ def make_focus(plan: QueryPlan, idf: Callable[[str], float], passages: str = "")
         locator=plan.locator,
         english=plan.english,
         entities=name_terms(normalise(plan.content), list(terms)),
+        asked=asked,
+        head=head,
+        report_years=frozenset(int(m.group(0)[:4]) for m in lexicon.REPORT_NAMING_YEAR.finditer(plan.question)),
     )
