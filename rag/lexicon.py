@@ -238,12 +238,29 @@ NAME_TAIL = re.compile(r"(?:特别行政区|自治区|自治州|自治县|有限
 # A place name inside a phrase that names a report (“江西省宜春市袁州区彬江镇”, “永北圩所在的镇”): shortest
 # run of two or more characters before a place tail; runs holding a pointer or generic word are not names.
 PLACE_IN_PHRASE = re.compile(r"[\u4e00-\u9fff]{2,8}?(?:特别行政区|自治区|自治州|自治县|街道|社区|省|市|县|区|镇|乡|村|圩)")
-NOT_A_NAME = re.compile(r"所在|的|那个|这个|哪|全|该|本|我|其|各|每|城|乡镇|市镇")
+NOT_A_NAME = re.compile(r"所在|的|那个|这个|哪|全|该|本|我|其|各|每|某|份|城|乡镇|市镇")
 
 
 def places_in(phrase: str) -> list[str]:
     """The place names a report-naming phrase holds, in order (深圳市, 彬江镇, 永北圩)."""
     return [m.group(0) for m in PLACE_IN_PHRASE.finditer(phrase) if not NOT_A_NAME.search(m.group(0)[:-1])]
+
+
+# A phrase that names the report a question is about: everything before 工作报告 / 工作总结 in its clause
+# (“据2026年江西省政府工作报告”, “青岛市回顾2018年工作的政府工作报告”), or the place and year a question opens with
+# (“金昌市2021年…”).
+REPORT_NAMING = re.compile(
+    r"[^，,。？?！!；;\s（(）)]{0,24}?工作(?:报告|总结)"
+    r"|^(?:据|按|根据|在)?[\u4e00-\u9fff]{2,10}?(?:特别行政区|自治区|省|市|县|区|旗|盟|州)(?=(?:19|20)\d{2}年)"
+)
+
+
+def report_places(question: str) -> tuple[str, ...]:
+    """The places in the phrases of ``question`` that name its report, each by the last two characters of its
+    distinctive part (江西 of 2026年江西省…, 青岛 of 青岛市回顾…, 多斯 of 鄂尔多斯市): a report of that place names
+    them in its title or context line."""
+    cores = [name_core(p)[-2:] for m in REPORT_NAMING.finditer(question) for p in places_in(m.group(0))]
+    return tuple(dict.fromkeys(c for c in cores if len(c) == 2))
 
 
 def name_core(name: str) -> str:

@@ -20,6 +20,7 @@ from .index import NO_FILTER, IndexStore, SearchFilter
 from .index.fusion import fuse
 from .schema import Hit
 from .query import plan_query
+from .report_identity import ReportIdentities, named_report
 from .text import english_pinyin_query, tokenize
 
 LOCATOR_TOKEN_WEIGHT = 0.3
@@ -87,6 +88,17 @@ class HybridRetriever:
         self.embedder = embedder
         self.settings = settings
         self.reranker = reranker
+        self._identities: ReportIdentities | None = None
+
+    def reports_named(self, question: str) -> frozenset[str] | None:
+        """The reports that fit the report ``question`` names by year or place (“2026年江西省政府工作报告”);
+        None when it names none. Empty when the library holds no such report."""
+        name = named_report(question)
+        if not name:
+            return None
+        if self._identities is None:  # once per index version: the retriever is rebuilt with the store
+            self._identities = ReportIdentities(self.store.docs)
+        return self._identities.fitting(name)
 
     def doc_shares(self, query_tokens: list[str], filters: SearchFilter = NO_FILTER) -> "np.ndarray":
         """Each report's BM25 score for the question as a share of the best report's (0..1), in report order;
@@ -118,6 +130,12 @@ class HybridRetriever:
         mode = mode or settings.mode
         store = self.store
         timings: dict[str, float] = {}
+        named = self.reports_named(question)
+        if named:
+            # the question names its report (“国务院1997年政府工作报告…”): search the reports that fit that name only;
+            # when none fits, search all and let the gate see that no passage is of the report named
+            narrowed = named if allowed_docs is None else named & allowed_docs
+            allowed_docs = narrowed or allowed_docs
         filters = SearchFilter(allowed_docs)
         rows_ok = store.passages.allowed(filters)
         n_ok = store.passages.passage_count() if rows_ok is None else int(rows_ok.sum())

@@ -272,3 +272,38 @@ def test_a_relative_year_after_a_comparison_word_is_not_a_period():
     assert lexicon.periods("国内生产总值比上年增长9.1%", 1997) == frozenset()
     assert lexicon.periods("与去年同期相比，工业总产值下降", 1997) == frozenset()
     assert lexicon.periods("去年全市生产总值增长6%", 1997) == {"Y1996"}
+
+
+@pytest.mark.parametrize(
+    "question, places",
+    [
+        ("2026年江西省政府工作报告提出的粮食产量目标是多少？", ("江西",)),
+        ("据金华市回顾2016年工作的政府工作报告，新增多少家企业？", ("金华",)),
+        ("鄂尔多斯市2004年全市生产总值是多少？", ("多斯",)),
+        ("全镇低保多少户？（2022年广西壮族自治区某镇工作总结）", ("壮族",)),
+        ("国务院2019年政府工作报告提出的赤字率是多少？", ()),
+        ("有一份市政府工作报告写到村务监督委员会，是哪个市？", ()),
+        ("永北圩所在的镇低保多少户？", ()),
+        ("山东省的报告说青岛港吞吐量是多少？", ()),
+    ],
+)
+def test_the_place_of_the_report_a_question_names(question, places):
+    """Only a phrase that names the report (…工作报告, or the place and year a question opens with) says whose
+    report is meant; a place elsewhere in the question is what is asked about."""
+    from rag import lexicon
+
+    assert lexicon.report_places(question) == places
+    assert make_focus(plan_query(question), lambda w: 2.0).report_places == places
+
+
+def test_a_report_is_called_by_its_title_year_or_by_its_period_and_the_year_after():
+    from rag.report_identity import report_years, year_mismatch
+
+    assert report_years("2026年上海市政府工作报告", "prov_2026_上海市.txt") == (2026, 2026)
+    assert report_years("", "cn_state_council_1997.txt") == (1997, 1997)
+    # a hex file name is no year; a report reviewing 2018 is given in 2019
+    assert report_years("各位代表：", "lb_a2019b.txt", "各位代表：｜2018年｜青岛、海洋") == (2018, 2019)
+    assert report_years("各位代表：", "x.txt", "各位代表：｜2015–2020年｜黄山") == (2015, 2021)
+    assert report_years("各位代表：", "x.txt", "各位代表：｜黄山") is None
+    assert year_mismatch(frozenset({2026}), (2018, 2019)) and not year_mismatch(frozenset({2019}), (2018, 2019))
+    assert not year_mismatch(frozenset(), (2018, 2019)) and not year_mismatch(frozenset({2026}), None)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .. import lexicon
+from ..report_identity import place_line, report_year, report_years, year_mismatch
 from ..text import normalise
 from .candidates import Span
 from .focus import Focus
@@ -26,6 +27,7 @@ SPAN_FEATURES = (
     "period_match", "period_conflict", "period_unstated", "rank", "retrieval", "novelty", "length", "extra_sents", "open_len",
     "open_extra", "heading", "lead_cov", "section_shape", "body_shape", "rerank",
     "ask_cov", "head_cov", "head_all", "period_off_default", "report_year_mismatch", "place", "time",
+    "named_place_away",
 )
 GATE_FEATURES = (
     "span_logit", "cov", "max_cov", "attr_cov", "max_attr_cov", "entity_cov", "missing_max", "clause_cov", "num_near",
@@ -33,6 +35,7 @@ GATE_FEATURES = (
     "period_conflict", "period_match", "period_unstated", "period_in_hits", "asks_period", "type_fit", "dense",
     "passage_dense", "english", "english_dense", "report_named", "n_terms",
     "ask_cov", "head_cov", "max_head_cov", "head_all", "period_off_default", "period_off_default_hits", "report_year_mismatch",
+    "named_place_away", "named_report_nowhere",
 )
 def match(word: str, text: str) -> float:
     """1 if the word is in the text; partial credit when most of its characters are."""
@@ -101,19 +104,6 @@ def novelty(span: str, question: str) -> float:
     return sum(ch not in asked for ch in chars) / len(chars)
 
 
-def report_year(title: str, source: str = "", names_line: str = "") -> int | None:
-    """The year of a report: the one its title names; else the one its file name holds (prov_2026_…,
-    1997.txt); else the last of the years its context line gives as its period (``2018–2019年``)."""
-    m = lexicon.YEAR.search(title or "")
-    if m:
-        return int(m.group(1))
-    m = re.search(r"(?<!\d)((?:19|20)\d{2})(?!\d)", source or "")
-    if m:
-        return int(m.group(1))
-    years = [int(y) for y in re.findall(r"(?<!\d)((?:19|20)\d{2})(?=[–-]|年)", names_line or "")]
-    return max(years) if years else None
-
-
 NEAR = 15  # characters between an asked-about word and the figure that answers it, at most
 
 
@@ -152,6 +142,7 @@ class SpanFacts:
     asked: dict[str, float]
     score: float = 0.0
     year: int | None = None  # the year of the span's report (``report_year``)
+    place_away: bool = False  # the question names its report's place and this report's names line lacks it
 
 
 def off_default_period(asked: frozenset[str], stated: frozenset[str], year: int | None) -> bool:
@@ -210,6 +201,10 @@ def span_features(
     year = report_year(chunk.title, chunk.source, report_names)
     stated = lexicon.periods(section + " " + text, year)
     asked_periods = lexicon.resolve_relative(focus.periods, year)
+    # a report of the place the question names names it in its title or context line; a report that only
+    # mentions the place somewhere (a neighbour, the province of a city) is not that report
+    places = place_line(chunk.title, chunk.source, report_names) if focus.report_places else ""
+    place_away = any(core not in places for core in focus.report_places)
     length = len(span.text)
     heading = float(span.heading or (length < 60 and (span.text.rstrip("。：:") in chunk.section or span.text == chunk.title)))
     f = {
@@ -258,9 +253,10 @@ def span_features(
         "head_cov": coverage(head, text),
         "head_all": float(all(t in text for t in head)),
         "period_off_default": float(off_default_period(asked_periods, stated, year)),
-        "report_year_mismatch": float(bool(focus.report_years) and year is not None and year not in focus.report_years),
+        "report_year_mismatch": float(year_mismatch(focus.report_years, report_years(chunk.title, chunk.source, report_names))),
+        "named_place_away": float(place_away),
     }
-    return SpanFacts(span, f, asked, year=year)
+    return SpanFacts(span, f, asked, year=year, place_away=place_away)
 
 
 def gate_features(focus: Focus, best: SpanFacts, all_facts: list[SpanFacts], span_logit: float, report_share_gap: float) -> dict[str, float]:
@@ -314,4 +310,8 @@ def gate_features(focus: Focus, best: SpanFacts, all_facts: list[SpanFacts], spa
         "period_off_default": f["period_off_default"],
         "period_off_default_hits": float(off_default_period(asked_periods, stated, year)),
         "report_year_mismatch": f["report_year_mismatch"],
+        "named_place_away": f["named_place_away"],
+        # no retrieved passage is of a report that fits the name the question gives its report: retrieval keeps
+        # to the fitting reports when the library has one (``rag.report_identity``), so the library has none
+        "named_report_nowhere": float(bool(all_facts) and all(s.place_away or s.features["report_year_mismatch"] for s in all_facts)),
     }

@@ -39,6 +39,7 @@ class Focus:
     asked: frozenset[str] = frozenset()  # terms of the clauses that hold a question word (the rest sets the scene)
     head: frozenset[str] = frozenset()  # terms next to a question word: the measure asked (营业收入是多少, 多少名民警)
     report_years: frozenset[int] = frozenset()  # years of the reports the question names (“2022年政府工作报告”)
+    report_places: tuple[str, ...] = ()  # places of the reports it names, by distinctive core (``lexicon.report_places``)
 
     @property
     def total(self) -> float:
@@ -170,4 +171,5 @@ def make_focus(plan: QueryPlan, idf: Callable[[str], float], passages: str = "")
         asked=asked,
         head=head,
         report_years=frozenset(int(m.group(0)[:4]) for m in lexicon.REPORT_NAMING_YEAR.finditer(plan.question)),
+        report_places=lexicon.report_places(plan.question),
     )
