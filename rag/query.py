@@ -61,8 +61,7 @@ def find_locator(question: str) -> tuple[str, str]:
 def plan_query(question: str) -> QueryPlan:
     q = question.strip()
     locator, content = find_locator(q)
-    ascii_letters = sum(ch.isascii() and ch.isalpha() for ch in q)
-    english = ascii_letters > 0.5 * max(1, len(q.replace(" ", "")))
+    english = lexicon.is_english(q)
     if lexicon.WHICH_REPORTS_QUESTION.search(q):
         kind = "which_reports"
     elif lexicon.NUMBER_QUESTION.search(q) and not lexicon.OPEN_QUESTION.search(q):

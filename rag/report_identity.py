@@ -58,17 +58,23 @@ def year_mismatch(named: frozenset[int], years: tuple[int, int] | None) -> bool:
 
 @dataclass(frozen=True)
 class NamedReport:
-    """What a question says about the report it means: years and place cores (``lexicon.report_places``)."""
+    """What a question says about the report it means: the years it may be called by, and each place it names as
+    the distinctive cores that place may be written with in Chinese (one for a Chinese question: 江西; one or
+    more for an English one: 苏州 or 宿州 for “Suzhou”)."""
 
     years: frozenset[int] = frozenset()
-    places: tuple[str, ...] = ()
+    places: tuple[tuple[str, ...], ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.years or self.places)
 
+    def place_fits(self, places: str) -> bool:
+        """Does a report whose ``place_line`` is ``places`` name every place the question gives its report?"""
+        return all(any(core in places for core in alternatives) for alternatives in self.places)
+
     def fits(self, years: tuple[int, int] | None, places: str) -> bool:
         """Does a report with these ``years`` and this ``place_line`` fit the name?"""
-        return not year_mismatch(self.years, years) and all(core in places for core in self.places)
+        return not year_mismatch(self.years, years) and self.place_fits(places)
 
 
 # “回顾2018年工作的报告”: the year a report reviews; it was given the year after
@@ -77,11 +83,55 @@ _REVIEWED = re.compile(r"(?:回顾|总结)$")
 
 def named_report(question: str) -> NamedReport:
     """The years and places by which ``question`` names its report (any of the years may be the report's)."""
+    if lexicon.is_english(question):
+        return english_named_report(question)
     years: set[int] = set()
     for m in lexicon.REPORT_NAMING_YEAR.finditer(question):
         year = int(m.group(0)[:4])
         years.add(year + 1 if _REVIEWED.search(question[: m.start()]) else year)
-    return NamedReport(frozenset(years), lexicon.report_places(question))
+    return NamedReport(frozenset(years), tuple((core,) for core in lexicon.report_places(question)))
+
+
+# English: the clause that says “report” names it (“In Jinhua's 2017 government work report, …”, “the report that
+# reviews 2018”); its years, and its capitalised words that the dictionary knows as places, in pinyin or English
+_EN_REPORT = re.compile(r"\breports?\b", re.I)
+_EN_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
+_EN_REVIEWING = re.compile(r"\breview(?:s|ed|ing)?\b(?:\s+\S+){0,2}\s*$", re.I)
+# a clause ends at a stop, or at a comma before the question proper (“…work report, what was…”); a list of years
+# (“the 2023, 2024 and 2025 reports”) stays in one
+_EN_CLAUSE = re.compile(r"[;:?!]|,\s*(?=(?:what|how|which|who|whom|when|where|why|did|does|do|is|are|was|were)\b)", re.I)
+_EN_NAME = re.compile(r"\b([A-Z][a-z]{3,}(?: [A-Z][a-z]+)?)")
+
+
+def english_place_cores(name: str) -> tuple[str, ...]:
+    """The distinctive cores (as ``lexicon.report_places`` gives them) of the Chinese places an English or pinyin
+    name may stand for (“Jinhua” -> 金华; “Inner Mongolia” -> 蒙古); empty when the dictionary knows no such place."""
+    from .crosslingual import places
+
+    index = places()
+    words = name.split()
+    for key in ([name.lower()] if len(words) > 1 else []) + [w.lower() for w in words]:
+        cores = {lexicon.name_core(zh)[-2:] for zh in index.get(key, ())}
+        cores = tuple(sorted(c for c in cores if len(c) == 2))
+        if cores:
+            return cores
+    return ()
+
+
+def english_named_report(question: str) -> NamedReport:
+    years: set[int] = set()
+    places: list[tuple[str, ...]] = []
+    for clause in _EN_CLAUSE.split(question):
+        if not _EN_REPORT.search(clause):
+            continue
+        for m in _EN_YEAR.finditer(clause):
+            year = int(m.group(1))
+            years.add(year + 1 if _EN_REVIEWING.search(clause[: m.start()]) else year)
+        for m in _EN_NAME.finditer(clause):
+            cores = english_place_cores(m.group(1))
+            if cores and cores not in places:
+                places.append(cores)
+    return NamedReport(frozenset(years), tuple(places))
 
 
 class ReportIdentities:

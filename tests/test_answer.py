@@ -257,7 +257,7 @@ def test_the_clause_holding_the_question_word_is_what_is_asked_not_the_scene_it_
     focus = make_focus(plan_query("2026年宁夏政府工作报告提到西夏陵申遗成功，那么西夏陵2025年全年接待了多少游客？"), lambda w: 2.0)
     assert {"接待", "游客"} <= focus.asked and not {"申遗", "成功"} & focus.asked
     assert focus.head == {"接待", "游客"}  # the measure asked sits next to the question word
-    assert focus.report_years == {2026}
+    assert focus.report.years == {2026}
     focus = make_focus(plan_query("黄山市2016年政府工作报告称黄山旅游集团连续7年跻身中国旅游集团20强，该集团2015年营业收入是多少？"), lambda w: 2.0)
     assert focus.head == {"营业", "收入"} and "称" not in focus.terms  # a reporting verb frames the question
     # the unit comes from what is asked: 100亿元 in the scene does not make 员工 a sum of money
@@ -293,7 +293,7 @@ def test_the_place_of_the_report_a_question_names(question, places):
     from rag import lexicon
 
     assert lexicon.report_places(question) == places
-    assert make_focus(plan_query(question), lambda w: 2.0).report_places == places
+    assert make_focus(plan_query(question), lambda w: 2.0).report.places == tuple((core,) for core in places)
 
 
 def test_a_report_is_called_by_its_title_year_or_by_its_period_and_the_year_after():

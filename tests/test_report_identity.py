@@ -49,6 +49,10 @@ def docs():
         ("2026年江海省政府工作报告中，临江市港口货物吞吐量是多少？", {"b"}),  # the city is what is asked about
         ("北湖市2021年生产总值预期增长多少？", {"c"}),  # a report whose place only its context line names
         ("2021年政府工作报告提出生产总值增长多少？", {"c"}),
+        # English: the clause that says “report”, its years and the places the dictionary knows
+        ("In Linjiang's 2019 government work report, what was the port's cargo throughput?", {"a"}),
+        ("What growth target does the 2026 government work report of Jianghai set?", {"b"}),
+        ("Which of the 2019, 2021 and 2026 work reports mention container throughput?", {"a", "b", "c"}),
     ],
 )
 def test_the_reports_that_fit_the_name_a_question_gives(question, fitting):

@@ -203,8 +203,7 @@ def span_features(
     asked_periods = lexicon.resolve_relative(focus.periods, year)
     # a report of the place the question names names it in its title or context line; a report that only
     # mentions the place somewhere (a neighbour, the province of a city) is not that report
-    places = place_line(chunk.title, chunk.source, report_names) if focus.report_places else ""
-    place_away = any(core not in places for core in focus.report_places)
+    place_away = bool(focus.report.places) and not focus.report.place_fits(place_line(chunk.title, chunk.source, report_names))
     length = len(span.text)
     heading = float(span.heading or (length < 60 and (span.text.rstrip("。：:") in chunk.section or span.text == chunk.title)))
     f = {
@@ -253,7 +252,7 @@ def span_features(
         "head_cov": coverage(head, text),
         "head_all": float(all(t in text for t in head)),
         "period_off_default": float(off_default_period(asked_periods, stated, year)),
-        "report_year_mismatch": float(year_mismatch(focus.report_years, report_years(chunk.title, chunk.source, report_names))),
+        "report_year_mismatch": float(year_mismatch(focus.report.years, report_years(chunk.title, chunk.source, report_names))),
         "named_place_away": float(place_away),
     }
     return SpanFacts(span, f, asked, year=year, place_away=place_away)

@@ -20,6 +20,7 @@ from typing import Callable
 
 from .. import lexicon
 from ..query import QueryPlan
+from ..report_identity import NamedReport, named_report
 from ..text import content_words, normalise
 
 _PERIOD_WORD = re.compile(r"^(?:(?:19|20)\d{2}年?|\d{1,2}月|[上下]半年|半年|今年|去年|明年|本年|全年|上年|当年|季度|\d{1,2}|年|月|年度)$")
@@ -38,8 +39,7 @@ class Focus:
     entities: frozenset[str] = frozenset()  # terms that name something (a place, a company) rather than a measure
     asked: frozenset[str] = frozenset()  # terms of the clauses that hold a question word (the rest sets the scene)
     head: frozenset[str] = frozenset()  # terms next to a question word: the measure asked (营业收入是多少, 多少名民警)
-    report_years: frozenset[int] = frozenset()  # years of the reports the question names (“2022年政府工作报告”)
-    report_places: tuple[str, ...] = ()  # places of the reports it names, by distinctive core (``lexicon.report_places``)
+    report: NamedReport = NamedReport()  # the years and places by which it names its report (“2022年江西省政府工作报告”)
 
     @property
     def total(self) -> float:
@@ -170,6 +170,5 @@ def make_focus(plan: QueryPlan, idf: Callable[[str], float], passages: str = "")
         entities=name_terms(normalise(plan.content), list(terms)),
         asked=asked,
         head=head,
-        report_years=frozenset(int(m.group(0)[:4]) for m in lexicon.REPORT_NAMING_YEAR.finditer(plan.question)),
-        report_places=lexicon.report_places(plan.question),
+        report=named_report(plan.question),
     )
