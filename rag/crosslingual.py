@@ -36,13 +36,16 @@ def _keys(definition: str) -> Iterable[str]:
     d = _PAREN.sub(" ", definition).lower()
     if d.startswith(("cl:", "variant of", "see ", "surname", "old variant", "abbr.")):
         return ()
-    words = [w for w in re.findall(r"[a-z]+", d) if w not in _STOP]
+    words = [singular(w) for w in re.findall(r"[a-z]+", d) if w not in _STOP]
     if not words or len(words) > 3:
         return ()
     keys = [" ".join(words)]
     if len(words) > 1:
         keys.append(words[-1])  # the head of an English noun phrase is its last word
     return keys
+
+
+_exact: set[tuple[str, str]] = set()  # (key, word): the key is a whole definition of the word, not only its head
 
 
 def _entries() -> Iterable[tuple[str, str, list[str]]]:
@@ -69,7 +72,9 @@ def dictionary() -> dict[str, tuple[str, ...]]:
             index: dict[str, list[str]] = defaultdict(list)
             for simplified, _, definitions in _entries():
                 for definition in definitions:
-                    for key in _keys(definition):
+                    for i, key in enumerate(_keys(definition)):
+                        if i == 0:
+                            _exact.add((key, simplified))
                         if simplified not in index[key]:
                             index[key].append(simplified)
             _index = {k: tuple(v) for k, v in index.items()}
@@ -146,8 +151,10 @@ def _known_translations(question: str, usable: Callable[[str], bool]) -> dict[st
 def translate(question: str, passages: str, rarity: Callable[[str], float]) -> dict[str, str]:
     """English key -> the Chinese word it stands for in ``passages`` (two-word phrases first, then words not
     already covered). Keys with no translation found in the passages are left out."""
+    # a word the key wholly defines (education -> 教育) before one it only heads (sex education -> 性教育), a word
+    # before a single character (national -> 全国 before 国), then the rarer
     return {
-        key: max(present, key=lambda c: (rarity(c), len(c)))
+        key: max(present, key=lambda c: ((key, c) in _exact, len(c) > 1, rarity(c), len(c)))
         for key, present in _known_translations(question, lambda c: c in passages).items()
     }
 

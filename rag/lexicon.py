@@ -149,6 +149,10 @@ DEMONSTRATIVE = re.compile(r"^(?:这|那|该|此|本)(?:[个家场座项次宗�
 ASK_LINK = re.compile(r"(?:是|为|有|了|达|达到|约|共|一共|总共|大约|分别|都|各|具体|的|占|已|已经|还|在|到)+$")
 
 
+# English: a clause ends at a stop or at a comma before the question proper (“In X's report, what was…”).
+EN_CLAUSE = re.compile(r"[;:?!]|,\s*(?=(?:what|how|which|who|whom|when|where|why|did|does|do|is|are|was|were)\b)", re.I)
+
+
 def asked_clauses(question: str) -> list[tuple[int, int, list[tuple[int, int]]]]:
     """The clauses of ``question`` that hold a question word: (start, end, [(word start, word end), …]),
     offsets into ``question``; empty when none does (then the whole question is what is asked)."""

@@ -97,9 +97,6 @@ def named_report(question: str) -> NamedReport:
 _EN_REPORT = re.compile(r"\breports?\b", re.I)
 _EN_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 _EN_REVIEWING = re.compile(r"\breview(?:s|ed|ing)?\b(?:\s+\S+){0,2}\s*$", re.I)
-# a clause ends at a stop, or at a comma before the question proper (“…work report, what was…”); a list of years
-# (“the 2023, 2024 and 2025 reports”) stays in one
-_EN_CLAUSE = re.compile(r"[;:?!]|,\s*(?=(?:what|how|which|who|whom|when|where|why|did|does|do|is|are|was|were)\b)", re.I)
 _EN_NAME = re.compile(r"\b([A-Z][a-z]{3,}(?: [A-Z][a-z]+)?)")
 
 
@@ -121,7 +118,8 @@ def english_place_cores(name: str) -> tuple[str, ...]:
 def english_named_report(question: str) -> NamedReport:
     years: set[int] = set()
     places: list[tuple[str, ...]] = []
-    for clause in _EN_CLAUSE.split(question):
+    # a list of years (“the 2023, 2024 and 2025 reports”) stays in one clause
+    for clause in lexicon.EN_CLAUSE.split(question):
         if not _EN_REPORT.search(clause):
             continue
         for m in _EN_YEAR.finditer(clause):

@@ -201,6 +201,24 @@ def test_english_words_are_translated_into_the_words_the_passages_use():
     assert "hospital" not in translate("How many hospitals are there?", passages, len)
 
 
+def test_a_word_the_english_wholly_defines_is_preferred_to_one_it_only_heads():
+    """“education” is the whole definition of 教育 but only the head of “sex education” (性教育), which a passage
+    holds inside 财政性教育经费; plural definitions (fixed assets) match singular question words."""
+    from rag.crosslingual import translate
+
+    passages = "国家财政性教育经费支出占国内生产总值比例达到4%。全年固定资产投资增长3.5%左右。"
+    got = translate("What share did spending on education reach, and how much fixed asset investment?", passages, len)
+    assert got["education"] == "教育" and got["fixed asset"] == "固定资产"
+
+
+def test_english_place_names_are_read_with_the_dictionary():
+    from rag.crosslingual import places
+
+    index = places()
+    assert "金华" in index["jinhua"] and "鄂尔多斯" in index["ordos"] and "西藏" in index["tibet"]
+    assert {"苏州", "宿州"} <= set(index["suzhou"]) and "china" not in index and "state" not in index
+
+
 def test_an_english_question_is_searched_with_the_translations_the_library_uses():
     from rag.crosslingual import query_translations
 
