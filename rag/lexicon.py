@@ -71,6 +71,35 @@ LIST_ITEM = re.compile(rf"(?:^|(?<=[。；;：:\n]))\s*(?:[{CN_NUM}]+是|第[{CN
 # a sentence that names a list it does not spell out yet: “实施‘三大工程’：”, “问题主要有：”, “包括以下几个方面”
 LIST_INTRO = re.compile(rf"(?:[{CN_NUM}\d]+(?:大|项|个|条|种|类|方面|件|化|网|区|带|群)|以下|如下|主要有|主要是|包括|分别是)[^。；;]{{0,24}}[：:]?\s*$")
 ENUMERATION_MARK = "、"
+# How many items a list question expects: “哪五大战略”, “哪3位”, “分别是哪三项”, “‘五个到位’分别是什么”, “六个方面”.
+LIST_COUNT = re.compile(rf"(?:哪|[“\"「]|以下)?([{CN_NUM}]{{1,3}}|\d{{1,2}})(?:个|项|条|大|类|种|件|位|样|方面|句|点|批|家|所)")
+_DIGIT = {ch: i for i, ch in enumerate("〇一二三四五六七八九")} | {"零": 0, "两": 2}
+
+
+def small_number(text: str) -> int | None:
+    """一 … 九十九 or 1 … 99 as an int (三 → 3, 十二 → 12, 二十 → 20, 两 → 2); None for anything else."""
+    if text.isdigit():
+        return int(text)
+    if not text or any(ch not in _DIGIT and ch != "十" for ch in text):
+        return None
+    if "十" not in text:
+        return _DIGIT[text] if len(text) == 1 else None
+    tens, _, ones = text.partition("十")
+    if len(tens) > 1 or len(ones) > 1:
+        return None
+    return (_DIGIT[tens] if tens else 1) * 10 + (_DIGIT[ones] if ones else 0)
+
+
+def list_count(question: str) -> int | None:
+    """The number of items a list question names (“哪五大战略” → 5), from the first count in its asked clauses, else
+    in the question; None when it names none or a count no list has (1, or more than 20)."""
+    asked = "".join(question[a:b] for a, b, _ in asked_clauses(question))
+    for text in (asked, question):
+        for m in LIST_COUNT.finditer(text):
+            n = small_number(m.group(1))
+            if n is not None and 2 <= n <= 20:
+                return n
+    return None
 QUOTE_OPEN, QUOTE_CLOSE = "“", "”"
 QUOTED_TERM = re.compile(r"[“\"「『]([^”\"」』\n]{1,20})[”\"」』]")
 

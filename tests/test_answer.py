@@ -325,3 +325,22 @@ def test_a_report_is_called_by_its_title_year_or_by_its_period_and_the_year_afte
     assert report_years("各位代表：", "x.txt", "各位代表：｜黄山") is None
     assert year_mismatch(frozenset({2026}), (2018, 2019)) and not year_mismatch(frozenset({2019}), (2018, 2019))
     assert not year_mismatch(frozenset(), (2018, 2019)) and not year_mismatch(frozenset({2026}), None)
+
+
+@pytest.mark.parametrize(
+    "question, count",
+    [
+        ("“坚定实施‘五大战略’”指的是哪五大战略？", 5),
+        ("“三大攻坚”指的是哪三项？", 3),
+        ("采取的“四个一”整治措施具体是什么？", 4),
+        ("被授予称号的是哪3位同志？", 3),
+        ("去年重点抓好了哪十二个方面的工作？", 12),
+        ("提了哪几条？", None),
+        ("全镇有多少个村？", None),  # a number question names no count of items
+    ],
+)
+def test_a_list_question_says_how_many_items_it_expects(question, count):
+    from rag import lexicon
+
+    assert lexicon.list_count(question) == count
+    assert lexicon.small_number("二十") == 20 and lexicon.small_number("两") == 2 and lexicon.small_number("百") is None

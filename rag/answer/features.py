@@ -27,7 +27,7 @@ SPAN_FEATURES = (
     "period_match", "period_conflict", "period_unstated", "rank", "retrieval", "novelty", "length", "extra_sents", "open_len",
     "open_extra", "heading", "lead_cov", "section_shape", "body_shape", "rerank",
     "ask_cov", "head_cov", "head_all", "period_off_default", "report_year_mismatch", "place", "time",
-    "named_place_away",
+    "named_place_away", "list_count_fit", "list_count_short",
 )
 GATE_FEATURES = (
     "span_logit", "cov", "max_cov", "attr_cov", "max_attr_cov", "entity_cov", "missing_max", "clause_cov", "num_near",
@@ -35,7 +35,7 @@ GATE_FEATURES = (
     "period_conflict", "period_match", "period_unstated", "period_in_hits", "asks_period", "type_fit", "dense",
     "passage_dense", "english", "english_dense", "report_named", "n_terms",
     "ask_cov", "head_cov", "max_head_cov", "head_all", "period_off_default", "period_off_default_hits", "report_year_mismatch",
-    "named_place_away", "named_report_nowhere",
+    "named_place_away", "named_report_nowhere", "list_count_fit",
 )
 def match(word: str, text: str) -> float:
     """1 if the word is in the text; partial credit when most of its characters are."""
@@ -254,6 +254,9 @@ def span_features(
         "period_off_default": float(off_default_period(asked_periods, stated, year)),
         "report_year_mismatch": float(year_mismatch(focus.report.years, report_years(chunk.title, chunk.source, report_names))),
         "named_place_away": float(place_away),
+        # the question names how many items (哪五大战略): a span with fewer holds part of the list at most
+        "list_count_fit": float(kind == "list" and bool(focus.list_count) and items >= (focus.list_count or 0)),
+        "list_count_short": float(kind == "list" and bool(focus.list_count) and items < (focus.list_count or 0)),
     }
     return SpanFacts(span, f, asked, year=year, place_away=place_away)
 
@@ -310,6 +313,7 @@ def gate_features(focus: Focus, best: SpanFacts, all_facts: list[SpanFacts], spa
         "period_off_default_hits": float(off_default_period(asked_periods, stated, year)),
         "report_year_mismatch": f["report_year_mismatch"],
         "named_place_away": f["named_place_away"],
+        "list_count_fit": f["list_count_fit"],
         # no retrieved passage is of a report that fits the name the question gives its report: retrieval keeps
         # to the fitting reports when the library has one (``rag.report_identity``), so the library has none
         "named_report_nowhere": float(bool(all_facts) and all(s.place_away or s.features["report_year_mismatch"] for s in all_facts)),

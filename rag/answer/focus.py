@@ -39,6 +39,7 @@ class Focus:
     entities: frozenset[str] = frozenset()  # terms that name something (a place, a company) rather than a measure
     asked: frozenset[str] = frozenset()  # terms of the clauses that hold a question word (the rest sets the scene)
     head: frozenset[str] = frozenset()  # terms next to a question word: the measure asked (营业收入是多少, 多少名民警)
+    list_count: int | None = None  # how many items a list question names (“哪五大战略”)
     report: NamedReport = NamedReport()  # the years and places by which it names its report (“2022年江西省政府工作报告”)
 
     @property
@@ -170,5 +171,6 @@ def make_focus(plan: QueryPlan, idf: Callable[[str], float], passages: str = "")
         entities=name_terms(normalise(plan.content), list(terms)),
         asked=asked,
         head=head,
+        list_count=None if plan.english else lexicon.list_count(normalise(plan.content)),
         report=named_report(plan.question),
     )
