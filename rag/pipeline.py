@@ -86,7 +86,22 @@ class Assistant:
             self.settings.answer.max_reports,
             text_of=self._report_text,
             doc_freq=self.store.doc_freq,
+            following=self._following,
         )
+
+    def _following(self, chunk, limit: int = 8) -> list:
+        """Up to ``limit`` passages after ``chunk`` in its report, in order (the gate's ``following``)."""
+        passages = self.store.passages
+        out: list = []
+        found = False
+        for i in passages.passages_of(chunk.doc_id):
+            c = passages.chunk(i)
+            if found:
+                out.append(c)
+                if len(out) == limit:
+                    break
+            found = found or c.chunk_id == chunk.chunk_id
+        return out
 
     def _report_text(self, doc_id: str) -> str:
         """A report's title, names line and full text, normalised; kept per index version (the gate's

@@ -344,3 +344,60 @@ def test_a_list_question_says_how_many_items_it_expects(question, count):
 
     assert lexicon.list_count(question) == count
     assert lexicon.small_number("二十") == 20 and lexicon.small_number("两") == 2 and lexicon.small_number("百") is None
+
+
+def _passages(*texts):
+    """Consecutive passages of one report, each overlapping the one before by the sentence they share."""
+    from rag.schema import Chunk
+
+    chunks, start = [], 0
+    for k, text in enumerate(texts):
+        chunks.append(Chunk(f"c{k}", "d", "r.txt", "T", "", start, start + len(text), text))
+        if k + 1 < len(texts):
+            shared = next(i for i in range(len(text)) if texts[k + 1].startswith(text[i:]))
+            start += shared
+    return chunks
+
+
+LIST_PASSAGES = (
+    "一年来，我们重点抓好以下四个方面工作。一是调结构，促发展。全年新增规上企业120家。二是强“三农”，促统筹。",
+    "二是强“三农”，促统筹。粮食产量稳定。（一）完善农田水利。（二）推进土地流转。三是抓协调，促融合。城乡统筹推进。",
+    "三是抓协调，促融合。城乡统筹推进。四是抓生态，优环境。森林覆盖率提高。二、2011年工作安排。五是另一件事。",
+)
+
+
+def test_a_list_named_in_one_passage_is_read_with_its_items_from_the_next():
+    """The items of a list whose each item carries a paragraph run over several passages: the heads span holds
+    the sentence that names it and the first sentence of each item, of the same marker kind, up to the next
+    heading (sub-items and the next section's items are not items)."""
+    from rag.answer.candidates import item_heads
+    from rag.schema import Hit
+
+    chunks = _passages(*LIST_PASSAGES)
+    spans = item_heads(Hit(chunks[0], 1.0, 1), chunks[1:])
+    assert len(spans) == 1 and spans[0].shape == "heads"
+    heads = [item.text for item in spans[0].items]
+    assert heads == ["一是调结构，促发展。", "二是强“三农”，促统筹。", "三是抓协调，促融合。", "四是抓生态，优环境。"]
+    assert [item.hit.chunk.chunk_id for item in spans[0].items] == ["c0", "c0", "c1", "c2"]
+    assert len(item_heads(Hit(chunks[0], 1.0, 1), chunks[1:], count=2)[0].items) == 2
+
+
+def test_a_list_answer_quotes_each_item_head_with_the_passage_it_is_in():
+    from rag.answer.candidates import item_heads
+    from rag.answer.extractive import ExtractiveReader
+    from rag.answer.features import span_features
+    from rag.answer.gate import AnswerPlan, Decision
+    from rag.schema import Hit
+
+    chunks = _passages(*LIST_PASSAGES)
+    span = item_heads(Hit(chunks[0], 1.0, 1), chunks[1:])[0]
+    focus = make_focus(plan_query("去年重点抓好了哪四个方面的工作？"), lambda w: 2.0)
+    facts = span_features(focus, span, "", 1.0)
+    assert facts.features["list_count_fit"] == 1.0 and facts.features["heads_shape"] == 1.0
+    plan = AnswerPlan(plan_query("去年重点抓好了哪四个方面的工作？"), focus, Decision("answered", facts, [facts], 0.9, []))
+    answer = ExtractiveReader().read(plan, [Hit(c, 1.0, 1) for c in chunks])
+    assert answer.status == "answered"
+    assert [c.n for c in answer.citations] == [1, 2, 3]
+    for c in answer.citations:  # every quote is the report's own text at its offsets
+        assert c.quote in c.chunk.text and c.chunk.text[c.quote_start - c.chunk.start : c.quote_end - c.chunk.start] == c.quote
+    assert "一是调结构，促发展[1]" in answer.text and "三是抓协调，促融合[2]" in answer.text and "四是抓生态，优环境[3]" in answer.text

@@ -9,15 +9,20 @@ answers is decided by the scored features (``features.py``), not here. Offsets a
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
+from typing import Sequence
 
 from .. import lexicon
-from ..schema import Hit
+from ..schema import Chunk, Hit
 
 MAX_SPAN_CHARS = 400  # longest candidate: about a paragraph; longer answers are not short answers
 MAX_RUN_ON = 2  # sentences a measure may run on into
 MAX_HEADING = 40  # a heading is a short line of its own
+ITEM_HEAD_CHARS = 40  # an item's head: its first sentence, cut at a clause end when longer than this
+MAX_ITEMS = 12  # items a list answer gathers at most
+ITEMS_READ_ON = 3000  # characters after the sentence that names a list within which its items are looked for
 
 # Text flattened to one line (web pages, some PDFs) keeps its paragraph breaks only as whitespace between two
 # Chinese characters or marks; inside a Chinese sentence there is none.
@@ -31,13 +36,17 @@ class Span:
     start: int  # offsets in hit.chunk.text
     end: int
     sentences: int  # how many sentences it joins
-    shape: str  # "sentence" | "list" | "run_on" | "paragraph" | "section" (a heading and its body) | "body"
+    shape: str  # "sentence" | "list" | "run_on" | "paragraph" | "section" (a heading and its body) | "body" | "heads"
     lead: str = ""  # the heading the span stands under, when the passage shows one before it
     heading: bool = False  # the span is itself a heading line
+    # shape "heads": the sentence that names a list, then the head of each of its items, each a span of the
+    # passage it is in (the items of a long list run over several passages)
+    items: tuple["Span", ...] = ()
 
     @property
     def text(self) -> str:
-        return self.hit.chunk.text[self.start : self.end]
+        own = self.hit.chunk.text[self.start : self.end]
+        return own + "".join(item.text for item in self.items) if self.items else own
 
 
 def sentence_bounds(text: str) -> list[tuple[int, int]]:
@@ -142,5 +151,73 @@ def spans_of(hit: Hit) -> list[Span]:
     return out
 
 
-def candidate_spans(hits: list[Hit]) -> list[Span]:
-    return [span for hit in hits for span in spans_of(hit)]
+def names_a_list(sentence: str) -> bool:
+    """Does the sentence name a list it does not spell out (“实施‘三大工程’：”, “重点抓好以下六个方面工作。”)?"""
+    return bool(lexicon.LIST_INTRO.search(sentence.rstrip("。；;"))) or sentence.endswith(("：", ":"))
+
+
+def _marker_style(sentence: str) -> str:
+    """Which kind of item marker starts the sentence (一是 / （一） / 1、 / 第一), "" for none."""
+    m = lexicon.LIST_ITEM.match(sentence)
+    if not m:
+        return ""
+    mark = m.group(0).strip()
+    return "是" if mark.endswith("是") else "第" if mark.startswith("第") else "（" if mark[0] in "（(" else "1"
+
+
+def item_head(text: str, a: int, b: int) -> tuple[int, int]:
+    """The head of an item sentence ``text[a:b]``: all of it when short, else up to the first clause end after
+    the marker's first words."""
+    if b - a <= ITEM_HEAD_CHARS:
+        return a, b
+    for i in range(a + 6, min(b, a + ITEM_HEAD_CHARS + 20)):
+        if text[i] in "，,；;：:。":
+            return a, i + 1
+    return a, a + ITEM_HEAD_CHARS
+
+
+def item_heads(hit: Hit, following: Sequence[Chunk], count: int | None = None) -> list[Span]:
+    """Spans of shape "heads" for the sentences of ``hit``'s passage that name a list: each with the heads of the
+    items that follow it, in this passage and the ``following`` ones of the report (items share the marker kind
+    of the first; the list ends at a heading that is no item, at ``count`` items, or after ``MAX_ITEMS``)."""
+    passages = [hit] + [dataclasses.replace(hit, chunk=c) for c in following if c.doc_id == hit.chunk.doc_id]
+    sentences: list[tuple[Hit, int, int, bool]] = []  # (passage, start, end, is a heading) in report order
+    covered = hit.chunk.start
+    for h in passages:
+        text = h.chunk.text
+        bounds = sentence_bounds(text)
+        for k, (a, b) in enumerate(bounds):
+            if h.chunk.start + a >= covered:  # passages overlap: a sentence is read once
+                sentences.append((h, a, b, is_heading(text, bounds, k)))
+        covered = max(covered, h.chunk.end)
+    out = []
+    for i, (h, a, b, _) in enumerate(sentences):
+        if h is not hit or not names_a_list(hit.chunk.text[a:b]):
+            continue
+        items: list[Span] = []
+        style = ""
+        origin = hit.chunk.start + b
+        for h2, a2, b2, heading in sentences[i + 1 :]:
+            sentence = h2.chunk.text[a2:b2]
+            if h2.chunk.start + a2 - origin > ITEMS_READ_ON:
+                break
+            mark = _marker_style(sentence)
+            if not mark:
+                if heading or names_a_list(sentence):
+                    break  # a heading that is no item, or another list, ends this one
+                continue  # an item's details
+            if style and mark != style:
+                continue  # a sub-item of another kind inside an item
+            style = mark
+            s2, e2 = item_head(h2.chunk.text, a2, b2)
+            items.append(Span(h2, s2, e2, 1, "item"))
+            if len(items) >= (count or MAX_ITEMS):
+                break
+        if len(items) >= 2:
+            out.append(Span(hit, a, b, 1 + len(items), "heads", items=tuple(items)))
+    return out
+
+
+def candidate_spans(hits: list[Hit], heads: Sequence[Span] = ()) -> list[Span]:
+    """Every candidate span of ``hits``, then the list ``heads`` spans (``item_heads``) given."""
+    return [span for hit in hits for span in spans_of(hit)] + list(heads)

@@ -133,6 +133,8 @@ class ExtractiveReader:
             return Answer(NOT_FOUND_TEXT_EN if english else NOT_FOUND_TEXT, "not_found", [], hits, plan.question, notes=list(d.notes))
         if d.reports:
             return self._which_reports(plan, hits)
+        if d.best.span.items and d.status == "answered":
+            return self._list_heads(plan, hits)
         citation = cite(d.best, 1, trim(d.best, plan))
         quote = citation.quote.rstrip("。；;，,")
         if d.status == "redacted":
@@ -143,6 +145,28 @@ class ExtractiveReader:
         else:
             text = f"{quote}[1]。"
         return Answer(text, "answered", [citation], hits, plan.question, notes=list(d.notes))
+
+    def _list_heads(self, plan: AnswerPlan, hits: list[Hit]) -> Answer:
+        """The sentence that names a list and the head of each item, in order, each marked with the passage it
+        is quoted from; one citation per passage, quoting it from its first piece to its last."""
+        span = plan.decision.best.span
+        pieces = [span] + list(span.items)
+        numbers: dict[str, int] = {}
+        bounds: dict[str, list] = {}
+        for piece in pieces:
+            chunk = piece.hit.chunk
+            numbers.setdefault(chunk.chunk_id, len(numbers) + 1)
+            lo, hi, _ = bounds.get(chunk.chunk_id, (piece.start, piece.end, chunk))
+            bounds[chunk.chunk_id] = [min(lo, piece.start), max(hi, piece.end), chunk]
+        citations = [
+            Citation(numbers[cid], chunk, chunk.text[a:b], chunk.start + a, chunk.start + b)
+            for cid, (a, b, chunk) in bounds.items()
+        ]
+        marked = [f"{p.text.rstrip('。；;，,：:')}[{numbers[p.hit.chunk.chunk_id]}]" for p in pieces]
+        text = marked[0] + "：" + "；".join(marked[1:]) + "。"
+        if plan.focus.english:
+            text = english_lead("") + text
+        return Answer(text, "answered", citations, hits, plan.question, notes=list(plan.decision.notes) + [f"list items={len(span.items)}"])
 
     def _which_reports(self, plan: AnswerPlan, hits: list[Hit]) -> Answer:
         lines, citations = [], []

@@ -27,7 +27,7 @@ SPAN_FEATURES = (
     "period_match", "period_conflict", "period_unstated", "rank", "retrieval", "novelty", "length", "extra_sents", "open_len",
     "open_extra", "heading", "lead_cov", "section_shape", "body_shape", "rerank",
     "ask_cov", "head_cov", "head_all", "period_off_default", "report_year_mismatch", "place", "time",
-    "named_place_away", "list_count_fit", "list_count_short",
+    "named_place_away", "list_count_fit", "list_count_short", "heads_shape",
 )
 GATE_FEATURES = (
     "span_logit", "cov", "max_cov", "attr_cov", "max_attr_cov", "entity_cov", "missing_max", "clause_cov", "num_near",
@@ -230,7 +230,8 @@ def span_features(
         "place": float(kind == "place" and names_new_place(text, normalise(focus.question))),
         "time": float(kind == "time" and names_new_date(text, normalise(focus.question))),
         "list_fit": float(kind == "list" and items >= 2),
-        "list_shape": float(kind == "list" and span.shape == "list"),
+        "list_shape": float(kind == "list" and span.shape in ("list", "heads")),
+        "heads_shape": float(kind == "list" and span.shape == "heads"),
         "quote_fit": float(kind == "fact" and lexicon.QUOTE_OPEN in span.text),
         "quoted_missing": float(any(q not in text for q in focus.quoted)),
         "period_match": float(bool(asked_periods) and bool(asked_periods & stated)),

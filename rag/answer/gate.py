@@ -21,9 +21,9 @@ from typing import Callable, Mapping
 
 from .. import lexicon
 from ..query import QueryPlan
-from ..schema import AnswerStatus, Hit
+from ..schema import AnswerStatus, Chunk, Hit
 from ..text import cjk_bigrams, normalise
-from .candidates import candidate_spans
+from .candidates import candidate_spans, item_heads
 from .features import SpanFacts, gate_features, names_absent, span_features
 from .focus import Focus, make_focus
 from .model import ReaderModel
@@ -32,6 +32,7 @@ from .model import ReaderModel
 # from retrieval); questions in another language, matched through a dictionary, also embed the best spans.
 DENSE_POOL = 0
 DENSE_POOL_NO_TERMS = 16
+HEADS_HITS = 3  # a list question gathers item heads after the lists its best passages name
 
 Similarity = Callable[[list[str]], list[float]]
 
@@ -112,15 +113,18 @@ class Gate:
         max_reports: int = 8,
         text_of: Callable[[str], str] | None = None,
         doc_freq: Callable[[str], int] | None = None,
+        following: Callable[[Chunk], list[Chunk]] | None = None,
     ):
         """``context_of``: a report's names line, by doc id; ``text_of``: its title, names line and full text,
-        normalised (``text.normalise``); ``doc_freq``: passages holding a keyword-index token."""
+        normalised (``text.normalise``); ``doc_freq``: passages holding a keyword-index token; ``following``:
+        the passages after a passage in its report, in order (a list's items run into them)."""
         self.model = model
         self.idf = idf
         self.context_of = context_of
         self.text_of = text_of
         self.doc_freq = doc_freq
         self.max_reports = max_reports
+        self.following = following
 
     def score_spans(self, focus: Focus, hits: list[Hit], similarity: Similarity | None, pool: int | None = None) -> list[SpanFacts]:
         """Every candidate span with its features and score, best first. ``pool``: how many of the best are
@@ -129,7 +133,11 @@ class Gate:
             return []
         top = max(h.score for h in hits)
         names = {h.chunk.doc_id: normalise(self.context_of(h.chunk.doc_id)) for h in hits}
-        facts = [span_features(focus, s, names[s.hit.chunk.doc_id], top) for s in candidate_spans(hits)]
+        heads = []
+        if focus.answer_type == "list":
+            for h in hits[:HEADS_HITS]:
+                heads += item_heads(h, self.following(h.chunk) if self.following else [], focus.list_count)
+        facts = [span_features(focus, s, names[s.hit.chunk.doc_id], top) for s in candidate_spans(hits, heads)]
         for f in facts:
             f.score = self.model.span.logit(f.features)
         facts.sort(key=lambda f: -f.score)
