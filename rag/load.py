@@ -22,6 +22,7 @@ _TITLE_MAX = 60
 _NUMBERING = re.compile(r"^\s*(?:第[一二三四五六七八九十百零]+[章节部分篇]|[一二三四五六七八九十]+、|（[一二三四五六七八九十]+）|\d+[.、．])\s*")
 _TITLE_WORDS = re.compile(r"总结|报告|打算|思路|计划|要点|规划|决议|公报")
 _SENTENCE_END = re.compile(r"[。！？；;!?]")
+_WORD = re.compile(r"\w")  # a line of quotes or dashes alone is no title
 
 
 @dataclass
@@ -105,6 +106,30 @@ def decode_bytes(data: bytes, name: str = "<bytes>") -> tuple[str, str]:
     )
 
 
+# A web page saved as .txt: its paragraph and heading tags are the report's line breaks. Scraped pages may drop
+# the space between a tag's name and its attributes (<divclass="title">), so a name may run into one.
+_ATTRIBUTE_START = r"(?=[\s/>]|class|id|style|align|href|src)"
+_BLOCK_TAG = re.compile(
+    r"</?(?:p|div|br|hr|h[1-6]|li|tr|td|th|center|section|article|table|ul|ol|blockquote)" + _ATTRIBUTE_START + r"[^<>]{0,300}>",
+    re.IGNORECASE,
+)
+_INLINE_TAG = re.compile(r"</?(?:span|font|b|strong|i|em|u|a|sup|sub|img)" + _ATTRIBUTE_START + r"[^<>]{0,300}>", re.IGNORECASE)
+_MARKUP_MIN_BLOCKS = 3  # fewer block tags than this: a report that mentions a tag, not a web page
+_BLANK_RUN = re.compile(r"[ \t\u3000]*\n(?:[ \t\u3000]*\n)+")
+
+
+def markup_to_text(text: str) -> str:
+    """The text of a report saved from a web page: block tags (p, div, h2, br…) become line breaks, inline tags
+    (span, font, a…) vanish, entities are decoded (``&nbsp;`` → space) and blank-line runs shrink to one line
+    break. Text with fewer than three block tags is returned unchanged."""
+    if len(_BLOCK_TAG.findall(text, 0, 200_000)) < _MARKUP_MIN_BLOCKS:
+        return text
+    import html
+
+    text = _INLINE_TAG.sub("", _BLOCK_TAG.sub("\n", text))
+    return _BLANK_RUN.sub("\n", html.unescape(text).replace("\xa0", " ")).strip("\n")
+
+
 def normalise_text(text: str) -> str:
     """Newlines to ``\\n``; NUL and zero-width characters (BOM included) removed, so a figure such as
     “1\\u200b120户” reads 1120户 everywhere; everything else (including `*` masks) kept as is. Chunk offsets
@@ -114,8 +139,9 @@ def normalise_text(text: str) -> str:
 
 def guess_title(text: str, fallback: str) -> str:
     """A report title: the first line if it is short, else the first short line among the next few that
-    reads like a report title (…总结 / 报告 / 打算 …), numbering stripped; else ``fallback``."""
-    lines = [ln.strip().lstrip("#").strip() for ln in text.split("\n") if ln.strip()][:5]
+    reads like a report title (…总结 / 报告 / 打算 …), numbering stripped; else ``fallback``. Lines without a
+    letter or character (a stray quote, a rule of dashes) are passed over."""
+    lines = [ln.strip().lstrip("#").strip() for ln in text.split("\n") if _WORD.search(ln)][:5]
     for i, line in enumerate(lines):
         short = len(line) <= _TITLE_MAX and not _SENTENCE_END.search(line.rstrip("。"))
         if short and (i == 0 or _TITLE_WORDS.search(line)):
@@ -201,7 +227,7 @@ def read_document(path: Path, root: Path) -> Document:
     if b"\x00" in data[:4096] and not _looks_like_utf16(data) and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise UnreadableReportError(f"{source}: binary file, not text")
     text, encoding = decode_bytes(data, source)
-    text = normalise_text(text)
+    text = markup_to_text(normalise_text(text))
     return Document(
         doc_id=content_id(data),
         source=source,

@@ -127,6 +127,21 @@ def test_loading_with_other_settings_names_both_values(corpus, tmp_path, fake_em
     ingest(corpus, index, other, fake_embedder, rebuild=True)  # an explicit rebuild is allowed
 
 
+def test_index_of_an_older_splitter_version_is_rebuilt_without_embedding_again(corpus, tmp_path, fake_embedder, monkeypatch):
+    """A code change to how reports are read (``SPLITTER_VERSION``) rebuilds the index on the next ingest, with
+    vectors from the embedding cache: a passage whose text did not change is not embedded again."""
+    import rag.index.folder as folder
+
+    index = tmp_path / "index"
+    monkeypatch.setattr(folder, "SPLITTER_VERSION", folder.SPLITTER_VERSION - 1)
+    first = ingest(corpus, index, SETTINGS, fake_embedder)
+    monkeypatch.undo()
+    fake_embedder.embedded.clear()
+    again = ingest(corpus, index, SETTINGS, fake_embedder)
+    assert again.embedded_chunks == 0 and again.total_chunks == first.total_chunks
+    assert json.loads((current_version(index) / "manifest.json").read_text())["splitter"]["splitter_version"] == folder.SPLITTER_VERSION
+
+
 def test_crash_mid_write_leaves_previous_index_loadable(corpus, tmp_path, fake_embedder, monkeypatch):
     index = tmp_path / "index"
     ingest(corpus, index, SETTINGS, fake_embedder)

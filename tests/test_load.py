@@ -137,3 +137,21 @@ def test_file_names_starting_with_a_dot_are_reported_not_silently_skipped(tmp_pa
     result = load_folder(tmp_path)
     assert [d.source for d in result.documents] == ["good.txt"]
     assert "..报告.txt" in result.skipped and "rename" in result.skipped["..报告.txt"]
+
+
+def test_a_report_saved_from_a_web_page_reads_as_lines_of_text(tmp_path):
+    """HTML in a .txt (a scraped page, tag names run into their attributes): block tags are line breaks, inline
+    tags and entities vanish, the title is the heading, not the stray quote before it."""
+    page = (
+        '"<divclass="title"><h2>2004年某市政府工作报告</h2></div><p>各位代表：</p>'
+        "<p>一、2003年工作回顾</p><p>全年<span class=\"x\">财政收入</span>28.6亿元&nbsp;，增长31%。</p><br/>"
+    )
+    (tmp_path / "page.txt").write_text(page, encoding="utf-8")
+    doc = read_document(tmp_path / "page.txt", tmp_path)
+    assert doc.title == "2004年某市政府工作报告"
+    assert "一、2003年工作回顾\n全年财政收入28.6亿元 ，增长31%。" in doc.text
+    assert "<" not in doc.text and "&nbsp;" not in doc.text
+    # a report that only mentions a tag is left as it is
+    plain = "一、工作回顾\n网站首页改用<p>标签排版。\n"
+    (tmp_path / "plain.txt").write_text(plain, encoding="utf-8")
+    assert read_document(tmp_path / "plain.txt", tmp_path).text == plain

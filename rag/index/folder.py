@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 FORMAT = "rag-report-index"
 FORMAT_VERSION = 2  # 2: segments; 1 (one folder per version, rewritten by every ingest) is rebuilt from the embedding cache
-SPLITTER_VERSION = 1
+SPLITTER_VERSION = 2  # 2: reports saved from web pages are read as text (``load.markup_to_text``)
 CURRENT_FILE = "CURRENT"
 SEGMENTS_DIR = "segments"
 _VERSION_NAME = re.compile(r"^v-[0-9A-Za-z-]+$")
@@ -143,15 +143,26 @@ def expected_manifest_settings(embedding: dict, splitter: dict, tokenizer: str) 
 
 
 def check_compatible(manifest: dict, expected: dict, where: Path) -> None:
-    """Raise IndexMismatchError naming each differing setting with both values side by side."""
-    diffs = []
+    """Raise IndexMismatchError naming each differing setting with both values side by side. When only what the
+    code decides differs (the splitter's version, the keyword tokenizer) and not the config, the error is an
+    IndexFormatError: ``ingest`` rebuilds such an index, its vectors coming from the embedding cache."""
+    diffs, code_diffs = [], []
     for section in ("embedding", "splitter"):
         have, want = manifest.get(section, {}), expected[section]
         for key, value in want.items():
             if have.get(key) != value:
-                diffs.append(f"{section}.{key}: index has {have.get(key)!r}, config has {value!r}")
+                (code_diffs if key == "splitter_version" else diffs).append(
+                    f"{section}.{key}: index has {have.get(key)!r}, code has {value!r}"
+                    if key == "splitter_version" else f"{section}.{key}: index has {have.get(key)!r}, config has {value!r}"
+                )
     if expected.get("tokenizer") is not None and manifest.get("tokenizer") != expected["tokenizer"]:
-        diffs.append(f"tokenizer: index has {manifest.get('tokenizer')!r}, code uses {expected['tokenizer']!r}")
+        code_diffs.append(f"tokenizer: index has {manifest.get('tokenizer')!r}, code uses {expected['tokenizer']!r}")
+    if code_diffs and not diffs:
+        raise IndexFormatError(
+            f"the index at {where} was built by an older version of the code ({'; '.join(code_diffs)}); "
+            "`rag ingest` rebuilds it (vectors come from the embedding cache)"
+        )
+    diffs += code_diffs
     if diffs:
         raise IndexMismatchError(
             f"the index at {where} was built with other settings than the current config:\n  "
