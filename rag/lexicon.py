@@ -110,6 +110,8 @@ MONTH_RANGE = re.compile(r"(?<!\d)(\d{1,2})\s*[-—–～~至到－]\s*(\d{1,2})
 QUARTER = re.compile(r"(?:第)?([一二三四1-4])季度")
 RELATIVE_YEAR = {"今年": 0, "本年": 0, "全年": 0, "当年": 0, "去年": -1, "上年": -1, "上一年": -1, "过去一年": -1, "明年": 1, "来年": 1}
 RELATIVE_YEAR_RE = re.compile("|".join(sorted(RELATIVE_YEAR, key=len, reverse=True)))
+SAME_YEAR = ("全年", "当年")  # the whole of / that very year: of the report's year alone, else of the year named before
+YEAR_BEFORE = re.compile(r"(?:19|20)\d{2}年$")
 COMPARED_WITH = ("比", "较", "于")  # 比上年, 较去年, 高于上年: a relative year after these is a comparison base
 FIVE_YEAR_PLAN = re.compile(r"[“\"]?十([一二三四五六七八九])五[”\"]?(?:时期|期间|规划)?")
 _CN_DIGIT = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
@@ -128,8 +130,58 @@ def periods(text: str, report_year: int | None = None) -> frozenset[str]:
     for m in RELATIVE_YEAR_RE.finditer(text):
         if text[max(0, m.start() - 1) : m.start()] in COMPARED_WITH or text.startswith("同期", m.end()):
             continue  # “比上年增长9%”, “与去年同期相比”: the base of a comparison, not the period spoken of
+        if m.group(0) in SAME_YEAR and YEAR_BEFORE.search(text, 0, m.start()):
+            continue  # “2021年全年”, “2020年当年”: the year just named, already counted
         shift = RELATIVE_YEAR[m.group(0)]
         out.add(f"Y{report_year + shift}" if report_year else f"R{shift}")
+    return frozenset(out)
+
+
+# English periods, in the same normal form. A year right before the words “… report” (“the 2017 government work
+# report”) or after “reviewing” names the report, not the period asked.
+EN_YEAR = re.compile(r"(?<![\d.,])((?:19|20)\d{2})(?![\d])")
+EN_NAMING_YEAR = re.compile(r"(?:['’]s)?(?:\s+[\w-]+){0,3}?\s+reports?\b", re.I)
+EN_REVIEW_BEFORE = re.compile(r"\breview(?:s|ed|ing)?\b(?:\s+\S+){0,2}\s*$", re.I)
+EN_HALF = re.compile(r"\b(first|second)[ -]half\b", re.I)
+EN_QUARTER = re.compile(r"\b(first|second|third|fourth|1st|2nd|3rd|4th)[ -]quarter\b|\bQ([1-4])\b", re.I)
+EN_FIRST_MONTHS = re.compile(r"\bfirst (three|nine|eleven|six|ten|eight|seven|five|four|two) (quarters|months)\b", re.I)
+EN_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december")
+EN_MONTH_RANGE = re.compile(r"\b(" + "|".join(EN_MONTHS) + r")\s*(?:-|–|—|to|through|until)\s*(" + "|".join(EN_MONTHS) + r")\b", re.I)
+EN_FIVE_YEAR_PLAN = re.compile(r"\b(1[0-9])(?:st|nd|rd|th)\s+five[- ]year\s+plan", re.I)
+EN_RELATIVE_YEAR = {"this year": 0, "the current year": 0, "last year": -1, "the previous year": -1, "the year before": -1,
+                    "next year": 1, "the coming year": 1, "the following year": 1}
+EN_RELATIVE_YEAR_RE = re.compile(r"\b(?:" + "|".join(EN_RELATIVE_YEAR) + r")\b", re.I)
+_EN_ORDINAL = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
+_EN_COUNT = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11}
+
+
+def five_year_plan_name(n: int) -> str | None:
+    """The Chinese short name of the ``n``-th Five-Year Plan, 11 to 19 (13 -> 十三五); None outside that range."""
+    digits = {v: k for k, v in _CN_DIGIT.items()}
+    return f"十{digits[n - 10]}五" if 11 <= n <= 19 else None
+
+
+def english_periods(question: str) -> frozenset[str]:
+    """The periods an English question asks about, in the normal form of ``periods`` (``Y2019``, ``H1``, ``Q3``,
+    ``M1-9``, ``P13``, ``R-1``); the years that name the report the question is about are left out."""
+    out: set[str] = set()
+    for m in EN_YEAR.finditer(question):
+        if EN_NAMING_YEAR.match(question, m.end()) or EN_REVIEW_BEFORE.search(question, 0, m.start()):
+            continue
+        out.add(f"Y{m.group(1)}")
+    out |= {"H1" if h.lower() == "first" else "H2" for h in EN_HALF.findall(question)}
+    for word, digit in EN_QUARTER.findall(question):
+        out.add(f"Q{_EN_ORDINAL[word.lower()] if word else int(digit)}")
+    for count, what in EN_FIRST_MONTHS.findall(question):
+        months = _EN_COUNT[count.lower()] * (3 if what.lower() == "quarters" else 1)
+        if 2 <= months <= 12:
+            out.add(f"M1-{months}")
+    for a, b in EN_MONTH_RANGE.findall(question):
+        first, last = EN_MONTHS.index(a.lower()) + 1, EN_MONTHS.index(b.lower()) + 1
+        if first < last:
+            out.add(f"M{first}-{last}")
+    out |= {f"P{n}" for n in EN_FIVE_YEAR_PLAN.findall(question)}
+    out |= {f"R{EN_RELATIVE_YEAR[m.group(0).lower()]}" for m in EN_RELATIVE_YEAR_RE.finditer(question)}
     return frozenset(out)
 
 

@@ -211,6 +211,40 @@ def test_a_word_the_english_wholly_defines_is_preferred_to_one_it_only_heads():
     assert got["education"] == "教育" and got["fixed asset"] == "固定资产"
 
 
+def test_english_names_of_plans_abbreviations_and_question_frames_translate_as_wholes():
+    """“the 11th Five-Year Plan” is 十一五, not the words five and plan; GDP is the abbreviation CC-CEDICT spells
+    out (gross domestic production); “how large” frames the question and is not translated."""
+    from rag.crosslingual import english_words, translate
+
+    passages = "“十一五”时期，全市生产总值达到317亿元。今年拟安排财政赤字9000亿元。巨大成就。"
+    got = translate("In the report reviewing the 11th Five-Year Plan, what was GDP?", passages, len)
+    assert got["11th five-year plan"] == "十一五" and got["gdp"] == "生产总值" and "五" not in got.values()
+    assert english_words("How large was the planned deficit?") == ["planned", "deficit"]
+
+
+def test_of_several_translations_the_one_the_passages_keep_using_is_taken():
+    """target: 目标 and 标的 both occur; the passages use 目标 throughout, 标的 once (a rarer sense)."""
+    from rag.crosslingual import translate
+
+    passages = "主要预期目标是：增长5%左右。完成目标任务。交易标的一宗。实现目标。"
+    rarity = {"标的": 5.0, "目标": 1.0}.get  # 标的 is the rarer word in the library
+    assert translate("What growth target was set?", passages, lambda c: rarity(c, 0.0))["target"] == "目标"
+
+
+def test_english_questions_ask_for_periods_as_chinese_ones_do():
+    """Years, halves, quarters, month ranges, plan periods and relative years of an English question, in the
+    normal form of ``lexicon.periods``; the year that names the report is not a period asked."""
+    from rag import lexicon
+
+    got = lexicon.english_periods
+    assert got("According to the State Council's 2007 government work report, what was the unemployment rate in 2006?") == {"Y2006"}
+    assert got("What was China's 2001 GDP according to the 2002 government work report?") == {"Y2001"}
+    assert got("In Zhejiang's 2021 report, what was growth in the third quarter of 2020?") == {"Q3", "Y2020"}
+    assert got("Grain output in the first three quarters, and in January-June last year?") == {"M1-9", "M1-6", "R-1"}
+    assert got("How much was invested during the 13th Five-Year Plan, and in the first half?") == {"P13", "H1"}
+    assert got("In the report that reviews 2018, what was GDP?") == frozenset()
+
+
 def test_english_place_names_are_read_with_the_dictionary():
     from rag.crosslingual import places
 
@@ -290,6 +324,10 @@ def test_a_relative_year_after_a_comparison_word_is_not_a_period():
     assert lexicon.periods("国内生产总值比上年增长9.1%", 1997) == frozenset()
     assert lexicon.periods("与去年同期相比，工业总产值下降", 1997) == frozenset()
     assert lexicon.periods("去年全市生产总值增长6%", 1997) == {"Y1996"}
+    # “全年” / “当年” right after a year is that year, not the report's
+    assert lexicon.periods("2021年全年关闭了多少家非法生产经营单位", 2022) == {"Y2021"}
+    assert lexicon.periods("2020年当年全市生产总值增长多少", 2021) == {"Y2020"}
+    assert lexicon.periods("全年共关闭非法生产经营单位12家", 2022) == {"Y2022"}
 
 
 @pytest.mark.parametrize(

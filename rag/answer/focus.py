@@ -162,7 +162,7 @@ def make_focus(plan: QueryPlan, idf: Callable[[str], float], passages: str = "")
     return Focus(
         question=plan.question,
         terms=terms,
-        periods=lexicon.periods(lexicon.REPORT_NAMING_YEAR.sub(" ", plan.question)),
+        periods=lexicon.english_periods(plan.question) if plan.english else lexicon.periods(lexicon.REPORT_NAMING_YEAR.sub(" ", plan.question)),
         answer_type=answer_type(plan),
         units=plan.units,
         quoted=quoted,
