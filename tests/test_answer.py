@@ -439,3 +439,14 @@ def test_a_list_answer_quotes_each_item_head_with_the_passage_it_is_in():
     for c in answer.citations:  # every quote is the report's own text at its offsets
         assert c.quote in c.chunk.text and c.chunk.text[c.quote_start - c.chunk.start : c.quote_end - c.chunk.start] == c.quote
     assert "一是调结构，促发展[1]" in answer.text and "三是抓协调，促融合[2]" in answer.text and "四是抓生态，优环境[3]" in answer.text
+
+
+def test_the_figure_that_states_a_measure_is_the_first_after_it_in_its_clause():
+    """进出口总额增长3.4%: the figure after the measure is a growth rate, so a question asking 多少亿元 finds no
+    fitting figure there (-1); a fitting one scores 1; a measure followed by no figure in its clause 0."""
+    from rag.answer.features import first_figure_fit
+
+    assert first_figure_fit({"进出口总额": 1.0}, "进出口总额增长3.4%，均实现稳定增长。", ("元",)) == -1.0
+    assert first_figure_fit({"进出口总额": 1.0}, "进出口总额增长3.4%，进出口总额达到560亿元。", ("元",)) == 1.0
+    assert first_figure_fit({"失业率": 1.0}, "城镇调查失业率5.7%左右", ("%",)) == 1.0
+    assert first_figure_fit({"收入": 1.0}, "旅游收入持续增长，游客增加12万人次。", ("元",)) == 0.0

@@ -18,6 +18,7 @@ from ..text import normalise
 from .candidates import Span
 from .focus import Focus
 
+_CLAUSE_BREAK = re.compile(r"[，,；;。]")
 PARTIAL_CREDIT = 0.5  # a word of the question whose characters are mostly in the text (新兵 ~ 兵员) counts half
 
 SPAN_FEATURES = (
@@ -26,7 +27,7 @@ SPAN_FEATURES = (
     "num_fit", "num_any", "num_none", "mask_fit", "person", "list_fit", "list_shape", "quote_fit", "quoted_missing",
     "period_match", "period_conflict", "period_unstated", "rank", "retrieval", "novelty", "length", "extra_sents", "open_len",
     "open_extra", "heading", "lead_cov", "section_shape", "body_shape", "rerank",
-    "ask_cov", "head_cov", "head_all", "period_off_default", "report_year_mismatch", "place", "time",
+    "ask_cov", "head_cov", "head_all", "period_off_default", "report_year_mismatch", "place", "time", "first_figure_fit",
     "named_place_away", "list_count_fit", "list_count_short", "heads_shape",
 )
 GATE_FEATURES = (
@@ -35,7 +36,7 @@ GATE_FEATURES = (
     "period_conflict", "period_match", "period_unstated", "period_in_hits", "asks_period", "type_fit", "dense",
     "passage_dense", "english", "english_dense", "report_named", "n_terms",
     "ask_cov", "head_cov", "max_head_cov", "head_all", "period_off_default", "period_off_default_hits", "report_year_mismatch",
-    "named_place_away", "named_report_nowhere", "list_count_fit",
+    "named_place_away", "named_report_nowhere", "list_count_fit", "first_figure_fit",
 )
 def match(word: str, text: str) -> float:
     """1 if the word is in the text; partial credit when most of its characters are."""
@@ -133,6 +134,29 @@ def figure_near(terms: dict[str, float], text: str, units: tuple[str, ...]) -> b
     return False
 
 
+def first_figure_fit(terms: dict[str, float], text: str, units: tuple[str, ...]) -> float:
+    """The figure that states an asked-about measure is the first one after it in its clause (进出口总额增长3.4%:
+    3.4%). 1 when, after some occurrence of an asked word, that figure has a unit the question asks for (or any
+    unit when it asks none); -1 when such figures exist after asked words but none fits (a growth rate where a sum
+    is asked); 0 when no asked word is followed by a figure in its clause."""
+    figures = sorted(lexicon.figures_with_units(text) + lexicon.figures_with_units(text, masked=True))
+    if not figures:
+        return 0.0
+    seen = False
+    for t in terms:
+        at = text.find(t)
+        while at >= 0:
+            end = at + len(t)
+            after = next((f for f in figures if f[0] >= end), None)
+            if after is not None and not _CLAUSE_BREAK.search(text, end, after[0]):
+                seen = True
+                unit = after[2]
+                if (unit and lexicon.unit_fits(unit, units)) or (not units and unit):
+                    return 1.0
+            at = text.find(t, end)
+    return -1.0 if seen else 0.0
+
+
 @dataclass
 class SpanFacts:
     """What the gate and the reader need to know about one scored span besides its features."""
@@ -216,6 +240,7 @@ def span_features(
         "attr_missing_max": max((w for t, w in attributes.items() if t not in text), default=0.0) / attr_total if attr_total else 0.0,
         "clause_cov": clause_coverage(asked, text),
         "num_near": float(number and figure_near(attributes or asked, text, focus.units)),
+        "first_figure_fit": first_figure_fit(head, text, focus.units) if number else 0.0,
         "bigram": bigram,
         "key": float(bool(key) and key in text),
         "locating_only": float(cov == 0 and bool(locating) and coverage(locating, text) > 0),
@@ -289,6 +314,7 @@ def gate_features(focus: Focus, best: SpanFacts, all_facts: list[SpanFacts], spa
         "missing_max": f["missing_max"],
         "clause_cov": f["clause_cov"],
         "num_near": f["num_near"],
+        "first_figure_fit": f["first_figure_fit"],
         "key": f["key"],
         "key_anywhere": float(bool(key) and any(key in normalise(s.span.text) for s in all_facts)),
         "attr_key": f["attr_key"],
