@@ -117,29 +117,43 @@ def clause_coverage(terms: dict[str, float], text: str) -> float:
     return max(coverage(terms, a + "，" + b) for a, b in zip(pieces, pieces[1:]))
 
 
-def figure_near(terms: dict[str, float], text: str, units: tuple[str, ...]) -> bool:
+Figure = tuple[int, int, str]  # (start, end, unit) of a figure or `*` mask, as ``lexicon.figures_with_units`` gives it
+
+
+def all_figures(text: str) -> list[Figure]:
+    """Every figure and every `*` mask of ``text``, in order."""
+    return sorted(lexicon.figures_with_units(text) + lexicon.figures_with_units(text, masked=True))
+
+
+def unit_answers(unit: str, units: tuple[str, ...]) -> bool:
+    """Can a figure with ``unit`` answer a question asking in ``units``? Any unit when it asks none; a bare
+    number never."""
+    return bool(unit) and (not units or lexicon.unit_fits(unit, units))
+
+
+def figure_near(terms: dict[str, float], text: str, units: tuple[str, ...], figures: list[Figure] | None = None) -> bool:
     """Is a figure (or `*` mask) in a fitting unit at most ``NEAR`` characters after an asked-about word,
-    in the same clause (…保障城乡低保1120户; 新兵5名)?"""
-    figures = lexicon.figures_with_units(text) + lexicon.figures_with_units(text, masked=True)
-    starts = [a for a, _, u in figures if (u and lexicon.unit_fits(u, units)) or (not units and u)]
+    in the same clause (…保障城乡低保1120户; 新兵5名)? ``figures``: ``all_figures(text)`` when already known."""
+    starts = [a for a, _, u in (all_figures(text) if figures is None else figures) if unit_answers(u, units)]
     if not starts:
         return False
     for t in terms:
         at = text.find(t)
         while at >= 0:
             end = at + len(t)
-            if any(0 <= a - end <= NEAR and not re.search(r"[，,；;。]", text[end:a]) for a in starts):
+            if any(0 <= a - end <= NEAR and not _CLAUSE_BREAK.search(text, end, a) for a in starts):
                 return True
             at = text.find(t, at + 1)
     return False
 
 
-def first_figure_fit(terms: dict[str, float], text: str, units: tuple[str, ...]) -> float:
+def first_figure_fit(terms: dict[str, float], text: str, units: tuple[str, ...], figures: list[Figure] | None = None) -> float:
     """The figure that states an asked-about measure is the first one after it in its clause (进出口总额增长3.4%:
     3.4%). 1 when, after some occurrence of an asked word, that figure has a unit the question asks for (or any
     unit when it asks none); -1 when such figures exist after asked words but none fits (a growth rate where a sum
-    is asked); 0 when no asked word is followed by a figure in its clause."""
-    figures = sorted(lexicon.figures_with_units(text) + lexicon.figures_with_units(text, masked=True))
+    is asked); 0 when no asked word is followed by a figure in its clause. ``figures``: ``all_figures(text)``
+    when already known."""
+    figures = all_figures(text) if figures is None else figures
     if not figures:
         return 0.0
     seen = False
@@ -150,8 +164,7 @@ def first_figure_fit(terms: dict[str, float], text: str, units: tuple[str, ...])
             after = next((f for f in figures if f[0] >= end), None)
             if after is not None and not _CLAUSE_BREAK.search(text, end, after[0]):
                 seen = True
-                unit = after[2]
-                if (unit and lexicon.unit_fits(unit, units)) or (not units and unit):
+                if unit_answers(after[2], units):
                     return 1.0
             at = text.find(t, end)
     return -1.0 if seen else 0.0
@@ -217,8 +230,10 @@ def span_features(
     head = {t: w for t, w in asked.items() if t in focus.head} or ask
     kind = focus.answer_type
     number = kind == "number"
-    shown = [u for _, _, u in lexicon.figures_with_units(text)]
-    masked = [u for _, _, u in lexicon.figures_with_units(text, masked=True) if u]
+    shown_figures, masked_figures = lexicon.figures_with_units(text), lexicon.figures_with_units(text, masked=True)
+    figures = sorted(shown_figures + masked_figures)
+    shown = [u for _, _, u in shown_figures]
+    masked = [u for _, _, u in masked_figures if u]
     fit = any(u and lexicon.unit_fits(u, focus.units) for u in shown) or (not focus.units and any(shown))
     mask_fit = any(lexicon.unit_fits(u, focus.units) for u in masked)
     items = max(text.count(lexicon.ENUMERATION_MARK) + 1 if lexicon.ENUMERATION_MARK in text else 0, len(lexicon.LIST_ITEM.findall(span.text)))
@@ -239,8 +254,8 @@ def span_features(
         "attr_key": float(bool(attr_key) and attr_key in text),
         "attr_missing_max": max((w for t, w in attributes.items() if t not in text), default=0.0) / attr_total if attr_total else 0.0,
         "clause_cov": clause_coverage(asked, text),
-        "num_near": float(number and figure_near(attributes or asked, text, focus.units)),
-        "first_figure_fit": first_figure_fit(head, text, focus.units) if number else 0.0,
+        "num_near": float(number and figure_near(attributes or asked, text, focus.units, figures)),
+        "first_figure_fit": first_figure_fit(head, text, focus.units, figures) if number else 0.0,
         "bigram": bigram,
         "key": float(bool(key) and key in text),
         "locating_only": float(cov == 0 and bool(locating) and coverage(locating, text) > 0),
