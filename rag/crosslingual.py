@@ -17,6 +17,8 @@ import threading
 from collections import defaultdict
 from typing import Callable, Iterable
 
+from .lexicon import EN_FIVE_YEAR_PLAN, five_year_plan_name
+
 _STOP = frozenset(
     """a an the of in on at to for and or is are was were be been by with from as that this which what who whom how
     many much did does do when where why it its their there than then into over under during about after before
@@ -143,8 +145,6 @@ def english_words(text: str) -> list[str]:
 def _known_translations(question: str, usable: Callable[[str], bool]) -> dict[str, list[str]]:
     """English key -> its dictionary translations that ``usable`` accepts, two-word phrases first, then the
     words no phrase already covered; keys with none are left out."""
-    from .lexicon import EN_FIVE_YEAR_PLAN, five_year_plan_name
-
     index = dictionary()
     out: dict[str, list[str]] = {}
     # “the 13th Five-Year Plan” is a name (十三五), not the words five and plan

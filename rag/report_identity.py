@@ -96,7 +96,6 @@ def named_report(question: str) -> NamedReport:
 # reviews 2018”); its years, and its capitalised words that the dictionary knows as places, in pinyin or English
 _EN_REPORT = re.compile(r"\breports?\b", re.I)
 _EN_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
-_EN_REVIEWING = re.compile(r"\breview(?:s|ed|ing)?\b(?:\s+\S+){0,2}\s*$", re.I)
 _EN_NAME = re.compile(r"\b([A-Z][a-z]{3,}(?: [A-Z][a-z]+)?)")
 
 
@@ -124,7 +123,7 @@ def english_named_report(question: str) -> NamedReport:
             continue
         for m in _EN_YEAR.finditer(clause):
             year = int(m.group(1))
-            years.add(year + 1 if _EN_REVIEWING.search(clause[: m.start()]) else year)
+            years.add(year + 1 if lexicon.EN_REVIEW_BEFORE.search(clause, 0, m.start()) else year)
         for m in _EN_NAME.finditer(clause):
             cores = english_place_cores(m.group(1))
             if cores and cores not in places:

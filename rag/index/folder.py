@@ -150,11 +150,12 @@ def check_compatible(manifest: dict, expected: dict, where: Path) -> None:
     for section in ("embedding", "splitter"):
         have, want = manifest.get(section, {}), expected[section]
         for key, value in want.items():
-            if have.get(key) != value:
-                (code_diffs if key == "splitter_version" else diffs).append(
-                    f"{section}.{key}: index has {have.get(key)!r}, code has {value!r}"
-                    if key == "splitter_version" else f"{section}.{key}: index has {have.get(key)!r}, config has {value!r}"
-                )
+            if have.get(key) == value:
+                continue
+            if key == "splitter_version":
+                code_diffs.append(f"{section}.{key}: index has {have.get(key)!r}, code has {value!r}")
+            else:
+                diffs.append(f"{section}.{key}: index has {have.get(key)!r}, config has {value!r}")
     if expected.get("tokenizer") is not None and manifest.get("tokenizer") != expected["tokenizer"]:
         code_diffs.append(f"tokenizer: index has {manifest.get('tokenizer')!r}, code uses {expected['tokenizer']!r}")
     if code_diffs and not diffs:
