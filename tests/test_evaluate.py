@@ -11,7 +11,7 @@ from rag.evaluate import (
     BASELINE,
     EvalConfig,
     EvalQuestion,
-    _Gold,
+    Gold,
     char_f1,
     contains_answer,
     evaluate,
@@ -56,7 +56,7 @@ def gold(tmp_path):
     for name, text in corpus.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
     store = FakeStore(corpus)
-    return _Gold(tmp_path, store), store
+    return Gold(tmp_path, store), store
 
 
 def hits_of(store, *indexes):
@@ -208,10 +208,10 @@ def test_unsupported_figures_are_counted(gold):
 def test_the_evaluation_index_is_kept_when_only_batch_size_or_threads_change(tmp_path):
     """Raising embedding.batch_size made every evaluation re-embed its corpora (9,060 passages for gov_reports)."""
     from rag.config import load_settings
-    from rag.evaluate import _index_dir_for
+    from rag.evaluate import index_dir_for
 
     base = load_settings()
     same = base.replace({"embedding.batch_size": 7, "embedding.threads": 1})
     other = base.replace({"embedding.passage_prompt": "doc: "})
-    assert _index_dir_for(tmp_path, base, tmp_path) == _index_dir_for(tmp_path, same, tmp_path)
-    assert _index_dir_for(tmp_path, base, tmp_path) != _index_dir_for(tmp_path, other, tmp_path)
+    assert index_dir_for(tmp_path, base, tmp_path) == index_dir_for(tmp_path, same, tmp_path)
+    assert index_dir_for(tmp_path, base, tmp_path) != index_dir_for(tmp_path, other, tmp_path)
