@@ -95,7 +95,6 @@ def named_report(question: str) -> NamedReport:
 # English: the clause that says “report” names it (“In Jinhua's 2017 government work report, …”, “the report that
 # reviews 2018”); its years, and its capitalised words that the dictionary knows as places, in pinyin or English
 _EN_REPORT = re.compile(r"\breports?\b", re.I)
-_EN_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 _EN_NAME = re.compile(r"\b([A-Z][a-z]{3,}(?: [A-Z][a-z]+)?)")
 
 
@@ -121,7 +120,7 @@ def english_named_report(question: str) -> NamedReport:
     for clause in lexicon.EN_CLAUSE.split(question):
         if not _EN_REPORT.search(clause):
             continue
-        for m in _EN_YEAR.finditer(clause):
+        for m in lexicon.EN_YEAR.finditer(clause):
             year = int(m.group(1))
             years.add(year + 1 if lexicon.EN_REVIEW_BEFORE.search(clause, 0, m.start()) else year)
         for m in _EN_NAME.finditer(clause):
