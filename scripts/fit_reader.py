@@ -44,9 +44,7 @@ TRAIN_SETS = [ROOT / "data" / "questions" / "bank_train.jsonl", ROOT / "var" / "
 def assistants(settings, corpora: set[str]):
     """One loaded assistant per corpus (the index the evaluation uses, built or updated if needed)."""
     from embeddings import make_embedder
-    from rag.evaluate import index_dir_for
-    from rag.ingest import ingest
-    from rag.pipeline import Assistant
+    from rag.evaluate import corpus_assistant
 
     embedder = make_embedder(settings.embedding)
     out = {}
@@ -55,9 +53,7 @@ def assistants(settings, corpora: set[str]):
         if not corpus.exists():
             print(f"skipping corpus {name}: {corpus} not found", file=sys.stderr)
             continue
-        index_dir = index_dir_for(settings.corpus.index_dir.parent / "eval", settings, corpus)
-        ingest(corpus, index_dir, settings, embedder)
-        out[name] = Assistant(index_dir, settings, embedder)
+        out[name] = corpus_assistant(corpus, settings, embedder)[0]
     return out
 
 

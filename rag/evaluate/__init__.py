@@ -31,6 +31,7 @@ from .run import (
     ConfigResult,
     EvalConfig,
     EvalReport,
+    corpus_assistant,
     evaluate,
     index_dir_for,
     parse_config_spec,
@@ -47,7 +48,8 @@ from .scoring import (
 
 __all__ = [
     "ANSWERABLE", "BASELINE", "HEADLINE", "KINDS_WITH_ANSWERS", "KS", "ConfigResult", "EvalConfig", "EvalQuestion",
-    "EvalReport", "Gold", "QuestionRecord", "breakdown", "char_f1", "contains_answer", "evaluate", "format_table",
-    "hit_curve", "index_dir_for", "load_questions", "normalise_answer", "parse_config_spec", "plot_reliability",
-    "reliability", "score_question", "summarise", "unsupported_figures", "write_report",
+    "EvalReport", "Gold", "QuestionRecord", "breakdown", "char_f1", "contains_answer", "corpus_assistant",
+    "evaluate", "format_table", "hit_curve", "index_dir_for", "load_questions", "normalise_answer",
+    "parse_config_spec", "plot_reliability", "reliability", "score_question", "summarise", "unsupported_figures",
+    "write_report",
 ]

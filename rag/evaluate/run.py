@@ -88,6 +88,23 @@ def index_dir_for(root: Path, settings: Settings, corpus_dir: Path) -> Path:
     return root / hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
+def default_index_root(settings: Settings) -> Path:
+    """Where evaluation indexes are cached unless told otherwise: ``eval/`` beside the chat's index."""
+    return settings.corpus.index_dir.parent / "eval"
+
+
+def corpus_assistant(corpus_dir: Path, settings: Settings, embedder, root: Path | None = None):
+    """The evaluation index of a corpus, built or updated (``ingest``), and an ``Assistant`` over it.
+
+    Out: (assistant, the ingest's report, the index folder)."""
+    from ..ingest import ingest
+    from ..pipeline import Assistant
+
+    index_dir = index_dir_for(root or default_index_root(settings), settings, corpus_dir)
+    report = ingest(corpus_dir, index_dir, settings, embedder, progress=None)
+    return Assistant(index_dir, settings, embedder), report, index_dir
+
+
 def evaluate(
     questions_file: str | Path,
     corpus_dir: str | Path | Mapping[str, str | Path],
@@ -104,9 +121,6 @@ def evaluate(
 
     ``corpus_dir``: one folder, or a mapping from a question's ``corpus`` name to its folder (a question bank
     over several corpora; the key "" is the folder for questions that name none)."""
-    from ..ingest import ingest
-    from ..pipeline import Assistant
-
     started = time.perf_counter()
     base = settings or load_settings()
     questions = load_questions(questions_file)[:limit] if limit else load_questions(questions_file)
@@ -117,7 +131,7 @@ def evaluate(
         if name not in corpora:
             raise RagError(f"question {q.id} is about corpus {q.corpus!r}: give its folder (--corpus {q.corpus}=DIR)")
         groups[name].append(q)
-    root = Path(index_root) if index_root else base.corpus.index_dir.parent / "eval"
+    root = Path(index_root) if index_root else default_index_root(base)
     configs = configs or [EvalConfig("ours", {}), BASELINE]
     if embedder is None:
         from embeddings import make_embedder
@@ -130,13 +144,11 @@ def evaluate(
         ingest_seconds, embedded, index_dirs = 0.0, 0, []
         for name, group in groups.items():
             corpus = corpora[name]
-            index_dir = index_dir_for(root, settings_c, corpus)
             t = time.perf_counter()
-            report = ingest(corpus, index_dir, settings_c, embedder, progress=None)
+            assistant, report, index_dir = corpus_assistant(corpus, settings_c, embedder, root)
             ingest_seconds += time.perf_counter() - t
             embedded += report.embedded_chunks
             index_dirs.append(str(index_dir))
-            assistant = Assistant(index_dir, settings_c, embedder)
             gold = Gold(corpus, assistant.store)
             iterator = group
             if progress:
