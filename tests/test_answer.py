@@ -450,3 +450,18 @@ def test_the_figure_that_states_a_measure_is_the_first_after_it_in_its_clause():
     assert first_figure_fit({"进出口总额": 1.0}, "进出口总额增长3.4%，进出口总额达到560亿元。", ("元",)) == 1.0
     assert first_figure_fit({"失业率": 1.0}, "城镇调查失业率5.7%左右", ("%",)) == 1.0
     assert first_figure_fit({"收入": 1.0}, "旅游收入持续增长，游客增加12万人次。", ("元",)) == 0.0
+
+
+def test_the_span_the_embedding_model_puts_first_is_marked():
+    """The model's similarities crowd into a narrow band: the span it ranks first is a feature of its own;
+    spans it did not score are not marked. (A stand-in similarity: this tests the gate's bookkeeping.)"""
+    focus = make_focus(plan_query("How many households received subsistence allowances?"), lambda w: 2.0, "城乡低保")
+    texts = ("全镇共保障城乡低保1120户。", "新建道路3公里。", "植树造林500亩。")
+
+    def similarity(spans):
+        return [0.86 if "低保" in s else 0.80 for s in spans]
+
+    ranked = gate().score_spans(focus, hits(*texts), similarity, pool=-1)
+    marked = [f.span.text for f in ranked if f.features["dense_top"] == 1.0]
+    assert marked and all("低保" in t for t in marked)
+    assert all(f.features["dense_top"] == 0.0 for f in gate().score_spans(focus, hits(*texts), None))

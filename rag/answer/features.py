@@ -23,7 +23,7 @@ PARTIAL_CREDIT = 0.5  # a word of the question whose characters are mostly in th
 
 SPAN_FEATURES = (
     "cov", "cov_section", "attr_cov", "entity_cov", "missing_max", "attr_key", "attr_missing_max", "clause_cov", "num_near", "bigram", "key", "locating_only", "dense",
-    "passage_dense", "english_dense",
+    "passage_dense", "english_dense", "dense_top",
     "num_fit", "num_any", "num_none", "mask_fit", "person", "list_fit", "list_shape", "quote_fit", "quoted_missing",
     "period_match", "period_conflict", "period_unstated", "rank", "retrieval", "novelty", "length", "extra_sents", "open_len",
     "open_extra", "heading", "lead_cov", "section_shape", "body_shape", "rerank",
@@ -262,6 +262,7 @@ def span_features(
         "dense": dense,
         "passage_dense": span.hit.dense_score or 0.0,
         "english_dense": dense if focus.english else 0.0,
+        "dense_top": 0.0,  # set by the gate once the embedding model has scored the best spans
         "num_fit": float(number and fit),
         "num_any": float(number and bool(shown)),
         "num_none": float(number and not shown and not masked),

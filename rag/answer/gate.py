@@ -146,8 +146,12 @@ class Gate:
         head = facts if pool < 0 else facts[:pool]
         if similarity is not None and head:
             sims = similarity([f.span.text for f in head])
+            closest = max(sims, default=None)
             for f, sim in zip(head, sims):
                 f.features["dense"] = sim
+                # the embedding model's similarities crowd into a narrow band (0.78–0.86) whatever the span:
+                # which span it puts first says more than by how much
+                f.features["dense_top"] = float(sim == closest)
                 f.features["english_dense"] = sim if focus.english else 0.0
                 f.score = self.model.span.logit(f.features)
             floor = min(sims) if sims else 0.0
