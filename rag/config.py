@@ -124,7 +124,7 @@ class RetrievalSettings:
     doc_weight: float = 1.0
     dense_on_content: bool = False
     max_query_chars: int = 512  # the dense query embeds at most this head of a question (keyword search reads it all)
-    english_translations: int = 1  # keyword search for an English question adds up to this many CC-CEDICT translations per word (0: off)
+    english_translations: int = 2  # keyword search for an English question adds up to this many CC-CEDICT translations per word (0: off)
 
     def __post_init__(self) -> None:
         if self.mode not in RETRIEVAL_MODES:

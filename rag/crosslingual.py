@@ -178,12 +178,34 @@ def translate(question: str, passages: str, rarity: Callable[[str], float]) -> d
     }
 
 
+# a capitalised English or pinyin name, one or two words (“Heilongjiang's”, “Inner Mongolia”)
+_EN_NAME = re.compile(r"\b([A-Z][a-z]+(?: [A-Z][a-z]+)?)")
+
+
+def place_translations(question: str, doc_freq: Callable[[str], int]) -> list[str]:
+    """The Chinese names of the places an English question spells (Heilongjiang -> 黑龙江, Inner Mongolia ->
+    内蒙古) that the library uses: the dictionary's definitions rarely translate a place name as a word, and a
+    three-syllable name has no pinyin pair to match."""
+    index = places()
+    out: list[str] = []
+    for m in _EN_NAME.finditer(question):
+        name = m.group(1)
+        words = name.split()
+        for key in ([name.lower()] if len(words) > 1 else []) + [w.lower() for w in words]:
+            found = [zh for zh in index.get(key, ()) if doc_freq(zh) > 0 and zh not in out]
+            if found:
+                out.extend(found)
+                break
+    return out
+
+
 def query_translations(question: str, doc_freq: Callable[[str], int], per_key: int = 2) -> list[str]:
     """Chinese words to search with for an English question, before any passage is retrieved: for each English
     word or two-word phrase the dictionary knows, up to ``per_key`` of its translations that the library uses,
-    most used first (structured query translation: the translations of one word stand in for it together)."""
+    most used first (structured query translation: the translations of one word stand in for it together);
+    then the places it names (``place_translations``)."""
     out: list[str] = []
     for present in _known_translations(question, lambda c: doc_freq(c) > 0).values():
         present.sort(key=lambda c: -doc_freq(c))
         out.extend(c for c in present[:per_key] if c not in out)
-    return out
+    return out + [p for p in place_translations(question, doc_freq) if p not in out]

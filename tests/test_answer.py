@@ -253,6 +253,17 @@ def test_english_place_names_are_read_with_the_dictionary():
     assert {"苏州", "宿州"} <= set(index["suzhou"]) and "china" not in index and "state" not in index
 
 
+def test_an_english_question_is_searched_with_the_chinese_names_of_the_places_it_spells():
+    """Heilongjiang (three syllables: no pinyin pair matches it) and Inner Mongolia are searched as 黑龙江 and
+    内蒙古; capitalised words that are not places, and places the library lacks, add nothing."""
+    from rag.crosslingual import query_translations
+
+    library = {"黑龙江": 5, "内蒙古": 3, "粮食": 9, "产量": 7}
+    got = query_translations("What was Heilongjiang's grain output, and Inner Mongolia's?", lambda w: library.get(w, 0))
+    assert "黑龙江" in got and "内蒙古" in got
+    assert query_translations("What did The State Council say about Guangdong?", lambda w: library.get(w, 0)) == []
+
+
 def test_an_english_question_is_searched_with_the_translations_the_library_uses():
     from rag.crosslingual import query_translations
 
