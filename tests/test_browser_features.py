@@ -12,6 +12,7 @@ import pytest
 from conftest import running_app
 from test_browser import TIMEOUT, _ask, _submit, _text, _wait_for, driver  # noqa: F401 -- driver is a fixture
 
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -78,7 +79,13 @@ def _conversation_labels(drv):
 
 
 def _click_button(drv, text):
-    next(b for b in drv.find_elements(By.CSS_SELECTOR, "button") if b.text.strip() == text and b.is_displayed()).click()
+    """Click the visible button labelled ``text``, waiting for it: the page's text box can be ready a moment
+    before the side panel's buttons are drawn (a loaded machine showed it)."""
+
+    def shown(d):
+        return next((b for b in d.find_elements(By.CSS_SELECTOR, "button") if b.text.strip() == text and b.is_displayed()), None)
+
+    WebDriverWait(drv, TIMEOUT, ignored_exceptions=(StaleElementReferenceException,)).until(shown).click()
 
 
 def test_conversations_are_kept_in_the_browser_and_reopen_after_a_reload(app, driver):  # noqa: F811 -- the fixture
