@@ -15,7 +15,7 @@ import gzip
 import re
 import threading
 from collections import defaultdict
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from .lexicon import EN_FIVE_YEAR_PLAN, five_year_plan_name
 
@@ -182,17 +182,24 @@ def translate(question: str, passages: str, rarity: Callable[[str], float]) -> d
 _EN_NAME = re.compile(r"\b([A-Z][a-z]+(?: [A-Z][a-z]+)?)")
 
 
+def spelled_places(name: str) -> Iterator[tuple[str, ...]]:
+    """The Chinese names CC-CEDICT gives for an English or pinyin place name (“Inner Mongolia”, “Jinhua”): for
+    the whole two-word name first, then for each of its words, skipping those it knows no place for."""
+    index = places()
+    words = name.split()
+    for key in ([name.lower()] if len(words) > 1 else []) + [w.lower() for w in words]:
+        if key in index:
+            yield index[key]
+
+
 def place_translations(question: str, doc_freq: Callable[[str], int]) -> list[str]:
     """The Chinese names of the places an English question spells (Heilongjiang -> 黑龙江, Inner Mongolia ->
     内蒙古) that the library uses: the dictionary's definitions rarely translate a place name as a word, and a
     three-syllable name has no pinyin pair to match."""
-    index = places()
     out: list[str] = []
     for m in _EN_NAME.finditer(question):
-        name = m.group(1)
-        words = name.split()
-        for key in ([name.lower()] if len(words) > 1 else []) + [w.lower() for w in words]:
-            found = [zh for zh in index.get(key, ()) if doc_freq(zh) > 0 and zh not in out]
+        for names in spelled_places(m.group(1)):
+            found = [zh for zh in names if doc_freq(zh) > 0 and zh not in out]
             if found:
                 out.extend(found)
                 break

@@ -101,13 +101,10 @@ _EN_NAME = re.compile(r"\b([A-Z][a-z]{3,}(?: [A-Z][a-z]+)?)")
 def english_place_cores(name: str) -> tuple[str, ...]:
     """The distinctive cores (as ``lexicon.report_places`` gives them) of the Chinese places an English or pinyin
     name may stand for (“Jinhua” -> 金华; “Inner Mongolia” -> 蒙古); empty when the dictionary knows no such place."""
-    from .crosslingual import places
+    from .crosslingual import spelled_places
 
-    index = places()
-    words = name.split()
-    for key in ([name.lower()] if len(words) > 1 else []) + [w.lower() for w in words]:
-        cores = {lexicon.name_core(zh)[-2:] for zh in index.get(key, ())}
-        cores = tuple(sorted(c for c in cores if len(c) == 2))
+    for names in spelled_places(name):
+        cores = tuple(sorted({core for core in (lexicon.name_core(zh)[-2:] for zh in names) if len(core) == 2}))
         if cores:
             return cores
     return ()
