@@ -13,11 +13,14 @@ refit reproduces the shipped weights up to small differences in those questions'
 
 1. Every question is retrieved as ``ask`` does; every candidate span gets its features and a label (it holds
    the gold answer, and is not much longer than the shortest span that does).
-2. Span scorer: L2-regularised logistic regression (standardised features) on the spans of answerable questions;
-   the regularisation strength is chosen by 5-fold cross-validation on the train questions.
-3. Gate: logistic regression over question-level features of the best span, answerable questions whose best
+2. Span scorer: on the spans of answerable questions, either L2-regularised logistic regression (standardised
+   features) or gradient-boosted trees (``TREES``: shallow trees learn that a feature counts differently for
+   a figure, a list or a name question, which a linear model can only learn from hand-made copies).
+3. Gate: the same kind of model over question-level features of the best span, answerable questions whose best
    span is right (1) against unanswerable questions (0), on the corpora that have both (the NCP questions are
    all answerable: they train the span scorer and bound the threshold's refusals, not the gate).
+   The kind of model, and a linear model's regularisation strength, are chosen by 5-fold cross-validation on
+   the train questions (right outcomes).
 4. Threshold: the one with the most right outcomes on train (answered from a right span, or refused when the
    reports do not hold it), refusing at most ``--max-false-refusal`` of the questions it could answer right,
    in each corpus (the NCP questions, all answerable, must not buy refusals on the question bank).
@@ -76,6 +79,35 @@ def fit_logistic(rows: list[dict[str, float]], labels: list[int], names: tuple[s
     return Linear(round(bias, 4), {n: round(float(v), 4) for n, v in zip(names, w)})
 
 
+# Gradient-boosted trees, as chosen by 5-fold CV on the train split (EVALUATION.md, session 12): shallow trees,
+# a small learning rate, leaves of at least 20 rows; classes balanced as for the linear models.
+TREES = {"max_depth": 3, "max_iter": 200, "learning_rate": 0.05, "min_samples_leaf": 20, "l2_regularization": 1.0}
+
+
+def fit_trees(rows: list[dict[str, float]], labels: list[int], names: tuple[str, ...], balanced: bool = True):
+    """Gradient-boosted trees (scikit-learn's histogram GBDT), exported as plain node lists (``model.Trees``)."""
+    import numpy as np
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from rag.answer.model import Trees
+
+    x = np.array([[r.get(n, 0.0) for n in names] for r in rows], dtype=np.float64)
+    model = HistGradientBoostingClassifier(**TREES, class_weight="balanced" if balanced else None, random_state=0)
+    model.fit(x, np.array(labels))
+    trees = []
+    for (predictor,) in model._predictors:
+        trees.append(tuple(
+            (-1 if n["is_leaf"] else int(n["feature_idx"]), float(n["num_threshold"]), int(n["left"]), int(n["right"]), float(n["value"]))
+            for n in predictor.nodes
+        ))
+    return Trees(tuple(names), float(np.ravel(model._baseline_prediction)[0]), tuple(trees))
+
+
+def fit_scorer(rows, labels, names, kind: str, c: float):
+    """``kind`` "linear" (logistic regression with inverse L2 strength ``c``) or "trees"."""
+    return fit_trees(rows, labels, names) if kind == "trees" else fit_logistic(rows, labels, names, c)
+
+
 def span_rows(examples):
     rows, labels = [], []
     for ex in examples:
@@ -86,35 +118,36 @@ def span_rows(examples):
     return rows, labels
 
 
-def outcomes(examples, c: float, max_false_refusal: float):
+def outcomes(examples, c: float, max_false_refusal: float, kind: str = "linear"):
     """Fit span scorer, gate and threshold on ``examples``: (span, gate, threshold, gate rows)."""
     from rag.answer.features import GATE_FEATURES, SPAN_FEATURES
 
-    span = fit_logistic(*span_rows(examples), SPAN_FEATURES, c)
+    span = fit_scorer(*span_rows(examples), SPAN_FEATURES, kind, c)
     rows = gate_rows(examples, span)
     # the gate learns from corpora whose questions include unanswerable ones: a corpus of answerable questions
     # only would teach it what that corpus looks like, not whether a passage answers
     with_negatives = {ex.corpus for _, _, ex in rows if not ex.answerable}
     train = [(f, ex) for f, right, ex in rows if ex.corpus in with_negatives and ((ex.answerable and right) or not ex.answerable)]
-    gate = fit_logistic([f for f, _ in train], [int(ex.answerable) for _, ex in train], GATE_FEATURES, c)
+    gate = fit_scorer([f for f, _ in train], [int(ex.answerable) for _, ex in train], GATE_FEATURES, kind, c)
     threshold = choose_threshold([(gate.probability(f), ex.answerable, right, ex.corpus) for f, right, ex in rows], max_false_refusal)
     return span, gate, threshold, rows
 
 
-def cross_validate(examples, cs: list[float], max_false_refusal: float, folds: int = 5) -> dict[float, float]:
-    """Share of right outcomes on held-out folds of the TRAIN questions, for each regularisation strength."""
+def cross_validate(examples, candidates: list[tuple[str, float]], max_false_refusal: float, folds: int = 5) -> dict[tuple[str, float], float]:
+    """Share of right outcomes on held-out folds of the TRAIN questions, for each (model kind, inverse L2
+    strength) candidate (the strength counts for linear models only)."""
     out = {}
-    for c in cs:
+    for kind, c in candidates:
         right = total = 0
         for k in range(folds):
             fit_on = [ex for i, ex in enumerate(examples) if i % folds != k]
             held = [ex for i, ex in enumerate(examples) if i % folds == k]
-            span, gate, threshold, _ = outcomes(fit_on, c, max_false_refusal)
+            span, gate, threshold, _ = outcomes(fit_on, c, max_false_refusal, kind)
             for f, ok, ex in gate_rows(held, span):
                 answered = gate.probability(f) >= threshold
                 right += (answered and ex.answerable and ok) or (not answered and not ex.answerable)
                 total += 1
-        out[c] = right / max(1, total)
+        out[(kind, c)] = right / max(1, total)
     return out
 
 
@@ -126,8 +159,8 @@ def gate_rows(examples, model_span):
     for ex in examples:
         if not ex.facts:
             continue
-        for f in ex.facts:
-            f.score = model_span.logit(f.features)
+        for f, score in zip(ex.facts, model_span.logits([f.features for f in ex.facts])):
+            f.score = score
         order = sorted(range(len(ex.facts)), key=lambda i: -ex.facts[i].score)
         best = ex.facts[order[0]]
         feats = gate_features(ex.focus, best, ex.facts, best.score, ex.gap)
@@ -219,7 +252,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default=str(ROOT / "rag" / "answer" / "reader_model.json"))
     p.add_argument("--plot", default=str(ROOT / "docs" / "gate_train.png"))
     p.add_argument("--max-false-refusal", type=float, default=0.10, help="of answerable questions whose best span is right")
-    p.add_argument("--c", default="0.1,0.3,1,3", help="inverse L2 strengths to choose from by 5-fold CV on train")
+    p.add_argument("--c", default="0.1,0.3,1,3", help="inverse L2 strengths of a linear model to choose from by 5-fold CV on train")
+    p.add_argument("--model", choices=("auto", "linear", "trees"), default="auto", help="model kind (auto: the better by 5-fold CV on train)")
     args = p.parse_args(argv)
     settings = load_settings()
     banks = [Path(b) for b in args.bank] if args.bank else TRAIN_SETS
@@ -229,10 +263,11 @@ def main(argv: list[str] | None = None) -> None:
                  "--out var/ncp --name ncp --corpus ncp ../shared/eval/ncp/dev.jsonl)")
     examples = examples_for(banks, settings)
 
-    cv = cross_validate(examples, [float(c) for c in args.c.split(",")], args.max_false_refusal)
-    c = max(cv, key=cv.get)
-    print("5-fold CV on train, right outcomes by C: " + ", ".join(f"{k:g}: {v:.3f}" for k, v in cv.items()), file=sys.stderr)
-    span, gate, threshold, rows = outcomes(examples, c, args.max_false_refusal)
+    candidates = ([("linear", float(c)) for c in args.c.split(",")] if args.model != "trees" else []) + ([("trees", 0.0)] if args.model != "linear" else [])
+    cv = cross_validate(examples, candidates, args.max_false_refusal)
+    kind, c = max(cv, key=cv.get)
+    print("5-fold CV on train, right outcomes: " + ", ".join(f"{k} {c:g}: {v:.3f}" for (k, c), v in cv.items()), file=sys.stderr)
+    span, gate, threshold, rows = outcomes(examples, c, args.max_false_refusal, kind)
     n_spans = len(span_rows(examples)[0])
     best_right = sum(right for _, right, ex in rows if ex.answerable)
     n_answerable = sum(ex.answerable for _, _, ex in rows)
@@ -243,8 +278,9 @@ def main(argv: list[str] | None = None) -> None:
         "date": dt.date.today().isoformat(),
         "questions": len(rows),
         "spans": n_spans,
-        "c": c,
-        "cv_right_outcomes": {f"{k:g}": round(v, 3) for k, v in cv.items()},
+        "model": kind,
+        **({"trees": TREES} if kind == "trees" else {"c": c}),
+        "cv_right_outcomes": {("trees" if k == "trees" else f"linear C={c:g}"): round(v, 3) for (k, c), v in cv.items()},
         "max_false_refusal": args.max_false_refusal,
         "train_best_span_right": round(best_right / max(1, n_answerable), 3),
         "train_unanswerable_refused": round(refused_neg / max(1, n_neg), 3),

@@ -7,6 +7,7 @@ reader contract, the model file. Whether the fitted weights answer well is measu
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -175,14 +176,48 @@ def test_leading_clauses_that_restate_the_question_are_dropped_from_the_quote():
     assert "团螺村" in a.text
 
 
-def test_the_threshold_refuses_at_most_the_allowed_share_in_every_corpus():
+def _fit_reader():
     import importlib.util
-    from pathlib import Path
 
     path = Path(__file__).resolve().parent.parent / "scripts" / "fit_reader.py"
     spec = importlib.util.spec_from_file_location("fit_reader", path)
     fit_reader = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fit_reader)
+    return fit_reader
+
+
+def test_fitted_trees_score_as_the_library_that_fitted_them_and_survive_the_json_file(tmp_path):
+    import numpy as np
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    fit_reader = _fit_reader()
+    rng = np.random.default_rng(0)
+    names = ("cov", "num_fit", "length")
+    x = rng.random((600, 3))
+    # an interaction no single weight can express: a figure counts only when the words are covered
+    y = ((x[:, 0] > 0.5) & (x[:, 1] > 0.3) | (x[:, 2] < 0.1)).astype(int)
+    rows = [dict(zip(names, r)) for r in x.tolist()]
+    trees = fit_reader.fit_trees(rows, list(y), names)
+    reference = HistGradientBoostingClassifier(**fit_reader.TREES, class_weight="balanced", random_state=0).fit(x, y)
+    assert np.allclose(trees.logits(rows), reference.decision_function(x), atol=1e-9)
+    assert np.mean((np.array(trees.logits(rows)) > 0) == y) > 0.95
+    model = ReaderModel(trees, trees, 0.5, {"model": "trees"})
+    path = tmp_path / "m.json"
+    model.save(path)
+    again = load_model(path)
+    assert again.span.logits(rows[:50]) == trees.logits(rows[:50])
+    assert again.gate.probability(rows[0]) == trees.probability(rows[0])
+    # one span at a time scores as in a batch
+    assert trees.logit(rows[7]) == pytest.approx(trees.logits(rows)[7], abs=1e-12)
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    raw["span"]["names"] = ["cov"]  # nodes that split on features the file no longer names
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    with pytest.raises(RagError, match="malformed"):
+        load_model(path)
+
+
+def test_the_threshold_refuses_at_most_the_allowed_share_in_every_corpus():
+    fit_reader = _fit_reader()
     # an easy corpus (every answerable question scores high) and a hard one (its answerable questions score
     # like the unanswerable ones): a threshold that suits the pooled questions would refuse most of the hard
     easy = [(0.9, True, True, "easy")] * 40

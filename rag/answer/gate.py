@@ -138,8 +138,7 @@ class Gate:
             for h in hits[:HEADS_HITS]:
                 heads += item_heads(h, self.following(h.chunk) if self.following else [], focus.list_count)
         facts = [span_features(focus, s, names[s.hit.chunk.doc_id], top) for s in candidate_spans(hits, heads)]
-        for f in facts:
-            f.score = self.model.span.logit(f.features)
+        self._score(facts)
         facts.sort(key=lambda f: -f.score)
         if pool is None:
             pool = DENSE_POOL_NO_TERMS if focus.english or not focus.terms else DENSE_POOL
@@ -153,15 +152,18 @@ class Gate:
                 # which span it puts first says more than by how much
                 f.features["dense_top"] = float(sim == closest)
                 f.features["english_dense"] = sim if focus.english else 0.0
-                f.score = self.model.span.logit(f.features)
             floor = min(sims) if sims else 0.0
             for f in facts[len(head):]:
                 # not re-scored: assume no closer than the least similar span that was
                 f.features["dense"] = floor
                 f.features["english_dense"] = floor if focus.english else 0.0
-                f.score = self.model.span.logit(f.features)
+            self._score(facts)
             facts.sort(key=lambda f: -f.score)
         return facts
+
+    def _score(self, facts: list[SpanFacts]) -> None:
+        for f, score in zip(facts, self.model.span.logits([f.features for f in facts])):
+            f.score = score
 
     def plan(
         self,

@@ -1,8 +1,9 @@
-"""The fitted scoring model: named feature weights read from a small JSON file (``reader_model.json``).
+"""The fitted scoring models: named features in, a logit out, read from a small JSON file (``reader_model.json``).
 
 In: the file written by ``scripts/fit_reader.py``. Out: ``ReaderModel`` with a span scorer (which candidate
-answers) and a gate (is the question answered at all, with its calibrated threshold). Both are logistic
-models over the named features of ``features.py``; a feature the file does not name weighs 0.
+answers) and a gate (is the question answered at all, with its calibrated threshold). Each is either
+``Linear`` (logistic weights on the named features) or ``Trees`` (gradient-boosted regression trees over them);
+a feature a model does not name plays no part. No pickle: trees are stored as plain node lists.
 """
 
 from __future__ import annotations
@@ -11,8 +12,25 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, Sequence
 
 from ..errors import RagError
+
+Features = dict[str, float]
+
+
+class Scorer(Protocol):
+    def logit(self, features: Features) -> float: ...
+
+    def logits(self, rows: Sequence[Features]) -> list[float]: ...
+
+    def probability(self, features: Features) -> float: ...
+
+    def to_json(self) -> dict: ...
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z)) if z > -60 else 0.0
 
 
 @dataclass(frozen=True)
@@ -20,30 +38,122 @@ class Linear:
     bias: float = 0.0
     weights: dict[str, float] = field(default_factory=dict)
 
-    def logit(self, features: dict[str, float]) -> float:
+    def logit(self, features: Features) -> float:
         return self.bias + sum(w * features.get(name, 0.0) for name, w in self.weights.items())
 
-    def probability(self, features: dict[str, float]) -> float:
-        z = self.logit(features)
-        return 1.0 / (1.0 + math.exp(-z)) if z > -60 else 0.0
+    def logits(self, rows: Sequence[Features]) -> list[float]:
+        return [self.logit(r) for r in rows]
+
+    def probability(self, features: Features) -> float:
+        return _sigmoid(self.logit(features))
+
+    def to_json(self) -> dict:
+        return {"bias": self.bias, "weights": self.weights}
+
+
+Node = tuple[int, float, int, int, float]  # (feature index or -1 for a leaf, threshold, left, right, leaf value)
+
+
+@dataclass(frozen=True)
+class Trees:
+    """Gradient-boosted regression trees: logit = ``baseline`` + the leaf value each tree reaches. A node sends
+    a row left when its feature is at most the threshold."""
+
+    names: tuple[str, ...]
+    baseline: float
+    trees: tuple[tuple[Node, ...], ...]
+
+    def logit(self, features: Features) -> float:
+        return self.logits([features])[0]
+
+    def logits(self, rows: Sequence[Features]) -> list[float]:
+        """All rows through all trees at once: a few array steps per tree level, not a Python walk per node."""
+        import numpy as np
+
+        if not rows:
+            return []
+        arrays = self._arrays()
+        feature, threshold, left, right, value, roots, depth = arrays
+        x = np.array([[r.get(n, 0.0) for n in self.names] for r in rows], dtype=np.float64)
+        at = np.repeat(roots[:, None], len(rows), axis=1)  # (trees, rows): the node each row is at in each tree
+        cols = np.arange(len(rows))[None, :]
+        for _ in range(depth):
+            f = feature[at]
+            leaf = f < 0
+            go_left = x[cols, np.where(leaf, 0, f)] <= threshold[at]
+            at = np.where(leaf, at, np.where(go_left, left[at], right[at]))
+        return [float(z) for z in self.baseline + value[at].sum(axis=0)]
+
+    def probability(self, features: Features) -> float:
+        return _sigmoid(self.logit(features))
+
+    def _arrays(self):
+        cached = self.__dict__.get("_cached")
+        if cached is None:
+            import numpy as np
+
+            offsets, nodes = [], []
+            for tree in self.trees:
+                offsets.append(len(nodes))
+                nodes.extend(tree)
+            node = np.array(nodes, dtype=np.float64).reshape(-1, 5)
+            off = np.repeat(np.array(offsets, dtype=np.int64), [len(t) for t in self.trees])
+            is_leaf = node[:, 0] < 0
+            left = np.where(is_leaf, np.arange(len(node)), node[:, 2].astype(np.int64) + off)
+            right = np.where(is_leaf, np.arange(len(node)), node[:, 3].astype(np.int64) + off)
+            depth = max((_depth(t) for t in self.trees), default=0)
+            cached = (node[:, 0].astype(np.int64), node[:, 1], left, right, np.where(is_leaf, node[:, 4], 0.0),
+                      np.array(offsets, dtype=np.int64), depth)
+            object.__setattr__(self, "_cached", cached)
+        return cached
+
+    def to_json(self) -> dict:
+        return {"kind": "trees", "names": list(self.names), "baseline": self.baseline, "trees": [[list(n) for n in t] for t in self.trees]}
+
+
+def _depth(tree: Sequence[Node], i: int = 0) -> int:
+    f, _, left, right, _ = tree[i]
+    return 0 if f < 0 else 1 + max(_depth(tree, int(left)), _depth(tree, int(right)))
+
+
+def scorer_from_json(raw: dict) -> Scorer:
+    if raw.get("kind") == "trees":
+        names = tuple(raw["names"])
+        trees = tuple(tuple((int(n[0]), float(n[1]), int(n[2]), int(n[3]), float(n[4])) for n in t) for t in raw["trees"])
+        for tree in trees:
+            if not tree or any(f >= len(names) or (f >= 0 and not (0 <= left < len(tree) and 0 <= right < len(tree))) for f, _, left, right, _ in tree):
+                raise ValueError("a tree node points outside its tree or its feature names")
+        return Trees(names, float(raw["baseline"]), trees)
+    return Linear(float(raw["bias"]), {k: float(v) for k, v in raw["weights"].items()})
 
 
 @dataclass(frozen=True)
 class ReaderModel:
-    span: Linear
-    gate: Linear
+    span: Scorer
+    gate: Scorer
     threshold: float  # gate probability at or above which a question counts as answered
     meta: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return {
-            "span": {"bias": self.span.bias, "weights": self.span.weights},
-            "gate": {"bias": self.gate.bias, "weights": self.gate.weights, "threshold": self.threshold},
-            "meta": self.meta,
-        }
+        return {"span": self.span.to_json(), "gate": {**self.gate.to_json(), "threshold": self.threshold}, "meta": self.meta}
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        """Indented JSON, each tree's node list on one line (a file of a few thousand lines, not a hundred thousand)."""
+        raw = self.to_json()
+        lines: dict[str, str] = {}
+        for part in ("span", "gate"):
+            if raw[part].get("kind") == "trees":
+                raw[part] = dict(raw[part])
+                packed = []
+                for tree in raw[part]["trees"]:
+                    key = f"@tree{len(lines)}@"
+                    lines[key] = json.dumps(tree, separators=(",", ":"))
+                    packed.append(key)
+                raw[part]["trees"] = packed
+        text = json.dumps(raw, ensure_ascii=False, indent=1)
+        for key, tree in lines.items():
+            text = text.replace(f'"{key}"', tree, 1)
+        Path(path).write_text(text + "\n", encoding="utf-8")
 
 
 def load_model(path: str | Path) -> ReaderModel:
@@ -52,12 +162,12 @@ def load_model(path: str | Path) -> ReaderModel:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         return ReaderModel(
-            span=Linear(float(raw["span"]["bias"]), {k: float(v) for k, v in raw["span"]["weights"].items()}),
-            gate=Linear(float(raw["gate"]["bias"]), {k: float(v) for k, v in raw["gate"]["weights"].items()}),
+            span=scorer_from_json(raw["span"]),
+            gate=scorer_from_json(raw["gate"]),
             threshold=float(raw["gate"]["threshold"]),
             meta=dict(raw.get("meta", {})),
         )
     except FileNotFoundError as exc:
         raise RagError(f"reader model not found: {path} (fit one with scripts/fit_reader.py)") from exc
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
         raise RagError(f"reader model {path} is malformed: {exc}") from exc
