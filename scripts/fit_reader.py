@@ -19,8 +19,10 @@ refit reproduces the shipped weights up to small differences in those questions'
 3. Gate: the same kind of model over question-level features of the best span, answerable questions whose best
    span is right (1) against unanswerable questions (0), on the corpora that have both (the NCP questions are
    all answerable: they train the span scorer and bound the threshold's refusals, not the gate).
-   The kind of model, and a linear model's regularisation strength, are chosen by 5-fold cross-validation on
-   the train questions (right outcomes).
+   The kinds (``MODEL_KINDS``: linear/linear, trees/linear, trees/trees) and a linear model's regularisation
+   strength are chosen by 5-fold cross-validation on the train questions, folds kept whole by report
+   (``fold_of``): the simplest candidate within one standard error of the most right outcomes, among those
+   that refuse no more answerable questions than the best all-linear one (``choose_model``).
 4. Threshold: the one with the most right outcomes on train (answered from a right span, or refused when the
    reports do not hold it), refusing at most ``--max-false-refusal`` of the questions it could answer right,
    in each corpus (the NCP questions, all answerable, must not buy refusals on the question bank).
@@ -30,6 +32,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
+import math
 import json
 import sys
 from pathlib import Path
@@ -103,6 +107,9 @@ def fit_trees(rows: list[dict[str, float]], labels: list[int], names: tuple[str,
     return Trees(tuple(names), float(np.ravel(model._baseline_prediction)[0]), tuple(trees))
 
 
+MODEL_KINDS = ("linear/linear", "trees/linear", "trees/trees")  # span scorer / gate
+
+
 def fit_scorer(rows, labels, names, kind: str, c: float):
     """``kind`` "linear" (logistic regression with inverse L2 strength ``c``) or "trees"."""
     return fit_trees(rows, labels, names) if kind == "trees" else fit_logistic(rows, labels, names, c)
@@ -118,37 +125,69 @@ def span_rows(examples):
     return rows, labels
 
 
-def outcomes(examples, c: float, max_false_refusal: float, kind: str = "linear"):
-    """Fit span scorer, gate and threshold on ``examples``: (span, gate, threshold, gate rows)."""
+def outcomes(examples, c: float, max_false_refusal: float, kind: str = "linear/linear"):
+    """Fit span scorer, gate and threshold on ``examples``: (span, gate, threshold, gate rows). ``kind``: the
+    span scorer's kind and the gate's, "linear/linear", "trees/linear" or "trees/trees"."""
     from rag.answer.features import GATE_FEATURES, SPAN_FEATURES
 
-    span = fit_scorer(*span_rows(examples), SPAN_FEATURES, kind, c)
+    span_kind, gate_kind = kind.split("/")
+    span = fit_scorer(*span_rows(examples), SPAN_FEATURES, span_kind, c)
     rows = gate_rows(examples, span)
     # the gate learns from corpora whose questions include unanswerable ones: a corpus of answerable questions
     # only would teach it what that corpus looks like, not whether a passage answers
     with_negatives = {ex.corpus for _, _, ex in rows if not ex.answerable}
     train = [(f, ex) for f, right, ex in rows if ex.corpus in with_negatives and ((ex.answerable and right) or not ex.answerable)]
-    gate = fit_scorer([f for f, _ in train], [int(ex.answerable) for _, ex in train], GATE_FEATURES, kind, c)
+    gate = fit_scorer([f for f, _ in train], [int(ex.answerable) for _, ex in train], GATE_FEATURES, gate_kind, c)
     threshold = choose_threshold([(gate.probability(f), ex.answerable, right, ex.corpus) for f, right, ex in rows], max_false_refusal)
     return span, gate, threshold, rows
 
 
-def cross_validate(examples, candidates: list[tuple[str, float]], max_false_refusal: float, folds: int = 5) -> dict[tuple[str, float], float]:
-    """Share of right outcomes on held-out folds of the TRAIN questions, for each (model kind, inverse L2
-    strength) candidate (the strength counts for linear models only)."""
+def fold_of(example, folds: int) -> int:
+    """The cross-validation fold of a question: by the report it is about, as the train/test split is, so no
+    report (and no pair of questions written about the same passage) is on both sides of a fold."""
+    key = f"{example.corpus}:{example.group or example.qid}"
+    return int(hashlib.sha1(key.encode("utf-8")).hexdigest()[8:16], 16) % folds
+
+
+def cross_validate(examples, candidates: list[tuple[str, float]], max_false_refusal: float, folds: int = 5) -> dict[tuple[str, float], tuple[float, float]]:
+    """(share of right outcomes, share of answerable questions refused) on held-out folds of the TRAIN
+    questions, for each (model kinds, inverse L2 strength) candidate (the strength counts for linear models
+    only)."""
     out = {}
+    fold = [fold_of(ex, folds) for ex in examples]
     for kind, c in candidates:
-        right = total = 0
+        right = total = refused = answerable = 0
         for k in range(folds):
-            fit_on = [ex for i, ex in enumerate(examples) if i % folds != k]
-            held = [ex for i, ex in enumerate(examples) if i % folds == k]
+            fit_on = [ex for ex, f in zip(examples, fold) if f != k]
+            held = [ex for ex, f in zip(examples, fold) if f == k]
             span, gate, threshold, _ = outcomes(fit_on, c, max_false_refusal, kind)
             for f, ok, ex in gate_rows(held, span):
                 answered = gate.probability(f) >= threshold
                 right += (answered and ex.answerable and ok) or (not answered and not ex.answerable)
                 total += 1
-        out[(kind, c)] = right / max(1, total)
+                answerable += ex.answerable
+                refused += ex.answerable and not answered
+        out[(kind, c)] = (right / max(1, total), refused / max(1, answerable))
     return out
+
+
+def choose_model(cv: dict[tuple[str, float], tuple[float, float]], n: int) -> tuple[str, float]:
+    """The simplest candidate (``MODEL_KINDS`` in order, then the strongest regularisation) whose right outcomes
+    are within one standard error of the best (the one-standard-error rule: a difference CV cannot tell from
+    noise buys no complexity), among those that refuse no more answerable questions than the best all-linear
+    one (a model that buys refused unanswerable questions with refused answerable ones has moved errors, not
+    removed them). ``n``: questions cross-validated."""
+    linear = [key for key in cv if key[0] == "linear/linear"]
+    ceiling = cv[max(linear, key=lambda k: cv[k][0])][1] if linear else 1.0
+    allowed = [key for key in cv if cv[key][1] <= ceiling] or list(cv)
+    best = max(cv[key][0] for key in allowed)
+    error = math.sqrt(best * (1 - best) / max(1, n))
+    simplest = sorted(allowed, key=lambda k: (MODEL_KINDS.index(k[0]), k[1]))
+    return next(key for key in simplest if cv[key][0] >= best - error)
+
+
+def name(kind: str, c: float) -> str:
+    return kind + (f" C={c:g}" if "linear" in kind else "")
 
 
 def gate_rows(examples, model_span):
@@ -253,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--plot", default=str(ROOT / "docs" / "gate_train.png"))
     p.add_argument("--max-false-refusal", type=float, default=0.10, help="of answerable questions whose best span is right")
     p.add_argument("--c", default="0.1,0.3,1,3", help="inverse L2 strengths of a linear model to choose from by 5-fold CV on train")
-    p.add_argument("--model", choices=("auto", "linear", "trees"), default="auto", help="model kind (auto: the better by 5-fold CV on train)")
+    p.add_argument("--model", choices=("auto",) + MODEL_KINDS, default="auto", help="span scorer / gate kinds (auto: chosen by 5-fold CV on train)")
     args = p.parse_args(argv)
     settings = load_settings()
     banks = [Path(b) for b in args.bank] if args.bank else TRAIN_SETS
@@ -263,10 +302,12 @@ def main(argv: list[str] | None = None) -> None:
                  "--out var/ncp --name ncp --corpus ncp ../shared/eval/ncp/dev.jsonl)")
     examples = examples_for(banks, settings)
 
-    candidates = ([("linear", float(c)) for c in args.c.split(",")] if args.model != "trees" else []) + ([("trees", 0.0)] if args.model != "linear" else [])
+    kinds = MODEL_KINDS if args.model == "auto" else (args.model,)
+    cs = [float(c) for c in args.c.split(",")]
+    candidates = [(k, c) for k in kinds for c in (cs if "linear" in k else [0.0])]
     cv = cross_validate(examples, candidates, args.max_false_refusal)
-    kind, c = max(cv, key=cv.get)
-    print("5-fold CV on train, right outcomes: " + ", ".join(f"{k} {c:g}: {v:.3f}" for (k, c), v in cv.items()), file=sys.stderr)
+    kind, c = choose_model(cv, len(examples))
+    print("5-fold CV on train, right outcomes (false refusals): " + ", ".join(f"{name(k, c)}: {r:.3f} ({fr:.3f})" for (k, c), (r, fr) in cv.items()), file=sys.stderr)
     span, gate, threshold, rows = outcomes(examples, c, args.max_false_refusal, kind)
     n_spans = len(span_rows(examples)[0])
     best_right = sum(right for _, right, ex in rows if ex.answerable)
@@ -279,8 +320,10 @@ def main(argv: list[str] | None = None) -> None:
         "questions": len(rows),
         "spans": n_spans,
         "model": kind,
-        **({"trees": TREES} if kind == "trees" else {"c": c}),
-        "cv_right_outcomes": {("trees" if k == "trees" else f"linear C={c:g}"): round(v, 3) for (k, c), v in cv.items()},
+        **({"trees": TREES} if "trees" in kind else {}),
+        **({"c": c} if "linear" in kind else {}),
+        "cv_right_outcomes": {name(k, c): round(r, 3) for (k, c), (r, _) in cv.items()},
+        "cv_false_refusals": {name(k, c): round(fr, 3) for (k, c), (_, fr) in cv.items()},
         "max_false_refusal": args.max_false_refusal,
         "train_best_span_right": round(best_right / max(1, n_answerable), 3),
         "train_unanswerable_refused": round(refused_neg / max(1, n_neg), 3),

@@ -216,6 +216,32 @@ def test_fitted_trees_score_as_the_library_that_fitted_them_and_survive_the_json
         load_model(path)
 
 
+def test_a_model_that_buys_right_outcomes_with_false_refusals_is_not_chosen():
+    choose = _fit_reader().choose_model
+    cv = {("linear/linear", 0.1): (0.630, 0.16), ("linear/linear", 3.0): (0.636, 0.15),
+          ("trees/linear", 1.0): (0.662, 0.14), ("trees/trees", 0.0): (0.675, 0.19)}
+    assert choose(cv, 2000) == ("trees/linear", 1.0)
+    assert choose({k: v for k, v in cv.items() if k[0] != "trees/linear"}, 2000) == ("linear/linear", 3.0)
+
+
+def test_a_gain_cross_validation_cannot_tell_from_noise_buys_no_complexity():
+    choose = _fit_reader().choose_model
+    cv = {("linear/linear", 0.1): (0.647, 0.15), ("linear/linear", 1.0): (0.650, 0.15), ("trees/linear", 3.0): (0.654, 0.14)}
+    # one standard error of 0.654 over 1839 questions is 0.011
+    assert choose(cv, 1839) == ("linear/linear", 0.1)
+    assert choose(cv, 100_000) == ("trees/linear", 3.0)
+
+
+def test_cross_validation_folds_keep_a_report_whole():
+    from rag.answer.training import Example
+
+    fit_reader = _fit_reader()
+    same = [Example(f"q{i}", "number", "zh", None, [], [], 0.0, True, corpus="gov_reports", group="prov_2026_广东省.txt") for i in range(20)]
+    assert len({fit_reader.fold_of(e, 5) for e in same}) == 1
+    others = [Example(f"r{i}", "number", "zh", None, [], [], 0.0, True, corpus="gov_reports", group=f"report_{i}.txt") for i in range(40)]
+    assert len({fit_reader.fold_of(e, 5) for e in others}) == 5
+
+
 def test_the_threshold_refuses_at_most_the_allowed_share_in_every_corpus():
     fit_reader = _fit_reader()
     # an easy corpus (every answerable question scores high) and a hard one (its answerable questions score

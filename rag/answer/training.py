@@ -36,6 +36,7 @@ class Example:
     answerable: bool
     tags: tuple[str, ...] = field(default_factory=tuple)
     corpus: str = ""
+    group: str = ""  # the report it is about (``EvalQuestion.group``): cross-validation folds keep reports whole
 
 
 def label_spans(facts: list[SpanFacts], kind: str, answers: list[str], evidence: list[str]) -> list[int]:
@@ -79,4 +80,4 @@ def run_example(assistant, q, similarity_cache: dict | None = None) -> Example:
     plan = assistant.gate.plan(query, hits, similarity, result.doc_scores, result.named_doc)
     facts = plan.decision.ranked
     labels = label_spans(facts, q.kind, q.answers, q.evidence)
-    return Example(q.id, q.kind, q.lang, plan.focus, facts, labels, share_gap(result.doc_scores), q.kind in ANSWERABLE, q.tags, q.corpus)
+    return Example(q.id, q.kind, q.lang, plan.focus, facts, labels, share_gap(result.doc_scores), q.kind in ANSWERABLE, q.tags, q.corpus, q.group)

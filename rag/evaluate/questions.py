@@ -30,6 +30,13 @@ class EvalQuestion:
     corpus: str = ""  # which corpus it is about (question banks over several corpora), "" = the one evaluated
     tags: tuple[str, ...] = ()  # how it is hard: paraphrase, indirect, period, list_after, masked_long, …
     neg: str = ""  # for unanswerable questions: attribute_absent | period_absent | place_absent | figure_absent
+    about: str = ""  # the report file the question is about (question banks), "" when it names none
+
+    @property
+    def group(self) -> str:
+        """The report a question belongs to when a set is split (by ``scripts/split_bank.py``, or into
+        cross-validation folds): the one it is about, else its first gold report, else itself."""
+        return self.about or (self.docs[0] if self.docs and self.kind != "multi" else self.id)
 
 
 def load_questions(path: str | Path) -> list[EvalQuestion]:
@@ -56,6 +63,7 @@ def load_questions(path: str | Path) -> list[EvalQuestion]:
                     corpus=row.get("corpus") or "",
                     tags=tuple(row.get("tags") or ()),
                     neg=row.get("neg") or "",
+                    about=row.get("about") or "",
                 )
             )
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
