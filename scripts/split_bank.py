@@ -24,11 +24,14 @@ import json
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from rag.evaluate.questions import report_group  # noqa: E402
+
 OUT = Path(__file__).resolve().parent.parent / "data" / "questions"
 
 
 def split_of(question: dict) -> str:
-    key = question.get("about") or (question["docs"][0] if question.get("docs") and question["kind"] != "multi" else question["id"])
+    key = report_group(question.get("about") or "", question.get("docs") or [], question["kind"], question["id"])
     return "test" if int(hashlib.sha1(key.encode("utf-8")).hexdigest()[:8], 16) % 2 else "train"
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from ..errors import RagError
 
@@ -34,9 +35,15 @@ class EvalQuestion:
 
     @property
     def group(self) -> str:
-        """The report a question belongs to when a set is split (by ``scripts/split_bank.py``, or into
-        cross-validation folds): the one it is about, else its first gold report, else itself."""
-        return self.about or (self.docs[0] if self.docs and self.kind != "multi" else self.id)
+        """The report a question belongs to when a set is split (``report_group``)."""
+        return report_group(self.about, self.docs, self.kind, self.id)
+
+
+def report_group(about: str, docs: Sequence[str], kind: str, qid: str) -> str:
+    """The report a question belongs to when a question set is split — into train and test
+    (``scripts/split_bank.py``) or into cross-validation folds (``scripts/fit_reader.py``): the one it is about,
+    else its first gold report (not for a question over several reports), else the question itself."""
+    return about or (docs[0] if docs and kind != "multi" else qid)
 
 
 def load_questions(path: str | Path) -> list[EvalQuestion]:
