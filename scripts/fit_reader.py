@@ -2,8 +2,8 @@
 plot the gate's score distributions and reliability.
 
 In: a question bank split (default data/questions/bank_train.jsonl), the corpora it is about, the current
-config (embedding model, retrieval). Out: rag/answer/reader_model.json (named weights + threshold + how it was
-fitted) and docs/gate_train.png. Nothing here reads the test split.
+config (embedding model, retrieval). Out: rag/answer/reader_model.json (the span scorer and the gate over
+named features, the threshold, how they were fitted) and docs/gate_train.png. Nothing here reads the test split.
 
     .venv/bin/python scripts/fit_reader.py [--bank FILE] [--out FILE] [--max-false-refusal 0.03]
 
