@@ -210,8 +210,13 @@ def test_fitted_trees_score_as_the_library_that_fitted_them_and_survive_the_json
     # one span at a time scores as in a batch
     assert trees.logit(rows[7]) == pytest.approx(trees.logits(rows)[7], abs=1e-12)
     raw = json.loads(path.read_text(encoding="utf-8"))
+    looped = json.loads(json.dumps(raw))
     raw["span"]["names"] = ["cov"]  # nodes that split on features the file no longer names
     path.write_text(json.dumps(raw), encoding="utf-8")
+    with pytest.raises(RagError, match="malformed"):
+        load_model(path)
+    looped["span"]["trees"][0][0][2] = 0  # the root's left child is the root: a walk down would never end
+    path.write_text(json.dumps(looped), encoding="utf-8")
     with pytest.raises(RagError, match="malformed"):
         load_model(path)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -72,8 +73,7 @@ class Trees:
 
         if not rows:
             return []
-        arrays = self._arrays()
-        feature, threshold, left, right, value, roots, depth = arrays
+        feature, threshold, left, right, value, roots, depth = self._flat
         x = np.array([[r.get(n, 0.0) for n in self.names] for r in rows], dtype=np.float64)
         at = np.repeat(roots[:, None], len(rows), axis=1)  # (trees, rows): the node each row is at in each tree
         cols = np.arange(len(rows))[None, :]
@@ -87,25 +87,23 @@ class Trees:
     def probability(self, features: Features) -> float:
         return _sigmoid(self.logit(features))
 
-    def _arrays(self):
-        cached = self.__dict__.get("_cached")
-        if cached is None:
-            import numpy as np
+    @cached_property
+    def _flat(self):
+        """All trees as one node table (a leaf points to itself), each tree's root, and the deepest tree's depth."""
+        import numpy as np
 
-            offsets, nodes = [], []
-            for tree in self.trees:
-                offsets.append(len(nodes))
-                nodes.extend(tree)
-            node = np.array(nodes, dtype=np.float64).reshape(-1, 5)
-            off = np.repeat(np.array(offsets, dtype=np.int64), [len(t) for t in self.trees])
-            is_leaf = node[:, 0] < 0
-            left = np.where(is_leaf, np.arange(len(node)), node[:, 2].astype(np.int64) + off)
-            right = np.where(is_leaf, np.arange(len(node)), node[:, 3].astype(np.int64) + off)
-            depth = max((_depth(t) for t in self.trees), default=0)
-            cached = (node[:, 0].astype(np.int64), node[:, 1], left, right, np.where(is_leaf, node[:, 4], 0.0),
-                      np.array(offsets, dtype=np.int64), depth)
-            object.__setattr__(self, "_cached", cached)
-        return cached
+        offsets, nodes = [], []
+        for tree in self.trees:
+            offsets.append(len(nodes))
+            nodes.extend(tree)
+        node = np.array(nodes, dtype=np.float64).reshape(-1, 5)
+        off = np.repeat(np.array(offsets, dtype=np.int64), [len(t) for t in self.trees])
+        is_leaf = node[:, 0] < 0
+        left = np.where(is_leaf, np.arange(len(node)), node[:, 2].astype(np.int64) + off)
+        right = np.where(is_leaf, np.arange(len(node)), node[:, 3].astype(np.int64) + off)
+        depth = max((_depth(t) for t in self.trees), default=0)
+        return (node[:, 0].astype(np.int64), node[:, 1], left, right, np.where(is_leaf, node[:, 4], 0.0),
+                np.array(offsets, dtype=np.int64), depth)
 
     def to_json(self) -> dict:
         return {"kind": "trees", "names": list(self.names), "baseline": self.baseline, "trees": [[list(n) for n in t] for t in self.trees]}
@@ -121,8 +119,10 @@ def scorer_from_json(raw: dict) -> Scorer:
         names = tuple(raw["names"])
         trees = tuple(tuple((int(n[0]), float(n[1]), int(n[2]), int(n[3]), float(n[4])) for n in t) for t in raw["trees"])
         for tree in trees:
-            if not tree or any(f >= len(names) or (f >= 0 and not (0 <= left < len(tree) and 0 <= right < len(tree))) for f, _, left, right, _ in tree):
-                raise ValueError("a tree node points outside its tree or its feature names")
+            # a node's children come after it (as the fitting library writes them): no node points outside its
+            # tree, and no walk down a tree can loop
+            if not tree or any(f >= len(names) or (f >= 0 and not (i < left < len(tree) and i < right < len(tree))) for i, (f, _, left, right, _) in enumerate(tree)):
+                raise ValueError("a tree node points outside its tree, back up it, or to a feature the file does not name")
         return Trees(names, float(raw["baseline"]), trees)
     return Linear(float(raw["bias"]), {k: float(v) for k, v in raw["weights"].items()})
 
