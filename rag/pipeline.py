@@ -8,6 +8,7 @@ swaps the index under a lock). The CLI, the evaluation scripts and the chat all 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import numbers
 import re
 import threading
@@ -28,6 +29,8 @@ from .query import plan_query
 from .retrieve import CrossEncoderReranker, HybridRetriever
 from .schema import Answer
 from .text import normalise
+
+log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -87,7 +90,27 @@ class Assistant:
             text_of=self._report_text,
             doc_freq=self.store.doc_freq,
             following=self._following,
+            verifier=self._verifier(),
         )
+
+    def _verifier(self):
+        """The language model that reads the best span before the gate decides (answer.verifier = "llm"), built
+        once; None when off. Without weights fitted for it in the reader model, it would judge on an unknown
+        scale: the gate then decides alone, and says so in the log."""
+        if self.settings.answer.verifier != "llm":
+            return None
+        if getattr(self, "_verifier_model", None) is None:
+            from .answer.verify import make_verifier
+
+            self._verifier_model = make_verifier(self.settings.llm)
+            fitted = self._reader_model.verifier
+            if fitted is None or fitted.identity != self._verifier_model.identity:
+                log.warning(
+                    "answer.verifier = 'llm', but %s holds no weights for %s (fitted for: %s); the gate decides alone. "
+                    "Fit them with scripts/fit_reader.py --verifier",
+                    self.settings.answer.model_file, self._verifier_model.identity, fitted.identity if fitted else "none",
+                )
+        return self._verifier_model
 
     def _following(self, chunk, limit: int = 8) -> list:
         """Up to ``limit`` passages after ``chunk`` in its report, in order (the gate's ``following``)."""

@@ -10,7 +10,10 @@ shares from retrieval. Out: an ``AnswerPlan`` — the question's ``Focus`` and a
    carries the kind of answer asked for — into a probability that the question is answered there; below the
    calibrated threshold the answer is ``not_found``. A match on the words that name the report is never
    evidence by itself (``Focus.split_terms``).
-3. Answered questions asking for a figure are ``redacted`` when the figure that answers the focus — the one
+3. With a verifier (``verify.py``: a language model reading the best span against the question) and weights
+   fitted for it, the gate's probability and the model's judgement combine into the decision; the model is
+   asked only when its judgement can change the outcome.
+4. Answered questions asking for a figure are ``redacted`` when the figure that answers the focus — the one
    after the asked-about words, wherever it sits in the sentence — is printed as ``*``.
 """
 
@@ -26,7 +29,8 @@ from ..text import cjk_bigrams, normalise
 from .candidates import candidate_spans, item_heads
 from .features import SpanFacts, gate_features, names_absent, span_features
 from .focus import Focus, make_focus
-from .model import ReaderModel
+from .model import ReaderModel, VerifierWeights
+from .verify import Verifier, VerifierError
 
 # Embedding a span costs about 60 ms on 2 cores: Chinese questions use the passage's own dense score (free,
 # from retrieval); questions in another language, matched through a dictionary, also embed the best spans.
@@ -114,10 +118,13 @@ class Gate:
         text_of: Callable[[str], str] | None = None,
         doc_freq: Callable[[str], int] | None = None,
         following: Callable[[Chunk], list[Chunk]] | None = None,
+        verifier: Verifier | None = None,
     ):
         """``context_of``: a report's names line, by doc id; ``text_of``: its title, names line and full text,
         normalised (``text.normalise``); ``doc_freq``: passages holding a keyword-index token; ``following``:
-        the passages after a passage in its report, in order (a list's items run into them)."""
+        the passages after a passage in its report, in order (a list's items run into them); ``verifier``: a
+        language model that reads the best span against the question, used when ``model`` holds weights fitted
+        for it (``verifier_weights``)."""
         self.model = model
         self.idf = idf
         self.context_of = context_of
@@ -125,6 +132,16 @@ class Gate:
         self.doc_freq = doc_freq
         self.max_reports = max_reports
         self.following = following
+        self.verifier = verifier
+
+    @property
+    def verifier_weights(self) -> VerifierWeights | None:
+        """The weights combining the gate with this gate's verifier: None without a verifier, or when the model
+        file holds none fitted for the verifier's model (another model's judgements are on another scale)."""
+        weights = self.model.verifier
+        if self.verifier is None or weights is None or weights.identity != self.verifier.identity:
+            return None
+        return weights
 
     def score_spans(self, focus: Focus, hits: list[Hit], similarity: Similarity | None, pool: int | None = None) -> list[SpanFacts]:
         """Every candidate span with its features and score, best first. ``pool``: how many of the best are
@@ -226,11 +243,31 @@ class Gate:
         best = ranked[0]
         p = self.probability(focus, best, ranked, gap)
         notes = [f"gate={p:.2f}", f"threshold={self.model.threshold:.2f}", f"span={best.score:.2f}"]
-        if p < self.model.threshold:
+        answered, p = self._verified(focus, best, p, notes)
+        if not answered:
             return Decision("not_found", best, ranked, p, notes)
         if focus.answer_type == "number" and asked_figure_is_masked(best.span.text, focus, best.asked):
             return Decision("redacted", best, ranked, p, notes)
         return Decision("answered", best, ranked, p, notes)
+
+    def _verified(self, focus: Focus, best: SpanFacts, p: float, notes: list[str]) -> tuple[bool, float]:
+        """(answered, probability): the gate's own decision, or, with a verifier, the combined one — asking the
+        verifier only when its judgement can change the outcome. A verifier that fails leaves the gate's."""
+        weights = self.verifier_weights
+        if weights is None:
+            return p >= self.model.threshold, p
+        settled = weights.settled(p)
+        if settled is not None:
+            notes.append("verifier not needed")
+            return settled, p
+        try:
+            judgement = self.verifier.judge(focus.question, best.span.text)
+        except VerifierError as exc:
+            notes.append(f"verifier failed: {exc}")
+            return p >= self.model.threshold, p
+        combined = weights.probability(p, judgement)
+        notes.append(f"verifier={judgement:.2f} combined={combined:.2f}/{weights.threshold:.2f}")
+        return combined >= weights.threshold, combined
 
     def _which_reports(self, focus: Focus, ranked: list[SpanFacts], gap: float) -> Decision:
         """“哪些报告提到…”: the gate decides on the best span holding the thing itself (the quoted term, else the

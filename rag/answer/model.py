@@ -1,7 +1,8 @@
 """The fitted scoring models: named features in, a logit out, read from a small JSON file (``reader_model.json``).
 
 In: the file written by ``scripts/fit_reader.py``. Out: ``ReaderModel`` with a span scorer (which candidate
-answers) and a gate (is the question answered at all, with its calibrated threshold). Each is either
+answers), a gate (is the question answered at all, with its calibrated threshold) and, when fitted, the weights
+that combine the gate with a language model's reading of the best span (``VerifierWeights``). Scorer and gate are each
 ``Linear`` (logistic weights on the named features) or ``Trees`` (gradient-boosted regression trees over them);
 a feature a model does not name plays no part. No pickle: trees are stored as plain node lists.
 """
@@ -127,15 +128,55 @@ def scorer_from_json(raw: dict) -> Scorer:
     return Linear(float(raw["bias"]), {k: float(v) for k, v in raw["weights"].items()})
 
 
+def logit(p: float) -> float:
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    return math.log(p / (1 - p))
+
+
+@dataclass(frozen=True)
+class VerifierWeights:
+    """How the gate's probability and a language model's judgement (``verify.Verifier``) combine: log-odds =
+    ``bias`` + ``gate_weight`` · logit(gate probability) + ``judge_weight`` · judgement clipped to ±``clip``;
+    answered at or above ``threshold``. Fitted for the judgements of one model (``identity``)."""
+
+    identity: str
+    gate_weight: float
+    judge_weight: float
+    bias: float
+    threshold: float
+    clip: float = 8.0
+
+    def probability(self, gate_probability: float, judgement: float) -> float:
+        judged = max(-self.clip, min(self.clip, judgement))
+        return _sigmoid(self.bias + self.gate_weight * logit(gate_probability) + self.judge_weight * judged)
+
+    def settled(self, gate_probability: float) -> bool | None:
+        """The outcome whatever the model would judge — True (answered), False (refused) — or None when its
+        judgement decides (only then is it worth asking)."""
+        low, high = (self.probability(gate_probability, j) for j in (-self.clip, self.clip))
+        if min(low, high) >= self.threshold:
+            return True
+        if max(low, high) < self.threshold:
+            return False
+        return None
+
+    def to_json(self) -> dict:
+        return {k: getattr(self, k) for k in ("identity", "gate_weight", "judge_weight", "bias", "threshold", "clip")}
+
+
 @dataclass(frozen=True)
 class ReaderModel:
     span: Scorer
     gate: Scorer
     threshold: float  # gate probability at or above which a question counts as answered
     meta: dict = field(default_factory=dict)
+    verifier: VerifierWeights | None = None  # fitted when a language model reads the best span too
 
     def to_json(self) -> dict:
-        return {"span": self.span.to_json(), "gate": {**self.gate.to_json(), "threshold": self.threshold}, "meta": self.meta}
+        out = {"span": self.span.to_json(), "gate": {**self.gate.to_json(), "threshold": self.threshold}, "meta": self.meta}
+        if self.verifier is not None:
+            out["verifier"] = self.verifier.to_json()
+        return out
 
     def save(self, path: str | Path) -> None:
         """Indented JSON, each tree's node list on one line (a file of a few thousand lines, not a hundred thousand)."""
@@ -166,6 +207,7 @@ def load_model(path: str | Path) -> ReaderModel:
             gate=scorer_from_json(raw["gate"]),
             threshold=float(raw["gate"]["threshold"]),
             meta=dict(raw.get("meta", {})),
+            verifier=VerifierWeights(**raw["verifier"]) if "verifier" in raw else None,
         )
     except FileNotFoundError as exc:
         raise RagError(f"reader model not found: {path} (fit one with scripts/fit_reader.py)") from exc

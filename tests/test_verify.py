@@ -1,0 +1,143 @@
+"""The verifier: a language model reads the best span against the question before the gate decides.
+
+The first tests are of the code around the model (when the gate asks it, how its judgement combines, what a
+failing one changes), with a stand-in verifier. The last ones run the real local model (the GGUF from
+``scripts/get_llm.py``, skipped, saying why, without it): it must read an answering passage as answering and a
+passage that names the thing but not what is asked as not.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from rag.answer import Gate
+from rag.answer.model import Linear, ReaderModel, VerifierWeights, load_model
+from rag.answer.verify import VerifierError, judgement_from_top, messages
+from rag.config import load_settings
+from rag.errors import ConfigError
+from rag.query import plan_query
+from rag.schema import Chunk, Hit
+
+from test_llm_real import GGUF, HAVE_LLAMA
+
+TEXT = "一年来全镇共保障城乡低保1120户1774人，累计发放各项民生资金1092万余元。"
+QUESTION = "全镇共保障城乡低保多少户？"
+
+
+def hits(text=TEXT):
+    chunk = Chunk("d1:0", "d1", "d1.txt", "2022年工作总结", "一、民生", 0, len(text), text)
+    return [Hit(chunk, 1.0, 1, dense_score=0.85)]
+
+
+class StandIn:
+    """A verifier that answers with a fixed judgement and counts how often it was asked."""
+
+    def __init__(self, judgement=0.0, identity="stand-in", fails=False):
+        self.identity, self.judgement, self.fails, self.asked = identity, judgement, fails, 0
+
+    def judge(self, question, passage):
+        self.asked += 1
+        if self.fails:
+            raise VerifierError("server down")
+        return self.judgement
+
+
+def model(gate_bias: float, judge_weight: float = 1.0, identity: str = "stand-in") -> ReaderModel:
+    """Gate probability sigmoid(gate_bias) for every question; combined log-odds = logit(gate) + judgement."""
+    return ReaderModel(
+        Linear(0.0, {"cov": 5.0}), Linear(gate_bias, {}), 0.5,
+        verifier=VerifierWeights(identity, gate_weight=1.0, judge_weight=judge_weight, bias=0.0, threshold=0.5, clip=4.0),
+    )
+
+
+def decide(reader_model, verifier):
+    g = Gate(reader_model, idf=lambda tok: 2.0, context_of=lambda doc: "", verifier=verifier)
+    return g.plan(plan_query(QUESTION), hits()).decision
+
+
+def test_the_verifier_is_asked_only_when_its_judgement_can_change_the_outcome():
+    sure = StandIn(judgement=-4.0)
+    assert decide(model(gate_bias=6.0), sure).status == "answered" and sure.asked == 0  # 6 - 4 > 0 whatever it says
+    hopeless = StandIn(judgement=4.0)
+    assert decide(model(gate_bias=-6.0), hopeless).status == "not_found" and hopeless.asked == 0
+    torn = StandIn(judgement=-3.0)
+    d = decide(model(gate_bias=1.0), torn)
+    assert torn.asked == 1 and d.status == "not_found"  # the gate alone would answer (p = 0.73)
+    assert any(n.startswith("verifier=") for n in d.notes)
+
+
+def test_a_judgement_can_lift_a_doubtful_question_over_the_threshold():
+    yes = StandIn(judgement=3.0)
+    d = decide(model(gate_bias=-1.0), yes)
+    assert yes.asked == 1 and d.status == "answered" and d.probability > 0.5
+
+
+def test_a_failing_verifier_leaves_the_gates_decision():
+    down = StandIn(judgement=-4.0, fails=True)
+    d = decide(model(gate_bias=1.0), down)
+    assert down.asked == 1 and d.status == "answered" and any("verifier failed" in n for n in d.notes)
+
+
+def test_weights_fitted_for_another_model_are_not_used():
+    other = StandIn(judgement=-4.0, identity="another-model.gguf")
+    d = decide(model(gate_bias=1.0), other)
+    assert other.asked == 0 and d.status == "answered"
+
+
+def test_verifier_weights_survive_the_model_file(tmp_path):
+    m = model(gate_bias=0.3, judge_weight=0.7)
+    m.save(tmp_path / "m.json")
+    assert load_model(tmp_path / "m.json") == m
+
+
+def test_a_servers_top_log_probabilities_become_a_judgement():
+    assert judgement_from_top([{"token": "是", "logprob": -0.1}, {"token": "否", "logprob": -2.5}]) == pytest.approx(2.4)
+    assert judgement_from_top([{"token": " No", "logprob": -0.2}, {"token": "Yes", "logprob": -1.2}]) == pytest.approx(-1.0)
+    assert judgement_from_top([{"token": "是", "logprob": -0.5}]) > 20  # “否” not among the top: far less likely
+
+
+def test_the_prompt_cuts_long_passages_and_questions():
+    asked = messages("问" * 1000, "文" * 5000)[1]["content"]
+    bare = messages("", "")[1]["content"]
+    assert asked.count("文") - bare.count("文") == 300 and asked.count("问") - bare.count("问") == 300
+
+
+def test_an_unknown_verifier_setting_is_refused():
+    with pytest.raises(ConfigError, match="answer.verifier"):
+        load_settings(overrides={"answer.verifier": "gpt"})
+
+
+def test_fitting_learns_from_judgements_that_tell_answered_from_not():
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    from fit_verifier import fit_combination
+
+    rows, judgements = [], []
+    for i in range(200):
+        answerable = i % 2 == 0
+        p = 0.3 + 0.4 * ((i * 37) % 100) / 100  # the gate cannot tell them apart
+        rows.append((p, True, SimpleNamespace(answerable=answerable, corpus="bank"), "span", i % 5))
+        judgements.append((2.0 if answerable else -2.0) + ((i * 13) % 7 - 3) / 3)
+    weights = fit_combination(rows, judgements, "m", max_false_refusal=0.1)
+    assert weights.judge_weight > 0
+    right = sum((weights.probability(p, j) >= weights.threshold) == ex.answerable for (p, _, ex, _, _), j in zip(rows, judgements))
+    assert right >= 190
+
+
+@pytest.fixture(scope="module")
+def local_verifier():
+    from rag.answer.verify import LlamaCppVerifier
+
+    return LlamaCppVerifier(GGUF, n_threads=2)
+
+
+@pytest.mark.model
+@pytest.mark.skipif(not HAVE_LLAMA, reason="llama-cpp-python is not installed (bash scripts/install_llm.sh)")
+@pytest.mark.skipif(GGUF is None, reason="no test GGUF: run `python scripts/get_llm.py` (or set RAG_TEST_GGUF)")
+def test_the_local_model_reads_an_answering_passage_as_answering(local_verifier):
+    answering = local_verifier.judge("华海药业所在镇1-9月自营出口额是多少？", "1-9月，全镇实现自营出口额28.01亿元，同比增长12.3%。")
+    names_only = local_verifier.judge("华海药业2022年的营业收入是多少？", "华海药业新厂区项目完成投资5亿元，预计明年投产。")
+    assert answering > names_only
