@@ -4,6 +4,8 @@ plot the gate's score distributions and reliability.
 In: a question bank split (default data/questions/bank_train.jsonl), the corpora it is about, the current
 config (embedding model, retrieval). Out: rag/answer/reader_model.json (the span scorer and the gate over
 named features, the threshold, how they were fitted) and docs/gate_train.png. Nothing here reads the test split.
+The file it writes holds no verifier weights (they are fitted against this gate): refit them after, with
+scripts/fit_verifier.py.
 
     .venv/bin/python scripts/fit_reader.py [--bank FILE] [--out FILE] [--max-false-refusal 0.03]
 

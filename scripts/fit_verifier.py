@@ -14,7 +14,8 @@ line comparing right outcomes, gate alone vs combined, on held-out folds. Nothin
 2. The model judges each best span (``verify.Verifier.judge``: about 1.5 s each for a 1.5B local model on 2
    cores). Judgements are kept in a JSON Lines cache keyed by model, question and span, so a refit asks again
    only for what changed.
-3. Logistic regression on (logit of the gate probability, judgement clipped to ±``CLIP``): answerable
+3. Logistic regression on (logit of the gate probability, judgement clipped to the ``RANGE`` percentiles of
+   the train judgements): answerable
    questions whose best span is right (1) against unanswerable ones (0), on the corpora that have both; the
    threshold by ``fit_reader.choose_threshold`` (most right outcomes, false refusals bounded in each corpus).
 4. The same fit and threshold inside the folds, scored on the held-out fold: the cross-validated figure.
@@ -23,6 +24,7 @@ line comparing right outcomes, gate alone vs combined, on held-out folds. Nothin
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import sys
@@ -33,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fit_reader  # noqa: E402
 
 ROOT = fit_reader.ROOT
-CLIP = 8.0
+RANGE = (1, 99)  # percentiles of the train judgements kept: beyond them a judgement counts as the bound
 CACHE = ROOT / "var" / "verifier_judgements.jsonl"
 
 
@@ -87,17 +89,18 @@ def fit_combination(rows, judgements: list[float], identity: str, max_false_refu
     from rag.answer.model import VerifierWeights, logit
 
     with_negatives = {ex.corpus for _, _, ex, _, _ in rows if not ex.answerable}
+    low, high = (float(v) for v in np.percentile(judgements, RANGE))
     train = [
         (p, j, ex.answerable) for (p, right, ex, _, _), j in zip(rows, judgements)
         if ex.corpus in with_negatives and (right or not ex.answerable)
     ]
-    x = np.array([[logit(p), max(-CLIP, min(CLIP, j))] for p, j, _ in train])
+    x = np.array([[logit(p), max(low, min(high, j))] for p, j, _ in train])
     y = np.array([int(a) for _, _, a in train])
     fitted = LogisticRegression(C=1.0, class_weight="balanced").fit(x, y)
-    weights = VerifierWeights(identity, float(fitted.coef_[0][0]), float(fitted.coef_[0][1]), float(fitted.intercept_[0]), 0.5, CLIP)
+    weights = VerifierWeights(identity, float(fitted.coef_[0][0]), float(fitted.coef_[0][1]), float(fitted.intercept_[0]), 0.5, low, high)
     scored = [(weights.probability(p, j), ex.answerable, right, ex.corpus) for (p, right, ex, _, _), j in zip(rows, judgements)]
     threshold = fit_reader.choose_threshold(scored, max_false_refusal)
-    return VerifierWeights(identity, weights.gate_weight, weights.judge_weight, weights.bias, round(threshold, 4), CLIP)
+    return dataclasses.replace(weights, threshold=round(threshold, 4))
 
 
 def cross_validate(rows, judgements, identity: str, max_false_refusal: float, folds: int = 5) -> dict[str, float]:

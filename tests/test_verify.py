@@ -50,7 +50,7 @@ def model(gate_bias: float, judge_weight: float = 1.0, identity: str = "stand-in
     """Gate probability sigmoid(gate_bias) for every question; combined log-odds = logit(gate) + judgement."""
     return ReaderModel(
         Linear(0.0, {"cov": 5.0}), Linear(gate_bias, {}), 0.5,
-        verifier=VerifierWeights(identity, gate_weight=1.0, judge_weight=judge_weight, bias=0.0, threshold=0.5, clip=4.0),
+        verifier=VerifierWeights(identity, gate_weight=1.0, judge_weight=judge_weight, bias=0.0, threshold=0.5, low=-4.0, high=4.0),
     )
 
 
@@ -141,3 +141,48 @@ def test_the_local_model_reads_an_answering_passage_as_answering(local_verifier)
     answering = local_verifier.judge("华海药业所在镇1-9月自营出口额是多少？", "1-9月，全镇实现自营出口额28.01亿元，同比增长12.3%。")
     names_only = local_verifier.judge("华海药业2022年的营业收入是多少？", "华海药业新厂区项目完成投资5亿元，预计明年投产。")
     assert answering > names_only
+
+
+@pytest.mark.model
+@pytest.mark.skipif(not HAVE_LLAMA, reason="llama-cpp-python is not installed (bash scripts/install_llm.sh)")
+@pytest.mark.skipif(GGUF is None, reason="no test GGUF: run `python scripts/get_llm.py` (or set RAG_TEST_GGUF)")
+def test_the_assistant_consults_the_local_model_before_it_decides(sample_index_dir, e5_embedder):
+    from rag.pipeline import Assistant
+
+    settings = load_settings(overrides={"answer.verifier": "llm", "llm.backend": "llamacpp", "llm.model_path": GGUF})
+    assistant = Assistant(sample_index_dir, settings, e5_embedder)
+    assert assistant.gate.verifier_weights is not None  # the shipped weights are for this model
+    answers = [assistant.ask(q) for q in ("永北圩所在的镇2022年一共保障了多少户城乡低保？", "华海药业2022年的营业收入是多少？")]
+    assert all(any(n.startswith("verifier") for n in a.notes) for a in answers)
+    assert answers[0].status == "answered" and "1120" in answers[0].text
+    assert all(a.citations == [] for a in answers if a.status == "not_found")
+
+
+def test_a_server_that_fails_is_not_asked_again_for_a_while():
+    from rag.answer.verify import PAUSE_S, ChatVerifier
+    from rag.config import LLMSettings
+
+    now = [100.0]
+    verifier = ChatVerifier(LLMSettings(base_url="http://127.0.0.1:9/v1", timeout=1), clock=lambda: now[0])
+    calls = []
+
+    class Down:
+        def invoke(self, messages):
+            calls.append(messages)
+            raise ConnectionError("refused")
+
+    verifier._model = Down()
+    for _ in range(3):
+        with pytest.raises(VerifierError):
+            verifier.judge("问题", "文段")
+    assert len(calls) == 1
+    now[0] += PAUSE_S + 1
+    with pytest.raises(VerifierError):
+        verifier.judge("问题", "文段")
+    assert len(calls) == 2
+
+
+def test_the_shipped_model_holds_weights_for_the_local_verifier():
+    shipped = load_model(Path(__file__).resolve().parent.parent / "rag" / "answer" / "reader_model.json")
+    assert shipped.verifier is not None and shipped.verifier.identity == "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+    assert shipped.verifier.judge_weight > 0  # the model saying “yes” makes an answer more likely, never less

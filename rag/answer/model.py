@@ -136,32 +136,34 @@ def logit(p: float) -> float:
 @dataclass(frozen=True)
 class VerifierWeights:
     """How the gate's probability and a language model's judgement (``verify.Verifier``) combine: log-odds =
-    ``bias`` + ``gate_weight`` · logit(gate probability) + ``judge_weight`` · judgement clipped to ±``clip``;
-    answered at or above ``threshold``. Fitted for the judgements of one model (``identity``)."""
+    ``bias`` + ``gate_weight`` · logit(gate probability) + ``judge_weight`` · judgement; answered at or above
+    ``threshold``. Judgements are clipped to the range the model gave on train (``low``, ``high``): outside it
+    the weights were never tested. Fitted for the judgements of one model (``identity``)."""
 
     identity: str
     gate_weight: float
     judge_weight: float
     bias: float
     threshold: float
-    clip: float = 8.0
+    low: float
+    high: float
 
     def probability(self, gate_probability: float, judgement: float) -> float:
-        judged = max(-self.clip, min(self.clip, judgement))
+        judged = max(self.low, min(self.high, judgement))
         return _sigmoid(self.bias + self.gate_weight * logit(gate_probability) + self.judge_weight * judged)
 
     def settled(self, gate_probability: float) -> bool | None:
         """The outcome whatever the model would judge — True (answered), False (refused) — or None when its
         judgement decides (only then is it worth asking)."""
-        low, high = (self.probability(gate_probability, j) for j in (-self.clip, self.clip))
-        if min(low, high) >= self.threshold:
+        ends = [self.probability(gate_probability, j) for j in (self.low, self.high)]
+        if min(ends) >= self.threshold:
             return True
-        if max(low, high) < self.threshold:
+        if max(ends) < self.threshold:
             return False
         return None
 
     def to_json(self) -> dict:
-        return {k: getattr(self, k) for k in ("identity", "gate_weight", "judge_weight", "bias", "threshold", "clip")}
+        return {k: getattr(self, k) for k in ("identity", "gate_weight", "judge_weight", "bias", "threshold", "low", "high")}
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from typing import Protocol
 
 from ..config import LLMSettings
@@ -26,6 +27,8 @@ YES, NO = "是", "否"
 PASSAGE_CHARS = 300  # a span longer than this is cut: the prompt's cost grows with it, and answers sit early
 QUESTION_CHARS = 300
 FLOOR = -30.0  # log-probability of an answer word the server's top list leaves out
+TIMEOUT_S = 10.0  # one token of reply: a server slower than this is not worth waiting for
+PAUSE_S = 60.0
 
 
 class VerifierError(RagError):
@@ -93,9 +96,12 @@ class LlamaCppVerifier:
 
 class ChatVerifier:
     """An OpenAI-compatible server: one token of reply with its top log-probabilities; the judgement is the
-    best log-probability of a token starting “是” (or “yes”) minus that of one starting “否” (or “no”)."""
+    best log-probability of a token starting “是” (or “yes”) minus that of one starting “否” (or “no”). A server
+    that fails is not asked again for ``PAUSE_S`` seconds: every question would otherwise wait on it."""
 
-    def __init__(self, settings: LLMSettings):
+    def __init__(self, settings: LLMSettings, clock=time.monotonic):
+        self._clock = clock
+        self._down_until = 0.0
         try:
             from langchain_openai import ChatOpenAI
         except ImportError as exc:  # pragma: no cover - install problem
@@ -105,17 +111,20 @@ class ChatVerifier:
             base_url=settings.base_url,
             model=settings.model,
             api_key=os.environ.get(settings.api_key_env) or "not-needed",
-            timeout=settings.timeout,
+            timeout=min(settings.timeout, TIMEOUT_S),
             max_retries=0,
             max_tokens=1,
             temperature=0.0,
         ).bind(logprobs=True, top_logprobs=10)
 
     def judge(self, question: str, passage: str) -> float:
+        if self._clock() < self._down_until:
+            raise VerifierError("the verifier's server failed a moment ago; not asked")
         try:
             reply = self._model.invoke([(m["role"], m["content"]) for m in messages(question, passage)])
             top = reply.response_metadata["logprobs"]["content"][0]["top_logprobs"]
         except Exception as exc:  # a server down or one that returns no log-probabilities
+            self._down_until = self._clock() + PAUSE_S
             raise VerifierError(f"the verifier's server gave no judgement: {type(exc).__name__}: {exc}") from exc
         return judgement_from_top(top)
 
