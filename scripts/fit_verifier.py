@@ -4,7 +4,9 @@ on the TRAIN split, and say by cross-validation what it buys.
 In: the train question sets and corpora (as scripts/fit_reader.py), the reader model (its span scorer and gate
 kinds and strength, from its ``meta``), the ``[llm]`` settings of config.toml: the model that will judge.
 Out: the reader model file with ``verifier`` weights for that model (``rag.answer.model.VerifierWeights``); a
-line comparing right outcomes, gate alone vs combined, on held-out folds. Nothing here reads the test split.
+line comparing right outcomes, gate alone vs combined, on held-out folds; docs/verifier_train.png (the score
+distributions of answerable and unanswerable train questions, gate alone and combined, with their thresholds).
+Nothing here reads the test split.
 
     .venv/bin/python scripts/fit_verifier.py --set llm.backend=llamacpp --set llm.model_path=PATH.gguf
 
@@ -125,6 +127,40 @@ def cross_validate(rows, judgements, identity: str, max_false_refusal: float, fo
     return {f"{name}_{what}": round(v[i] / max(1, d), 3) for name, v in tally.items() for i, (what, d) in enumerate((("right", n), ("false_refusals", answerable)))}
 
 
+def plot(rows, judgements: list[float], weights, max_false_refusal: float, path: Path) -> None:
+    """Out-of-fold train questions: the gate's probability alone and combined with the judgement, answerable
+    against not in the reports, with each threshold; and the judgements by outcome."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    gate = np.array([p for p, *_ in rows])
+    combined = np.array([weights.probability(p, j) for (p, *_), j in zip(rows, judgements)])
+    answerable = np.array([ex.answerable for _, _, ex, _, _ in rows])
+    right = np.array([r for _, r, _, _, _ in rows])
+    gate_threshold = fit_reader.choose_threshold([(p, ex.answerable, r, ex.corpus) for p, r, ex, _, _ in rows], max_false_refusal)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    bins = np.linspace(0, 1, 21)
+    for ax, probs, t, name in ((axes[0], gate, gate_threshold, "gate alone"), (axes[1], combined, weights.threshold, "gate + verifier")):
+        ax.hist(probs[answerable], bins=bins, alpha=0.6, label=f"answerable ({answerable.sum()})")
+        ax.hist(probs[~answerable], bins=bins, alpha=0.6, label=f"not in the reports ({(~answerable).sum()})")
+        ax.axvline(t, color="k", ls="--", label=f"threshold {t:.2f}")
+        ax.set_xlabel(f"{name}: probability answered (out of fold)")
+        ax.set_ylabel("train questions")
+        ax.legend()
+    j = np.array(judgements)
+    jbins = np.linspace(np.percentile(j, 0.5), np.percentile(j, 99.5), 25)
+    for sel, label in ((answerable & right, "answerable, best span right"), (answerable & ~right, "answerable, best span wrong"), (~answerable, "not in the reports")):
+        axes[2].hist(j[sel], bins=jbins, alpha=0.5, label=f"{label} ({sel.sum()})")
+    axes[2].set_xlabel("judgement: logit of yes minus no")
+    axes[2].set_title(weights.identity, fontsize=9)
+    axes[2].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
 def main(argv: list[str] | None = None) -> None:
     from rag.answer.model import ReaderModel, load_model
     from rag.answer.verify import make_verifier
@@ -135,6 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--model-file", default=str(ROOT / "rag" / "answer" / "reader_model.json"), help="the reader model to add the weights to")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config.toml setting (llm.backend=llamacpp …)")
     p.add_argument("--cache", default=str(CACHE))
+    p.add_argument("--plot", default=str(ROOT / "docs" / "verifier_train.png"))
     args = p.parse_args(argv)
     overrides = dict(item.partition("=")[::2] for item in args.set)
     settings = load_settings(overrides=overrides)
@@ -150,6 +187,7 @@ def main(argv: list[str] | None = None) -> None:
     weights = fit_combination(rows, judgements, verifier.identity, max_false_refusal)
     meta = {**reader.meta, "verifier_cv": cv, "verifier_questions": len(rows)}
     ReaderModel(reader.span, reader.gate, reader.threshold, meta, weights).save(args.model_file)
+    plot(rows, judgements, weights, max_false_refusal, Path(args.plot))
     print(json.dumps({"verifier": weights.to_json(), "cv": cv}, ensure_ascii=False))
 
 
