@@ -186,3 +186,17 @@ def test_the_shipped_model_holds_weights_for_the_local_verifier():
     shipped = load_model(Path(__file__).resolve().parent.parent / "rag" / "answer" / "reader_model.json")
     assert shipped.verifier is not None and shipped.verifier.identity == "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
     assert shipped.verifier.judge_weight > 0  # the model saying “yes” makes an answer more likely, never less
+
+
+@pytest.mark.model
+@pytest.mark.skipif(not HAVE_LLAMA, reason="llama-cpp-python is not installed (bash scripts/install_llm.sh)")
+@pytest.mark.skipif(GGUF is None, reason="no test GGUF: run `python scripts/get_llm.py` (or set RAG_TEST_GGUF)")
+def test_a_local_model_that_fails_to_decode_is_a_verifier_error(local_verifier, monkeypatch):
+    llama = local_verifier._load()
+
+    def broken(tokens):
+        raise RuntimeError("llama_decode returned -1")
+
+    monkeypatch.setattr(llama, "eval", broken)
+    with pytest.raises(VerifierError, match="no judgement"):
+        local_verifier.judge("问题", "文段")

@@ -84,14 +84,17 @@ class LlamaCppVerifier:
     def judge(self, question: str, passage: str) -> float:
         with self._lock:
             llama = self._load()
-            prompt = self._format(messages=messages(question, passage)).prompt
-            tokens = llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)[-self.n_ctx + 1 :]
-            llama.reset()
-            llama.eval(tokens)
-            # without logits_all, llama-cpp-python keeps no scores: the context holds the last token's logits
-            logits = llama._ctx.get_logits_ith(-1)
-            yes, no = self._answers
-            return float(logits[yes] - logits[no])
+            try:
+                prompt = self._format(messages=messages(question, passage)).prompt
+                tokens = llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)[-self.n_ctx + 1 :]
+                llama.reset()
+                llama.eval(tokens)
+                # without logits_all, llama-cpp-python keeps no scores: the context holds the last token's logits
+                logits = llama._ctx.get_logits_ith(-1)
+                yes, no = self._answers
+                return float(logits[yes] - logits[no])
+            except Exception as exc:  # a decode failure must cost this judgement, not the question
+                raise VerifierError(f"{self.identity} gave no judgement: {type(exc).__name__}: {exc}") from exc
 
 
 class ChatVerifier:
