@@ -4,7 +4,7 @@ The gate's features see which words of the question a span holds; they cannot re
 what is asked of those words (the revenue of the company it names, the figure of the year asked). A language
 model reads the question against the span. Asked one yes/no question, its judgement is the log-odds it gives
 “是” over “否” for the first word of its reply (``Verifier.judge``); the gate combines it with its own evidence
-by weights fitted on the train split (``model.VerifierWeights``, ``scripts/fit_reader.py --verifier``).
+by weights fitted on the train split (``model.VerifierWeights``, ``scripts/fit_verifier.py``).
 
 In: a question and a span's text. Out: a float, positive when the model reads the span as answering.
 Backends: a local GGUF file through llama-cpp-python (``LlamaCppVerifier``), or any OpenAI-compatible server
