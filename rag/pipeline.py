@@ -107,7 +107,7 @@ class Assistant:
             if fitted is None or fitted.identity != self._verifier_model.identity:
                 log.warning(
                     "answer.verifier = 'llm', but %s holds no weights for %s (fitted for: %s); the gate decides alone. "
-                    "Fit them with scripts/fit_reader.py --verifier",
+                    "Fit them with scripts/fit_verifier.py",
                     self.settings.answer.model_file, self._verifier_model.identity, fitted.identity if fitted else "none",
                 )
         return self._verifier_model

@@ -200,3 +200,15 @@ def test_a_local_model_that_fails_to_decode_is_a_verifier_error(local_verifier, 
     monkeypatch.setattr(llama, "eval", broken)
     with pytest.raises(VerifierError, match="no judgement"):
         local_verifier.judge("问题", "文段")
+
+
+def test_weights_for_another_model_are_named_in_the_log_with_how_to_fit_them(sample_index_dir, fake_embedder, caplog, tmp_path):
+    from rag.pipeline import Assistant
+
+    gguf = tmp_path / "another-model.gguf"
+    gguf.write_bytes(b"GGUF")  # never loaded: the verifier loads its model on the first judgement
+    settings = load_settings(overrides={"answer.verifier": "llm", "llm.backend": "llamacpp", "llm.model_path": str(gguf)})
+    with caplog.at_level("WARNING"):
+        assistant = Assistant(sample_index_dir, settings, fake_embedder)
+    assert assistant.gate.verifier_weights is None
+    assert "another-model.gguf" in caplog.text and "scripts/fit_verifier.py" in caplog.text
