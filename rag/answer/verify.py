@@ -13,6 +13,7 @@ that returns log-probabilities (``ChatVerifier``). Both are built from ``LLMSett
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -105,20 +106,12 @@ class ChatVerifier:
     def __init__(self, settings: LLMSettings, clock=time.monotonic):
         self._clock = clock
         self._down_until = 0.0
-        try:
-            from langchain_openai import ChatOpenAI
-        except ImportError as exc:  # pragma: no cover - install problem
-            raise VerifierError("the openai backend needs langchain-openai: pip install langchain-openai") from exc
+        from ..llm_models import make_chat_model
+
         self.identity = f"openai:{settings.model}"
-        self._model = ChatOpenAI(
-            base_url=settings.base_url,
-            model=settings.model,
-            api_key=os.environ.get(settings.api_key_env) or "not-needed",
-            timeout=min(settings.timeout, TIMEOUT_S),
-            max_retries=0,
-            max_tokens=1,
-            temperature=0.0,
-        ).bind(logprobs=True, top_logprobs=10)
+        # the answerer's client, asked for one token and its log-probabilities, with a short wait
+        one_token = dataclasses.replace(settings, backend="openai", max_tokens=1, temperature=0.0, timeout=min(settings.timeout, TIMEOUT_S))
+        self._model = make_chat_model(one_token).bind(logprobs=True, top_logprobs=10)
 
     def judge(self, question: str, passage: str) -> float:
         if self._clock() < self._down_until:
