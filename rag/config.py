@@ -164,13 +164,13 @@ class AnswerSettings:
     mode: str = "extractive"
     model_file: Path = PACKAGED_READER_MODEL  # the fitted span scorer + answerability gate (scripts/fit_reader.py)
     max_reports: int = 8
-    verifier: str = "none"  # "llm": the [llm] model also reads the best span before the gate decides (answer/verify.py)
+    verifier: str = "auto"  # a language model also reads doubtful best spans (answer/verify.py): "auto" | "llm" | "none"
 
     def __post_init__(self) -> None:
         if self.mode not in ("extractive", "llm", "top_passage"):
             raise ConfigError(f"answer.mode must be 'extractive', 'llm' or 'top_passage', got {self.mode!r}")
-        if self.verifier not in ("none", "llm"):
-            raise ConfigError(f"answer.verifier must be 'none' or 'llm', got {self.verifier!r}")
+        if self.verifier not in ("auto", "none", "llm"):
+            raise ConfigError(f"answer.verifier must be 'auto', 'llm' or 'none', got {self.verifier!r}")
         if self.max_reports < 1:
             raise ConfigError(f"answer.max_reports must be >= 1, got {self.max_reports}")
 

@@ -94,23 +94,33 @@ class Assistant:
         )
 
     def _verifier(self):
-        """The language model that reads the best span before the gate decides (answer.verifier = "llm"), built
-        once; None when off. Without weights fitted for it in the reader model, it would judge on an unknown
-        scale: the gate then decides alone, and says so in the log."""
-        if self.settings.answer.verifier != "llm":
-            return None
-        if getattr(self, "_verifier_model", None) is None:
-            from .answer.verify import make_verifier
-
-            self._verifier_model = make_verifier(self.settings.llm)
-            fitted = self._reader_model.verifier
-            if fitted is None or fitted.identity != self._verifier_model.identity:
-                log.warning(
-                    "answer.verifier = 'llm', but %s holds no weights for %s (fitted for: %s); the gate decides alone. "
-                    "Fit them with scripts/fit_verifier.py",
-                    self.settings.answer.model_file, self._verifier_model.identity, fitted.identity if fitted else "none",
-                )
+        """The language model that reads doubtful best spans before the gate decides, built once; None when off."""
+        if not getattr(self, "_verifier_built", False):
+            self._verifier_model = self._build_verifier(self.settings.answer.verifier)
+            self._verifier_built = True
         return self._verifier_model
+
+    def _build_verifier(self, mode: str):
+        """"llm": the [llm] model; without weights fitted for it in the reader model it would judge on an unknown
+        scale, so the gate then decides alone and the log says so. "auto": the local model if it is installed
+        (``verify.installed_verifier``), else None. "none": None."""
+        if mode == "none":
+            return None
+        from .answer import verify
+
+        fitted = self._reader_model.verifier
+        if mode == "auto":
+            found = verify.installed_verifier(self.settings.llm, fitted.identity if fitted else None)
+            log.info("answer.verifier = 'auto': %s", f"{found.identity} reads doubtful questions" if found else "no local model installed; the gate decides alone")
+            return found
+        model = verify.make_verifier(self.settings.llm)
+        if fitted is None or fitted.identity != model.identity:
+            log.warning(
+                "answer.verifier = 'llm', but %s holds no weights for %s (fitted for: %s); the gate decides alone. "
+                "Fit them with scripts/fit_verifier.py",
+                self.settings.answer.model_file, model.identity, fitted.identity if fitted else "none",
+            )
+        return model
 
     def _following(self, chunk, limit: int = 8) -> list:
         """Up to ``limit`` passages after ``chunk`` in its report, in order (the gate's ``following``)."""

@@ -39,6 +39,7 @@ import json
 import math
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -56,6 +57,9 @@ def assistants(settings, corpora: set[str]):
     from rag.evaluate import corpus_assistant
 
     embedder = make_embedder(settings.embedding)
+    # the examples are the gate's inputs: a verifier reading them would cost ~1.3 s a question and change none
+    # (scripts/fit_verifier.py asks its own model about the out-of-fold best spans)
+    settings = settings.replace({"answer.verifier": "none"})
     out = {}
     for name in sorted(corpora):
         corpus = CORPORA[name]
@@ -152,25 +156,47 @@ def fold_of(example, folds: int) -> int:
     return int(hashlib.sha1(key.encode("utf-8")).hexdigest()[8:16], 16) % folds
 
 
+class HeldOut(NamedTuple):
+    """One train question scored by a span scorer and gate fitted without its fold, as on an unseen report."""
+
+    fold: int
+    probability: float  # the gate's
+    threshold: float  # the gate's, fitted on the other folds
+    right: bool  # the best span holds the gold answer
+    example: object
+    best_text: str  # the best span's text (read here: fitting the next fold rescores the examples' spans)
+
+
+def out_of_fold(examples, kind: str, c: float, max_false_refusal: float, folds: int = 5) -> list[HeldOut]:
+    """Every question of ``examples``, scored by the span scorer, gate and threshold fitted on the other folds
+    (folds kept whole by report, ``fold_of``)."""
+    fold = [fold_of(ex, folds) for ex in examples]
+    rows = []
+    for k in range(folds):
+        fit_on = [ex for ex, f in zip(examples, fold) if f != k]
+        held = [ex for ex, f in zip(examples, fold) if f == k]
+        span, gate, threshold, _ = outcomes(fit_on, c, max_false_refusal, kind)
+        for features, right, ex in gate_rows(held, span):
+            best = max(ex.facts, key=lambda f: f.score)
+            rows.append(HeldOut(k, gate.probability(features), threshold, right, ex, best.span.text))
+    return rows
+
+
 def cross_validate(examples, candidates: list[tuple[str, float]], max_false_refusal: float, folds: int = 5) -> dict[tuple[str, float], tuple[float, float]]:
     """(share of right outcomes, share of answerable questions refused) on held-out folds of the TRAIN
     questions, for each (model kinds, inverse L2 strength) candidate (the strength counts for linear models
     only)."""
     out = {}
-    fold = [fold_of(ex, folds) for ex in examples]
     for kind, c in candidates:
-        right = total = refused = answerable = 0
-        for k in range(folds):
-            fit_on = [ex for ex, f in zip(examples, fold) if f != k]
-            held = [ex for ex, f in zip(examples, fold) if f == k]
-            span, gate, threshold, _ = outcomes(fit_on, c, max_false_refusal, kind)
-            for f, ok, ex in gate_rows(held, span):
-                answered = gate.probability(f) >= threshold
-                right += (answered and ex.answerable and ok) or (not answered and not ex.answerable)
-                total += 1
-                answerable += ex.answerable
-                refused += ex.answerable and not answered
-        out[(kind, c)] = (right / max(1, total), refused / max(1, answerable))
+        right = refused = answerable = 0
+        rows = out_of_fold(examples, kind, c, max_false_refusal, folds)
+        for row in rows:
+            answered = row.probability >= row.threshold
+            ex = row.example
+            right += (answered and ex.answerable and row.right) or (not answered and not ex.answerable)
+            answerable += ex.answerable
+            refused += ex.answerable and not answered
+        out[(kind, c)] = (right / max(1, len(rows)), refused / max(1, answerable))
     return out
 
 
@@ -210,16 +236,17 @@ def gate_rows(examples, model_span):
     return out
 
 
-def choose_threshold(scored: list[tuple[float, bool, bool, str]], max_false_refusal: float) -> float:
+def choose_threshold(scored: list[tuple[float, bool, bool, str]], max_false_refusal: float, candidates=None) -> float:
     """The threshold with the most right outcomes on train — an answerable question answered from a right
     span, an unanswerable one refused — among those refusing at most ``max_false_refusal`` of the
     answerable questions whose best span is right, in every corpus (a corpus of easy questions must not buy
-    refusals in another). ``scored``: (probability, answerable, best span right, corpus)."""
+    refusals in another). ``scored``: (probability, answerable, best span right, corpus); ``candidates``: the
+    thresholds to try (default: every probability, and 0.5)."""
     right_answerable: dict[str, list[float]] = {}
     for p, answerable, right, corpus in scored:
         if answerable and right:
             right_answerable.setdefault(corpus, []).append(p)
-    candidates = sorted({p for p, *_ in scored} | {0.5})
+    candidates = sorted(set(candidates) if candidates is not None else {p for p, *_ in scored} | {0.5})
     best_t, best_score = 0.5, -1
     for t in candidates:
         if any(sum(p < t for p in ps) > max_false_refusal * len(ps) for ps in right_answerable.values()):

@@ -8,6 +8,8 @@ passage that names the thing but not what is asked as not.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -111,20 +113,114 @@ def test_an_unknown_verifier_setting_is_refused():
         load_settings(overrides={"answer.verifier": "gpt"})
 
 
-def test_fitting_learns_from_judgements_that_tell_answered_from_not():
+def fit_verifier_script():
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-    from fit_verifier import fit_combination
+    import fit_reader
+    import fit_verifier
 
+    return fit_reader, fit_verifier
+
+
+def separable_rows():
+    """200 out-of-fold rows the gate cannot tell apart (probabilities around its threshold 0.5) and judgements
+    that can."""
+    fit_reader, _ = fit_verifier_script()
     rows, judgements = [], []
     for i in range(200):
         answerable = i % 2 == 0
-        p = 0.3 + 0.4 * ((i * 37) % 100) / 100  # the gate cannot tell them apart
-        rows.append((p, True, SimpleNamespace(answerable=answerable, corpus="bank"), "span", i % 5))
+        p = 0.3 + 0.4 * ((i * 37) % 100) / 100
+        rows.append(fit_reader.HeldOut(i % 5, p, 0.5, True, SimpleNamespace(answerable=answerable, corpus="bank"), "span"))
         judgements.append((2.0 if answerable else -2.0) + ((i * 13) % 7 - 3) / 3)
-    weights = fit_combination(rows, judgements, "m", max_false_refusal=0.1)
-    assert weights.judge_weight > 0
-    right = sum((weights.probability(p, j) >= weights.threshold) == ex.answerable for (p, _, ex, _, _), j in zip(rows, judgements))
+    return rows, judgements
+
+
+def test_fitting_learns_from_judgements_that_tell_answered_from_not():
+    _, fit_verifier = fit_verifier_script()
+    rows, judgements = separable_rows()
+    weights, width = fit_verifier.fit_combination(rows, judgements, "m", max_false_refusal=0.1)
+    assert weights.judge_weight > 0 and width is None
+    right = sum((weights.probability(r.probability, j) >= weights.threshold) == r.example.answerable for r, j in zip(rows, judgements))
     assert right >= 190
+
+
+def test_a_share_asks_the_model_only_about_the_questions_nearest_the_gates_threshold():
+    _, fit_verifier = fit_verifier_script()
+    rows, judgements = separable_rows()
+    weights, width = fit_verifier.fit_combination(rows, judgements, "m", max_false_refusal=0.1, share=0.3)
+    asked = [r for r in rows if fit_verifier.asked(width, r)]
+    assert 0.25 <= len(asked) / len(rows) <= 0.35
+    assert max(abs(r.probability - 0.5) for r in asked) < min(abs(r.probability - 0.5) for r in rows if r not in asked)
+    cv = fit_verifier.cross_validate(rows, judgements, "m", 0.1, share=0.3)
+    assert 0.25 <= cv["asked"] <= 0.35 and cv["combined_right"] > cv["gate_right"]
+    low, high = fit_verifier.band(width, 0.5)
+    assert low < 0.5 < high
+    assert all(low <= r.probability <= high for r in asked)
+
+
+def test_the_smallest_share_as_good_as_the_best_within_noise_is_chosen():
+    _, fit_verifier = fit_verifier_script()
+    curve = {
+        0.1: {"combined_right": 0.60, "combined_false_refusals": 0.10, "gate_false_refusals": 0.15},
+        0.3: {"combined_right": 0.685, "combined_false_refusals": 0.15, "gate_false_refusals": 0.15},
+        0.4: {"combined_right": 0.69, "combined_false_refusals": 0.20, "gate_false_refusals": 0.15},
+        0.5: {"combined_right": 0.69, "combined_false_refusals": 0.15, "gate_false_refusals": 0.15},
+        1.0: {"combined_right": 0.75, "combined_false_refusals": 0.14, "gate_false_refusals": 0.15},
+    }
+    # 1.0 is over the latency budget, 0.4 refuses more than the gate alone; 0.3 is within noise of 0.5
+    assert fit_verifier.choose_share(curve, n=1800, n_answerable=1300, max_share=0.5) == 0.3
+    assert fit_verifier.choose_share(curve, n=1800, n_answerable=1300, max_share=1.0) == 1.0
+
+
+def band_model_with(gate_bias, band):
+    m = model(gate_bias=gate_bias)
+    return ReaderModel(m.span, m.gate, m.threshold, verifier=dataclasses.replace(m.verifier, band=band))
+
+
+def test_outside_its_band_the_model_is_not_asked_and_the_gate_decides():
+    for gate_bias, status in ((-1.0, "not_found"), (1.0, "answered")):  # gate p 0.27, 0.73: outside (0.4, 0.6)
+        verifier = StandIn(judgement=-4.0 if status == "answered" else 4.0)
+        assert decide(band_model_with(gate_bias, (0.4, 0.6)), verifier).status == status
+        assert verifier.asked == 0
+    inside = StandIn(judgement=3.0)
+    assert decide(band_model_with(-0.2, (0.4, 0.6)), inside).status == "answered" and inside.asked == 1
+
+
+def test_a_band_survives_the_model_file_and_a_file_without_one_still_loads(tmp_path):
+    m = band_model_with(0.3, (0.2, 0.45))
+    m.save(tmp_path / "m.json")
+    assert load_model(tmp_path / "m.json") == m
+    raw = json.loads((tmp_path / "m.json").read_text(encoding="utf-8"))
+    del raw["verifier"]["band"]
+    (tmp_path / "old.json").write_text(json.dumps(raw), encoding="utf-8")
+    assert load_model(tmp_path / "old.json").verifier.band is None
+
+
+def test_a_question_is_not_held_up_behind_others_using_the_local_model(tmp_path, monkeypatch):
+    from rag.answer import verify
+
+    monkeypatch.setattr(verify, "BUSY_S", 0.05)
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF")
+    busy = verify.LlamaCppVerifier(str(gguf))
+    busy._lock.acquire()  # another question is being judged
+    with pytest.raises(VerifierError, match="busy"):
+        busy.judge("问题", "文段")
+
+
+def test_auto_uses_the_local_model_only_when_it_is_installed_and_the_weights_are_for_it(tmp_path, monkeypatch):
+    from rag.answer import verify
+    from rag.config import LLMSettings
+
+    monkeypatch.setenv("RAG_MODEL_CACHE", str(tmp_path))
+    assert verify.installed_verifier(LLMSettings(), verify.LOCAL_MODEL) is None  # no model file
+    (tmp_path / verify.LOCAL_MODEL).write_bytes(b"GGUF")  # never loaded here: loading waits for the first judgement
+    assert verify.installed_verifier(LLMSettings(), "another-model.gguf") is None  # weights for another model
+    assert verify.installed_verifier(LLMSettings(), None) is None  # no weights
+    if HAVE_LLAMA:
+        found = verify.installed_verifier(LLMSettings(), verify.LOCAL_MODEL)
+        assert found is not None and found.identity == verify.LOCAL_MODEL
+    else:
+        assert verify.installed_verifier(LLMSettings(), verify.LOCAL_MODEL) is None  # llama-cpp-python missing
 
 
 @pytest.fixture(scope="module")
@@ -212,3 +308,35 @@ def test_weights_for_another_model_are_named_in_the_log_with_how_to_fit_them(sam
         assistant = Assistant(sample_index_dir, settings, fake_embedder)
     assert assistant.gate.verifier_weights is None
     assert "another-model.gguf" in caplog.text and "scripts/fit_verifier.py" in caplog.text
+
+
+@pytest.mark.skipif(not HAVE_LLAMA, reason="llama-cpp-python is not installed (bash scripts/install_llm.sh)")
+def test_a_model_file_that_is_no_model_is_a_verifier_error_not_a_crash(tmp_path):
+    from rag.answer.verify import LlamaCppVerifier
+
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + bytes(60))
+    with pytest.raises(VerifierError, match="cannot be loaded"):
+        LlamaCppVerifier(str(broken)).judge("问题", "文段")
+
+
+@pytest.mark.model
+@pytest.mark.skipif(not HAVE_LLAMA, reason="llama-cpp-python is not installed (bash scripts/install_llm.sh)")
+@pytest.mark.skipif(GGUF is None, reason="no test GGUF: run `python scripts/get_llm.py` (or set RAG_TEST_GGUF)")
+def test_by_default_the_installed_local_model_reads_the_doubtful_questions(sample_index_dir, e5_embedder, tmp_path):
+    from rag.evaluate.run import evaluate
+    from rag.pipeline import Assistant
+
+    settings = load_settings(overrides={"llm.model_path": GGUF})  # where get_llm.py put it (RAG_MODEL_CACHE if set)
+    assert settings.answer.verifier == "auto"
+    assistant = Assistant(sample_index_dir, settings, e5_embedder)
+    assert assistant.gate.verifier_weights is not None
+    notes = [n for q in ("全镇共保障城乡低保多少户？", "华海药业2022年的营业收入是多少？", "2022年全镇新增市场主体多少家？") for n in assistant.ask(q).notes]
+    assert any(n.startswith("verifier") for n in notes)
+    corpus = tmp_path / "reports"
+    corpus.mkdir()
+    (corpus / "town.txt").write_text("2022年工作总结\n一、民生\n" + TEXT + "\n", encoding="utf-8")
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({"id": "q1", "question": QUESTION, "answers": ["1120户"], "answerable": True}, ensure_ascii=False) + "\n", encoding="utf-8")
+    report = evaluate(questions, corpus, settings=settings, index_root=tmp_path / "idx", progress=False, embedder=e5_embedder)
+    assert report.results[0].verifier == "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"

@@ -138,7 +138,12 @@ class VerifierWeights:
     """How the gate's probability and a language model's judgement (``verify.Verifier``) combine: log-odds =
     ``bias`` + ``gate_weight`` · logit(gate probability) + ``judge_weight`` · judgement; answered at or above
     ``threshold``. Judgements are clipped to the range the model gave on train (``low``, ``high``): outside it
-    the weights were never tested. Fitted for the judgements of one model (``identity``)."""
+    the weights were never tested. Fitted for the judgements of one model (``identity``).
+
+    The model is asked only for questions whose gate probability lies in ``band`` (the doubtful ones, around
+    the gate's threshold; fitted so that a chosen share of train questions falls in it): below it the
+    question is refused, above it answered, as the gate alone decides. ``band`` None: asked whenever the
+    judgement could change the outcome."""
 
     identity: str
     gate_weight: float
@@ -147,14 +152,20 @@ class VerifierWeights:
     threshold: float
     low: float
     high: float
+    band: tuple[float, float] | None = None
 
     def probability(self, gate_probability: float, judgement: float) -> float:
         judged = max(self.low, min(self.high, judgement))
         return _sigmoid(self.bias + self.gate_weight * logit(gate_probability) + self.judge_weight * judged)
 
     def settled(self, gate_probability: float) -> bool | None:
-        """The outcome whatever the model would judge — True (answered), False (refused) — or None when its
-        judgement decides (only then is it worth asking)."""
+        """The outcome without asking the model — True (answered), False (refused) — or None when its
+        judgement decides (only then is it asked)."""
+        if self.band is not None:
+            if gate_probability < self.band[0]:
+                return False
+            if gate_probability >= self.band[1]:
+                return True
         ends = [self.probability(gate_probability, j) for j in (self.low, self.high)]
         if min(ends) >= self.threshold:
             return True
@@ -163,7 +174,15 @@ class VerifierWeights:
         return None
 
     def to_json(self) -> dict:
-        return {k: getattr(self, k) for k in ("identity", "gate_weight", "judge_weight", "bias", "threshold", "low", "high")}
+        out = {k: getattr(self, k) for k in ("identity", "gate_weight", "judge_weight", "bias", "threshold", "low", "high")}
+        if self.band is not None:
+            out["band"] = list(self.band)
+        return out
+
+    @classmethod
+    def from_json(cls, raw: dict) -> "VerifierWeights":
+        band = raw.get("band")
+        return cls(**{**raw, "band": tuple(band) if band is not None else None})
 
 
 @dataclass(frozen=True)
@@ -209,7 +228,7 @@ def load_model(path: str | Path) -> ReaderModel:
             gate=scorer_from_json(raw["gate"]),
             threshold=float(raw["gate"]["threshold"]),
             meta=dict(raw.get("meta", {})),
-            verifier=VerifierWeights(**raw["verifier"]) if "verifier" in raw else None,
+            verifier=VerifierWeights.from_json(raw["verifier"]) if "verifier" in raw else None,
         )
     except FileNotFoundError as exc:
         raise RagError(f"reader model not found: {path} (fit one with scripts/fit_reader.py)") from exc

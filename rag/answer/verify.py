@@ -14,9 +14,12 @@ that returns log-probabilities (``ChatVerifier``). Both are built from ``LLMSett
 from __future__ import annotations
 
 import dataclasses
+import functools
+import importlib.util
 import os
 import threading
 import time
+from pathlib import Path
 from typing import Protocol
 
 from ..config import LLMSettings
@@ -30,6 +33,8 @@ QUESTION_CHARS = 300
 FLOOR = -30.0  # log-probability of an answer word the server's top list leaves out
 TIMEOUT_S = 10.0  # one token of reply: a server slower than this is not worth waiting for
 PAUSE_S = 60.0
+BUSY_S = 3.0  # a question waits at most this long for the local model another question is using, then goes without
+LOCAL_MODEL = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"  # the file scripts/get_llm.py assembles
 
 
 class VerifierError(RagError):
@@ -71,7 +76,10 @@ class LlamaCppVerifier:
                 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
             except ImportError as exc:
                 raise VerifierError("the local verifier needs llama-cpp-python: pip install llama-cpp-python") from exc
-            llama = Llama(model_path=self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads, verbose=False)
+            try:
+                llama = Llama(model_path=self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads, verbose=False)
+            except Exception as exc:  # a file that is no model: llama.cpp says ValueError, with no detail
+                raise VerifierError(f"{self.identity} cannot be loaded: {type(exc).__name__}: {exc}") from exc
             template = llama.metadata.get("tokenizer.chat_template")
             if not template:
                 raise VerifierError(f"{self.identity} carries no chat template")
@@ -83,7 +91,11 @@ class LlamaCppVerifier:
         return self._llama
 
     def judge(self, question: str, passage: str) -> float:
-        with self._lock:
+        # one context, one judgement at a time: a question that would wait behind several others is better
+        # decided by the gate alone than held up
+        if not self._lock.acquire(timeout=BUSY_S):
+            raise VerifierError(f"{self.identity} is busy with other questions")
+        try:
             llama = self._load()
             try:
                 prompt = self._format(messages=messages(question, passage)).prompt
@@ -96,6 +108,8 @@ class LlamaCppVerifier:
                 return float(logits[yes] - logits[no])
             except Exception as exc:  # a decode failure must cost this judgement, not the question
                 raise VerifierError(f"{self.identity} gave no judgement: {type(exc).__name__}: {exc}") from exc
+        finally:
+            self._lock.release()
 
 
 class ChatVerifier:
@@ -134,9 +148,34 @@ def judgement_from_top(top: list[dict]) -> float:
     return best((YES, "yes")) - best((NO, "no"))
 
 
+@functools.lru_cache(maxsize=2)
+def local_verifier(model_path: str, n_threads: int) -> LlamaCppVerifier:
+    """One verifier per model file in a process: every assistant (one per library) shares its ~1 GB model."""
+    return LlamaCppVerifier(model_path, n_threads)
+
+
 def make_verifier(settings: LLMSettings) -> Verifier:
     if settings.backend == "llamacpp":
-        return LlamaCppVerifier(settings.model_path, settings.n_threads)
+        return local_verifier(settings.model_path, settings.n_threads)
     if settings.backend == "openai":
         return ChatVerifier(settings)
     raise VerifierError(f"unknown llm backend {settings.backend!r}")
+
+
+def default_model_path() -> Path:
+    """Where scripts/get_llm.py puts the local model: $RAG_MODEL_CACHE, else ~/.cache/report-rag/models."""
+    cache = os.environ.get("RAG_MODEL_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "report-rag", "models")
+    return Path(cache) / LOCAL_MODEL
+
+
+def installed_verifier(settings: LLMSettings, fitted_for: str | None) -> Verifier | None:
+    """``answer.verifier = "auto"``: the local model when it is installed — a GGUF file at ``llm.model_path`` (or
+    where scripts/get_llm.py puts it), llama-cpp-python importable — and ``fitted_for`` (the identity the reader
+    model's verifier weights were fitted for) is that model; else None: the gate decides alone. Nothing is
+    loaded until the first judgement."""
+    path = settings.model_path or str(default_model_path())
+    if not fitted_for or os.path.basename(path) != fitted_for or not os.path.isfile(path):
+        return None
+    if importlib.util.find_spec("llama_cpp") is None:
+        return None
+    return local_verifier(path, settings.n_threads)

@@ -90,10 +90,10 @@ def write_report(report: EvalReport, out_dir: str | Path, title: str = "Evaluati
     plt.close(fig)
 
     md = [f"# {title}", "", f"Questions: `{report.questions_file}` ({report.n_questions}); corpus: `{report.corpus_dir}`.", ""]
-    md.append("| configuration | overrides |")
-    md.append("|---|---|")
+    md.append("| configuration | overrides | verifier (language model reading doubtful questions) |")
+    md.append("|---|---|---|")
     for r in report.results:
-        md.append(f"| {r.name} | {', '.join(f'`{k}={v}`' for k, v in r.overrides.items()) or '(config.toml)'} |")
+        md.append(f"| {r.name} | {', '.join(f'`{k}={v}`' for k, v in r.overrides.items()) or '(config.toml)'} | {r.verifier or 'none'} |")
     md += ["", "## All questions", "", "```", format_table(report), "```", "", f"![hit@k]({paths['plot'].name})", ""]
     for group, label in (("by_kind", "kind"), ("by_lang", "language"), ("by_neg", "not in the reports, by how it tempts")):
         for kind in sorted({k for r in report.results for k in getattr(r, group)}):

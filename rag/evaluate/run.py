@@ -60,6 +60,7 @@ class ConfigResult:
     by_lang: dict[str, dict[str, float]] = field(default_factory=dict)
     by_neg: dict[str, dict[str, float]] = field(default_factory=dict)  # unanswerable questions by how they tempt
     reliability: list[dict[str, float]] = field(default_factory=list)  # gate calibration bins
+    verifier: str = ""  # the language model that read doubtful questions (answer.verifier), "" for none
 
 
 @dataclass
@@ -141,7 +142,7 @@ def evaluate(
     for config in configs:
         settings_c = base.replace(config.overrides) if config.overrides else base
         records: list[QuestionRecord] = []
-        ingest_seconds, embedded, index_dirs = 0.0, 0, []
+        ingest_seconds, embedded, index_dirs, verifiers = 0.0, 0, [], set()
         for name, group in groups.items():
             corpus = corpora[name]
             t = time.perf_counter()
@@ -150,6 +151,7 @@ def evaluate(
             embedded += report.embedded_chunks
             index_dirs.append(str(index_dir))
             gold = Gold(corpus, assistant.store)
+            verifiers.add(getattr(assistant.gate.verifier, "identity", ""))
             iterator = group
             if progress:
                 import sys
@@ -175,6 +177,7 @@ def evaluate(
                 by_lang=breakdown(records, lambda r: r.lang),
                 by_neg=breakdown([r for r in records if r.neg], lambda r: r.neg),
                 reliability=reliability(records),
+                verifier=", ".join(sorted(filter(None, verifiers))),
             )
         )
     return EvalReport(str(questions_file), str(corpus_dir), len(questions), results, time.perf_counter() - started)
