@@ -12,7 +12,8 @@ shares from retrieval. Out: an ``AnswerPlan`` — the question's ``Focus`` and a
    evidence by itself (``Focus.split_terms``).
 3. With a verifier (``verify.py``: a language model reading the best span against the question) and weights
    fitted for it, the gate's probability and the model's judgement combine into the decision; the model is
-   asked only when its judgement can change the outcome.
+   asked only about doubtful questions (gate probability within the fitted band around the threshold) and
+   only when its judgement can change the outcome; elsewhere, or when it fails, the gate decides alone.
 4. Answered questions asking for a figure are ``redacted`` when the figure that answers the focus — the one
    after the asked-about words, wherever it sits in the sentence — is printed as ``*``.
 """
