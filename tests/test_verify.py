@@ -340,3 +340,18 @@ def test_by_default_the_installed_local_model_reads_the_doubtful_questions(sampl
     questions.write_text(json.dumps({"id": "q1", "question": QUESTION, "answers": ["1120户"], "answerable": True}, ensure_ascii=False) + "\n", encoding="utf-8")
     report = evaluate(questions, corpus, settings=settings, index_root=tmp_path / "idx", progress=False, embedder=e5_embedder)
     assert report.results[0].verifier == "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+
+
+def test_an_evaluation_names_no_verifier_when_the_one_configured_has_no_weights(fake_embedder, tmp_path):
+    from rag.evaluate.run import evaluate
+
+    gguf = tmp_path / "another-model.gguf"
+    gguf.write_bytes(b"GGUF")
+    corpus = tmp_path / "reports"
+    corpus.mkdir()
+    (corpus / "town.txt").write_text("2022年工作总结\n一、民生\n" + TEXT + "\n", encoding="utf-8")
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({"id": "q1", "question": QUESTION, "answers": ["1120户"], "answerable": True}, ensure_ascii=False) + "\n", encoding="utf-8")
+    settings = load_settings(overrides={"answer.verifier": "llm", "llm.backend": "llamacpp", "llm.model_path": str(gguf)})
+    report = evaluate(questions, corpus, settings=settings, index_root=tmp_path / "idx", progress=False, embedder=fake_embedder)
+    assert report.results[0].verifier == ""  # it was never asked: its judgements are on a scale nothing was fitted to

@@ -151,7 +151,8 @@ def evaluate(
             embedded += report.embedded_chunks
             index_dirs.append(str(index_dir))
             gold = Gold(corpus, assistant.store)
-            verifiers.add(getattr(assistant.gate.verifier, "identity", ""))
+            if assistant.gate.verifier_weights is not None:  # a verifier without weights for it is never asked
+                verifiers.add(assistant.gate.verifier.identity)
             iterator = group
             if progress:
                 import sys
