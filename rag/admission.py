@@ -55,6 +55,12 @@ class FairGate:
         with self._cond:
             return sum(self._running.values())
 
+    @property
+    def waiting(self) -> int:
+        """Requests waiting for a slot now."""
+        with self._cond:
+            return len(self._waiting)
+
     def _eligible(self, t: _Ticket) -> bool:
         if sum(self._running.values()) >= self.slots:
             return False

@@ -355,3 +355,48 @@ def test_an_evaluation_names_no_verifier_when_the_one_configured_has_no_weights(
     settings = load_settings(overrides={"answer.verifier": "llm", "llm.backend": "llamacpp", "llm.model_path": str(gguf)})
     report = evaluate(questions, corpus, settings=settings, index_root=tmp_path / "idx", progress=False, embedder=fake_embedder)
     assert report.results[0].verifier == ""  # it was never asked: its judgements are on a scale nothing was fitted to
+
+
+def test_while_questions_wait_for_a_slot_the_gate_decides_without_the_model(monkeypatch):
+    import threading
+    import time as _time
+
+    from rag.admission import FairGate
+    from rag.answer import verify
+
+    slots = FairGate(slots=1, wait_budget_s=10)
+    monkeypatch.setattr(verify, "_crowded", verify._crowded)  # restored after the test
+    verify.watch_crowd(lambda: slots.waiting > 0)
+    quiet = StandIn(judgement=-3.0)
+    assert decide(model(gate_bias=1.0), quiet).status == "not_found" and quiet.asked == 1  # nobody waits: asked
+    release = threading.Event()
+
+    def hold(user):
+        with slots.admit(user):
+            release.wait(10)
+
+    holders = [threading.Thread(target=hold, args=(u,), daemon=True) for u in ("a", "b")]
+    for t in holders:
+        t.start()
+    while slots.waiting < 1:  # "b" waits behind "a"
+        _time.sleep(0.01)
+    crowd = StandIn(judgement=-3.0)
+    d = decide(model(gate_bias=1.0), crowd)
+    assert crowd.asked == 0 and d.status == "answered" and "verifier skipped: questions are waiting" in d.notes
+    release.set()
+    for t in holders:
+        t.join(5)
+    assert slots.waiting == 0
+
+
+def test_a_broken_crowd_watcher_does_not_cost_the_question(monkeypatch):
+    from rag.answer import verify
+
+    monkeypatch.setattr(verify, "_crowded", verify._crowded)
+
+    def broken():
+        raise RuntimeError("watcher gone")
+
+    verify.watch_crowd(broken)
+    asked = StandIn(judgement=3.0)
+    assert decide(model(gate_bias=-1.0), asked).status == "answered" and asked.asked == 1

@@ -21,6 +21,7 @@ from pathlib import Path
 import gradio as gr
 
 from rag.admission import FairGate
+from rag.answer.verify import watch_crowd
 from rag.library import Library
 from rag.pipeline import Assistant
 from rag.schema import Answer
@@ -99,6 +100,8 @@ def build_app(assistant: Assistant, library: Library, lang: str = "zh") -> gr.Bl
     conversations = ConversationStore()
     server = settings.server
     gate = FairGate(server.answer_concurrency_limit, server.heavy_slots, server.per_user_slots, server.answer_wait_budget_s)
+    # while questions wait for a slot, the answerability gate decides without the language model (~1.3 s each)
+    watch_crowd(lambda: gate.waiting > 0)
 
     def is_heavy(question: str) -> bool:
         return len(question or "") > server.heavy_question_chars

@@ -31,7 +31,7 @@ from .candidates import candidate_spans, item_heads
 from .features import SpanFacts, gate_features, names_absent, span_features
 from .focus import Focus, make_focus
 from .model import ReaderModel, VerifierWeights
-from .verify import Verifier, VerifierError
+from .verify import Verifier, VerifierError, crowded
 
 # Embedding a span costs about 60 ms on 2 cores: Chinese questions use the passage's own dense score (free,
 # from retrieval); questions in another language, matched through a dictionary, also embed the best spans.
@@ -261,6 +261,9 @@ class Gate:
         if settled is not None:
             notes.append("verifier not needed")
             return settled, p
+        if crowded():
+            notes.append("verifier skipped: questions are waiting")
+            return p >= self.model.threshold, p
         try:
             judgement = self.verifier.judge(focus.question, best.span.text)
         except VerifierError as exc:

@@ -20,7 +20,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 from ..config import LLMSettings
 from ..errors import RagError
@@ -35,6 +35,24 @@ TIMEOUT_S = 10.0  # one token of reply: a server slower than this is not worth w
 PAUSE_S = 60.0
 BUSY_S = 3.0  # a question waits at most this long for the local model another question is using, then goes without
 LOCAL_MODEL = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"  # the file scripts/get_llm.py assembles
+
+
+_crowded: Callable[[], bool] = lambda: False
+
+
+def watch_crowd(crowded: Callable[[], bool]) -> None:
+    """Tell the verifiers of this process how to see that questions are waiting for an answering slot (the
+    server's fair gate). While they are, no verifier is asked: the ~1.3 s a judgement takes would lengthen
+    every waiting question's wait, so under load the gate decides alone, at its own speed."""
+    global _crowded
+    _crowded = crowded
+
+
+def crowded() -> bool:
+    try:
+        return bool(_crowded())
+    except Exception:  # a broken watcher must not cost the question
+        return False
 
 
 class VerifierError(RagError):
