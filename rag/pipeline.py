@@ -8,6 +8,7 @@ swaps the index under a lock). The CLI, the evaluation scripts and the chat all 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import numbers
 import re
@@ -90,20 +91,16 @@ class Assistant:
             text_of=self._report_text,
             doc_freq=self.store.doc_freq,
             following=self._following,
-            verifier=self._verifier(),
+            verifier=self._verifier,
         )
 
+    @functools.cached_property
     def _verifier(self):
-        """The language model that reads doubtful best spans before the gate decides, built once; None when off."""
-        if not getattr(self, "_verifier_built", False):
-            self._verifier_model = self._build_verifier(self.settings.answer.verifier)
-            self._verifier_built = True
-        return self._verifier_model
-
-    def _build_verifier(self, mode: str):
-        """"llm": the [llm] model; without weights fitted for it in the reader model it would judge on an unknown
-        scale, so the gate then decides alone and the log says so. "auto": the local model if it is installed
-        (``verify.installed_verifier``), else None. "none": None."""
+        """The language model that reads doubtful best spans before the gate decides (``answer.verifier``), built
+        once; None when off. "llm": the [llm] model; without weights fitted for it in the reader model it would
+        judge on an unknown scale, so the gate then decides alone and the log says so. "auto": the local model
+        if it is installed (``verify.installed_verifier``), else None. "none": None."""
+        mode = self.settings.answer.verifier
         if mode == "none":
             return None
         from .answer import verify

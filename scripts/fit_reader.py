@@ -156,6 +156,11 @@ def fold_of(example, folds: int) -> int:
     return int(hashlib.sha1(key.encode("utf-8")).hexdigest()[8:16], 16) % folds
 
 
+def right_outcome(answered: bool, answerable: bool, right: bool) -> bool:
+    """A right outcome: an answerable question answered from a right span, or an unanswerable one refused."""
+    return (answered and answerable and right) or (not answered and not answerable)
+
+
 class HeldOut(NamedTuple):
     """One train question scored by a span scorer and gate fitted without its fold, as on an unseen report."""
 
@@ -193,7 +198,7 @@ def cross_validate(examples, candidates: list[tuple[str, float]], max_false_refu
         for row in rows:
             answered = row.probability >= row.threshold
             ex = row.example
-            right += (answered and ex.answerable and row.right) or (not answered and not ex.answerable)
+            right += right_outcome(answered, ex.answerable, row.right)
             answerable += ex.answerable
             refused += ex.answerable and not answered
         out[(kind, c)] = (right / max(1, len(rows)), refused / max(1, answerable))
@@ -251,7 +256,7 @@ def choose_threshold(scored: list[tuple[float, bool, bool, str]], max_false_refu
     for t in candidates:
         if any(sum(p < t for p in ps) > max_false_refusal * len(ps) for ps in right_answerable.values()):
             continue
-        score = sum((p >= t and answerable and right) or (p < t and not answerable) for p, answerable, right, _ in scored)
+        score = sum(right_outcome(p >= t, answerable, right) for p, answerable, right, _ in scored)
         if score > best_score:
             best_t, best_score = t, score
     return best_t

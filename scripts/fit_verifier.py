@@ -122,11 +122,11 @@ def probability(weights, width: float | None, row, judgement: float) -> float:
 
 def band(width: float | None, gate_threshold: float) -> tuple[float, float] | None:
     """The gate probabilities between which the model is asked, around the shipped gate's threshold."""
-    from rag.answer.model import _sigmoid, logit
+    from rag.answer.model import sigmoid, logit
 
     if width is None:
         return None
-    return (round(_sigmoid(logit(gate_threshold) - width), 4), round(_sigmoid(logit(gate_threshold) + width), 4))
+    return (round(sigmoid(logit(gate_threshold) - width), 4), round(sigmoid(logit(gate_threshold) + width), 4))
 
 
 def cross_validate(rows, judgements, identity: str, max_false_refusal: float, share: float = 1.0, folds: int = 5) -> dict[str, float]:
@@ -145,7 +145,7 @@ def cross_validate(rows, judgements, identity: str, max_false_refusal: float, sh
             n_asked += asked(width, r)
             answerable += r.example.answerable
             for name, answered in (("gate", r.probability >= r.threshold), ("combined", probability(weights, width, r, j) >= weights.threshold)):
-                tally[name][0] += (answered and r.example.answerable and r.right) or (not answered and not r.example.answerable)
+                tally[name][0] += fit_reader.right_outcome(answered, r.example.answerable, r.right)
                 tally[name][1] += r.example.answerable and not answered
     out = {f"{name}_{what}": round(v[i] / max(1, d), 3) for name, v in tally.items() for i, (what, d) in enumerate((("right", n), ("false_refusals", answerable)))}
     return {**out, "asked": round(n_asked / max(1, n), 3)}

@@ -18,12 +18,14 @@ from pathlib import Path
 
 import pytest
 
+from rag.answer.verify import LOCAL_MODEL, default_model_path
+
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # llama.cpp threads must not spin against the test process
 
-GGUF_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+GGUF_NAME = LOCAL_MODEL
 CANDIDATES = [
     os.environ.get("RAG_TEST_GGUF", ""),
-    str(Path(os.environ.get("RAG_MODEL_CACHE", Path.home() / ".cache" / "report-rag" / "models")) / GGUF_NAME),
+    str(default_model_path()),  # where scripts/get_llm.py puts it
     f"/tmp/llmcache/{GGUF_NAME}",
 ]
 GGUF = next((p for p in CANDIDATES if p and Path(p).is_file()), None)

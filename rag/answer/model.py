@@ -31,7 +31,7 @@ class Scorer(Protocol):
     def to_json(self) -> dict: ...
 
 
-def _sigmoid(z: float) -> float:
+def sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z)) if z > -60 else 0.0
 
 
@@ -47,7 +47,7 @@ class Linear:
         return [self.logit(r) for r in rows]
 
     def probability(self, features: Features) -> float:
-        return _sigmoid(self.logit(features))
+        return sigmoid(self.logit(features))
 
     def to_json(self) -> dict:
         return {"bias": self.bias, "weights": self.weights}
@@ -86,7 +86,7 @@ class Trees:
         return [float(z) for z in self.baseline + value[at].sum(axis=0)]
 
     def probability(self, features: Features) -> float:
-        return _sigmoid(self.logit(features))
+        return sigmoid(self.logit(features))
 
     @cached_property
     def _flat(self):
@@ -156,7 +156,7 @@ class VerifierWeights:
 
     def probability(self, gate_probability: float, judgement: float) -> float:
         judged = max(self.low, min(self.high, judgement))
-        return _sigmoid(self.bias + self.gate_weight * logit(gate_probability) + self.judge_weight * judged)
+        return sigmoid(self.bias + self.gate_weight * logit(gate_probability) + self.judge_weight * judged)
 
     def settled(self, gate_probability: float) -> bool | None:
         """The outcome without asking the model — True (answered), False (refused) — or None when its

@@ -178,7 +178,7 @@ def evaluate(
                 by_lang=breakdown(records, lambda r: r.lang),
                 by_neg=breakdown([r for r in records if r.neg], lambda r: r.neg),
                 reliability=reliability(records),
-                verifier=", ".join(sorted(filter(None, verifiers))),
+                verifier=", ".join(sorted(verifiers)),
             )
         )
     return EvalReport(str(questions_file), str(corpus_dir), len(questions), results, time.perf_counter() - started)
