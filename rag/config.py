@@ -125,6 +125,7 @@ class RetrievalSettings:
     dense_on_content: bool = False
     max_query_chars: int = 512  # the dense query embeds at most this head of a question (keyword search reads it all)
     english_translations: int = 2  # keyword search for an English question adds up to this many CC-CEDICT translations per word (0: off)
+    translator: str = "auto"  # a language model also translates English questions (translate.py): "auto" | "llm" | "none"
 
     def __post_init__(self) -> None:
         if self.mode not in RETRIEVAL_MODES:
@@ -141,6 +142,8 @@ class RetrievalSettings:
             raise ConfigError(f"retrieval.max_query_chars must be >= 1, got {self.max_query_chars}")
         if self.english_translations < 0:
             raise ConfigError(f"retrieval.english_translations must be >= 0, got {self.english_translations}")
+        if self.translator not in ("auto", "llm", "none"):
+            raise ConfigError(f"retrieval.translator must be 'auto', 'llm' or 'none', got {self.translator!r}")
 
 
 @dataclass(frozen=True)

@@ -254,6 +254,8 @@ NUMBER_QUESTION = re.compile(
     r"what (?:is|was) the (?:total|number|amount|value|rate|share)",
     re.I,
 )
+# a Chinese sentence that asks (a question mark or a question word), as opposed to one that states
+CHINESE_QUESTION = re.compile(r"[？?]|多少|几|哪|什么|何|谁|怎|吗|是否")
 LIST_QUESTION = re.compile(r"哪些|哪几|哪两|哪三|哪四|哪五|哪六|有哪|分别是|包括什么|包括哪|which (?:\w+ )?(?:ones|projects|crops|items)|what are the|list the|name the", re.I)
 WHICH_REPORTS_QUESTION = re.compile(r"哪(?:些|几|几个|几份|个|份|一份)(?:[^，,？?。]{0,12}?(?:报告|总结)|镇|乡|县|市|区|省(?!份)|自治区|地方|文件|单位|乡镇|年)|which (?:of the )?(?:[\w-]+ )?(?:reports?|towns?|townships?|counties|documents?)\b", re.I)
 OPEN_QUESTION = re.compile(

@@ -25,7 +25,7 @@ from .errors import EmptyQuestionError, IndexMissingError
 from .filters import resolve_reports
 from .index import load_index
 from .ingest import IngestReport, Progress, ingest, settings_fingerprint
-from .lexicon import strip_zero_width
+from .lexicon import is_english, strip_zero_width
 from .query import plan_query
 from .retrieve import CrossEncoderReranker, HybridRetriever
 from .schema import Answer
@@ -118,6 +118,22 @@ class Assistant:
                 self.settings.answer.model_file, model.identity, fitted.identity if fitted else "none",
             )
         return model
+
+    @functools.cached_property
+    def _translator(self):
+        """The language model that also translates English questions (``retrieval.translator``), built once; None
+        when off. "auto": the local model if it is installed (``translate.installed_translator``); "llm": the
+        [llm] model; "none": the dictionary translates alone."""
+        mode = self.settings.retrieval.translator
+        if mode == "none":
+            return None
+        from . import translate
+
+        if mode == "auto":
+            found = translate.installed_translator(self.settings.llm)
+            log.info("retrieval.translator = 'auto': %s", f"{found.identity} translates English questions" if found else "no local model installed; the dictionary translates alone")
+            return found
+        return translate.make_translator(self.settings.llm)
 
     def _following(self, chunk, limit: int = 8) -> list:
         """Up to ``limit`` passages after ``chunk`` in its report, in order (the gate's ``following``)."""
@@ -255,9 +271,13 @@ class Assistant:
         if self.settings.answer.mode == "llm" and history:
             # with a language model, the follow-up is condensed by the model; the carried report stays
             question = self._llm().condense(asked, list(history)) or question
+        notes: list[str] = []
+        t = time.perf_counter()
+        translation = self._translation(question, notes)
+        translate_s = time.perf_counter() - t
         result = retriever.search(question, top_k=k + max(0, extra_hits), mode=mode, prefer_doc=turn.prefer_doc,
-                                  allowed_docs=allowed)
-        query = plan_query(question)
+                                  allowed_docs=allowed, translation=translation)
+        query = plan_query(question, translation)
         used = result.hits if len(result.hits) <= k or query.kind == "which_reports" else result.hits[:k]
         t = time.perf_counter()
         # the gate decides the status before any reader writes: one place, whatever the reader
@@ -273,6 +293,7 @@ class Assistant:
                 else:
                     yield piece
         timings = dict(result.timings)
+        timings["translate"] = translate_s
         timings["gate"] = timings_gate
         timings["answer"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - started
@@ -282,9 +303,22 @@ class Assistant:
             timings={**answer.timings, **timings},
             question=asked,
             standalone_question=question,
+            notes=notes + list(answer.notes),
             confidence=plan.decision.probability if plan.decision.best is not None else 0.0,
             carried_report=self._carried_title(turn.prefer_doc, query),
         )
+
+    def _translation(self, question: str, notes: list[str]) -> str:
+        """An English question in Chinese by the translator (``rag.translate``); "" for a Chinese question or
+        without one (what happened is added to ``notes``)."""
+        if self._translator is None or not is_english(question):
+            return ""
+        from .translate import translation
+
+        out = translation(self._translator, question, notes)
+        if out:
+            notes.append(f"translation: {out}")
+        return out
 
     def _carried_title(self, doc_id: str | None, query) -> str:
         """The title of the report a follow-up was kept on (retrieval keeps it unless a locator names one)."""

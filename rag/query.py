@@ -36,6 +36,7 @@ class QueryPlan:
     kind: str = "fact"  # number | list | which_reports | open | fact
     units: tuple[str, ...] = field(default_factory=tuple)
     english: bool = False
+    translation: str = ""  # an English question in Chinese, written by a language model (translate.py); "" without one
 
 
 def find_locator(question: str) -> tuple[str, str]:
@@ -58,7 +59,8 @@ def find_locator(question: str) -> tuple[str, str]:
     return "", q
 
 
-def plan_query(question: str) -> QueryPlan:
+def plan_query(question: str, translation: str = "") -> QueryPlan:
+    """``translation``: the question in Chinese (translate.py), kept on the plan of an English question only."""
     q = question.strip()
     locator, content = find_locator(q)
     english = lexicon.is_english(q)
@@ -84,4 +86,5 @@ def plan_query(question: str) -> QueryPlan:
         units.append("%")
     if kind == "number" and lexicon.MONEY_QUESTION.search(asked):
         units.append("元")
-    return QueryPlan(question=q, content=content, locator=locator, kind=kind, units=tuple(dict.fromkeys(units)), english=english)
+    return QueryPlan(question=q, content=content, locator=locator, kind=kind, units=tuple(dict.fromkeys(units)), english=english,
+                     translation=translation if english else "")

@@ -115,16 +115,17 @@ class HybridRetriever:
         return shares
 
     def search(self, question: str, top_k: int | None = None, mode: str | None = None, prefer_doc: str | None = None,
-               allowed_docs: frozenset[str] | None = None) -> SearchResult:
+               allowed_docs: frozenset[str] | None = None, translation: str = "") -> SearchResult:
         """Rank passages for ``question``. ``prefer_doc`` (a report id carried over from the conversation) is
         the report prior when the question names no report of its own (no locator or place name).
         ``allowed_docs``: doc ids the passages must come from (None: every report); applied inside the dense
-        and keyword searches, not to their results (see ``rag.filters``)."""
+        and keyword searches, not to their results (see ``rag.filters``). ``translation``: an English question in
+        Chinese (``rag.translate``), searched for beside its dictionary translations."""
         import numpy as np
 
         settings = self.settings
         top_k = top_k or settings.top_k
-        plan = plan_query(question)
+        plan = plan_query(question, translation)
         if plan.kind == "which_reports":
             top_k = max(top_k, WHICH_REPORTS_TOP_K)
         mode = mode or settings.mode
@@ -164,6 +165,9 @@ class HybridRetriever:
 
             # dictionary query translation: English words cannot match a Chinese report; their translations can
             translated = [t for zh in query_translations(question, store.doc_freq, settings.english_translations) for t in tokenize(zh)]
+        if plan.translation:
+            # a model's translation says the question in the reports' phrases: searched beside the dictionary's words
+            translated += tokenize(plan.translation)
         tokens = tokenize(question) + translated
         doc_tokens = tokens + (english_pinyin_query(question) if plan.english else [])
         if mode in ("bm25", "hybrid"):

@@ -173,3 +173,18 @@ def running_app(root: Path, report_names, embedder, max_upload_mb: int = 20, ove
         yield f"http://127.0.0.1:{port}/", library_dir
     finally:
         demo.close()
+
+
+@pytest.fixture(scope="module")
+def fake_assistant(tmp_path_factory):
+    """An assistant over two bundled reports with the counting fake embedder: for argument handling only."""
+    import shutil
+
+    from rag.config import load_settings
+    from rag.pipeline import Assistant
+
+    root = tmp_path_factory.mktemp("fake-assistant")
+    (root / "r").mkdir()
+    for path in sorted(REPORTS_DIR.glob("*.txt"))[:2]:
+        shutil.copy(path, root / "r")
+    return Assistant.from_dir(root / "r", root / "idx", load_settings(), FakeEmbedder())

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer.verify import LOCAL_MODEL, default_model_path
+from rag.local_model import LOCAL_MODEL, default_model_path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # llama.cpp threads must not spin against the test process
 

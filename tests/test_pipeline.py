@@ -174,22 +174,6 @@ def test_questions_with_nothing_to_look_for_are_not_found(sample_assistant, ques
     assert a.status == "not_found" and a.citations == []
 
 
-@pytest.fixture(scope="module")
-def fake_assistant(tmp_path_factory):
-    """An assistant over two bundled reports with the counting fake embedder: for argument handling only."""
-    import shutil
-
-    from conftest import REPORTS_DIR, FakeEmbedder
-    from rag.config import load_settings
-    from rag.pipeline import Assistant
-
-    root = tmp_path_factory.mktemp("fake-assistant")
-    (root / "r").mkdir()
-    for path in sorted(REPORTS_DIR.glob("*.txt"))[:2]:
-        shutil.copy(path, root / "r")
-    return Assistant.from_dir(root / "r", root / "idx", load_settings(), FakeEmbedder())
-
-
 def test_lone_surrogates_and_zero_width_characters_in_a_question_are_cleaned(fake_assistant):
     clean = fake_assistant.ask("全镇共保障城乡低保多少户？")
     dirty = fake_assistant.ask("全镇共保障\ud800城乡低\u200b保多少户？\udfff")

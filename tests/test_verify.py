@@ -19,6 +19,7 @@ import pytest
 from rag.answer import Gate
 from rag.answer.model import Linear, ReaderModel, VerifierWeights, load_model
 from rag.answer.verify import VerifierError, judgement_from_top, messages
+from rag.local_model import LOCAL_MODEL
 from rag.config import load_settings
 from rag.errors import ConfigError
 from rag.query import plan_query
@@ -196,13 +197,14 @@ def test_a_band_survives_the_model_file_and_a_file_without_one_still_loads(tmp_p
 
 
 def test_a_question_is_not_held_up_behind_others_using_the_local_model(tmp_path, monkeypatch):
+    from rag import local_model
     from rag.answer import verify
 
-    monkeypatch.setattr(verify, "BUSY_S", 0.05)
+    monkeypatch.setattr(local_model, "BUSY_S", 0.05)
     gguf = tmp_path / "m.gguf"
     gguf.write_bytes(b"GGUF")
     busy = verify.LlamaCppVerifier(str(gguf))
-    busy._lock.acquire()  # another question is being judged
+    busy.model._lock.acquire()  # another question is being judged
     with pytest.raises(VerifierError, match="busy"):
         busy.judge("问题", "文段")
 
@@ -212,15 +214,15 @@ def test_auto_uses_the_local_model_only_when_it_is_installed_and_the_weights_are
     from rag.config import LLMSettings
 
     monkeypatch.setenv("RAG_MODEL_CACHE", str(tmp_path))
-    assert verify.installed_verifier(LLMSettings(), verify.LOCAL_MODEL) is None  # no model file
-    (tmp_path / verify.LOCAL_MODEL).write_bytes(b"GGUF")  # never loaded here: loading waits for the first judgement
+    assert verify.installed_verifier(LLMSettings(), LOCAL_MODEL) is None  # no model file
+    (tmp_path / LOCAL_MODEL).write_bytes(b"GGUF")  # never loaded here: loading waits for the first judgement
     assert verify.installed_verifier(LLMSettings(), "another-model.gguf") is None  # weights for another model
     assert verify.installed_verifier(LLMSettings(), None) is None  # no weights
     if HAVE_LLAMA:
-        found = verify.installed_verifier(LLMSettings(), verify.LOCAL_MODEL)
-        assert found is not None and found.identity == verify.LOCAL_MODEL
+        found = verify.installed_verifier(LLMSettings(), LOCAL_MODEL)
+        assert found is not None and found.identity == LOCAL_MODEL
     else:
-        assert verify.installed_verifier(LLMSettings(), verify.LOCAL_MODEL) is None  # llama-cpp-python missing
+        assert verify.installed_verifier(LLMSettings(), LOCAL_MODEL) is None  # llama-cpp-python missing
 
 
 @pytest.fixture(scope="module")
@@ -288,7 +290,7 @@ def test_the_shipped_model_holds_weights_for_the_local_verifier():
 @pytest.mark.skipif(not HAVE_LLAMA, reason="llama-cpp-python is not installed (bash scripts/install_llm.sh)")
 @pytest.mark.skipif(GGUF is None, reason="no test GGUF: run `python scripts/get_llm.py` (or set RAG_TEST_GGUF)")
 def test_a_local_model_that_fails_to_decode_is_a_verifier_error(local_verifier, monkeypatch):
-    llama = local_verifier._load()
+    llama = local_verifier.model._load()
 
     def broken(tokens):
         raise RuntimeError("llama_decode returned -1")
@@ -361,12 +363,12 @@ def test_while_questions_wait_for_a_slot_the_gate_decides_without_the_model(monk
     import threading
     import time as _time
 
+    from rag import local_model
     from rag.admission import FairGate
-    from rag.answer import verify
 
     slots = FairGate(slots=1, wait_budget_s=10)
-    monkeypatch.setattr(verify, "_crowded", verify._crowded)  # restored after the test
-    verify.watch_crowd(lambda: slots.waiting > 0)
+    monkeypatch.setattr(local_model, "_crowded", local_model._crowded)  # restored after the test
+    local_model.watch_crowd(lambda: slots.waiting > 0)
     quiet = StandIn(judgement=-3.0)
     assert decide(model(gate_bias=1.0), quiet).status == "not_found" and quiet.asked == 1  # nobody waits: asked
     release = threading.Event()
@@ -390,13 +392,13 @@ def test_while_questions_wait_for_a_slot_the_gate_decides_without_the_model(monk
 
 
 def test_a_broken_crowd_watcher_does_not_cost_the_question(monkeypatch):
-    from rag.answer import verify
+    from rag import local_model
 
-    monkeypatch.setattr(verify, "_crowded", verify._crowded)
+    monkeypatch.setattr(local_model, "_crowded", local_model._crowded)
 
     def broken():
         raise RuntimeError("watcher gone")
 
-    verify.watch_crowd(broken)
+    local_model.watch_crowd(broken)
     asked = StandIn(judgement=3.0)
     assert decide(model(gate_bias=-1.0), asked).status == "answered" and asked.asked == 1

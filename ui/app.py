@@ -21,7 +21,7 @@ from pathlib import Path
 import gradio as gr
 
 from rag.admission import FairGate
-from rag.answer.verify import watch_crowd
+from rag.local_model import watch_crowd
 from rag.library import Library
 from rag.pipeline import Assistant
 from rag.schema import Answer

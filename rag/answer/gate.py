@@ -31,7 +31,8 @@ from .candidates import candidate_spans, item_heads
 from .features import SpanFacts, gate_features, names_absent, span_features
 from .focus import Focus, make_focus
 from .model import ReaderModel, VerifierWeights
-from .verify import Verifier, VerifierError, crowded
+from ..local_model import crowded
+from .verify import Verifier, VerifierError
 
 # Embedding a span costs about 60 ms on 2 cores: Chinese questions use the passage's own dense score (free,
 # from retrieval); questions in another language, matched through a dictionary, also embed the best spans.

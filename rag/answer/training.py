@@ -65,8 +65,9 @@ def label_spans(facts: list[SpanFacts], kind: str, answers: list[str], evidence:
 def run_example(assistant, q, similarity_cache: dict | None = None) -> Example:
     """Retrieve and plan exactly as ``ask`` does; the gate's ranked spans are the examples."""
     k = assistant.settings.retrieval.top_k
-    result = assistant.retriever.search(q.question, top_k=k)
-    query = plan_query(q.question)
+    translation = assistant._translation(q.question, [])
+    result = assistant.retriever.search(q.question, top_k=k, translation=translation)
+    query = plan_query(q.question, translation)
     hits = result.hits if query.kind == "which_reports" else result.hits[:k]
     base = assistant._similarity(q.question, result.query_vector)
     cache = similarity_cache if similarity_cache is not None else {}

@@ -14,16 +14,12 @@ that returns log-probabilities (``ChatVerifier``). Both are built from ``LLMSett
 from __future__ import annotations
 
 import dataclasses
-import functools
-import importlib.util
-import os
-import threading
 import time
-from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 from ..config import LLMSettings
 from ..errors import RagError
+from ..local_model import LocalModelError, installed_model, local_model
 
 SYSTEM = "You judge whether a passage answers a question."
 ASK = "文段：{passage}\n\n问题：{question}\n\n这段文字是否明确给出了这个问题所问的内容（包括所问的时间、对象和指标）？只回答“是”或“否”。"
@@ -33,26 +29,6 @@ QUESTION_CHARS = 300
 FLOOR = -30.0  # log-probability of an answer word the server's top list leaves out
 TIMEOUT_S = 10.0  # one token of reply: a server slower than this is not worth waiting for
 PAUSE_S = 60.0
-BUSY_S = 3.0  # a question waits at most this long for the local model another question is using, then goes without
-LOCAL_MODEL = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"  # the file scripts/get_llm.py assembles
-
-
-_crowded: Callable[[], bool] = lambda: False
-
-
-def watch_crowd(crowded: Callable[[], bool]) -> None:
-    """Tell the verifiers of this process how to see that questions are waiting for an answering slot (the
-    server's fair gate). While they are, no verifier is asked: the ~1.3 s a judgement takes would lengthen
-    every waiting question's wait, so under load the gate decides alone, at its own speed."""
-    global _crowded
-    _crowded = crowded
-
-
-def crowded() -> bool:
-    try:
-        return bool(_crowded())
-    except Exception:  # a broken watcher must not cost the question
-        return False
 
 
 class VerifierError(RagError):
@@ -73,61 +49,27 @@ def messages(question: str, passage: str) -> list[dict[str, str]]:
 
 
 class LlamaCppVerifier:
-    """A local GGUF model: the prompt is rendered with the model's own chat template, evaluated once, and the
-    logits of the next token read for the first token of “是” and of “否”. One judgement at a time (a llama.cpp
-    context is not re-entrant); about 1.5 s for a 1.5B model on 2 cores."""
+    """A local GGUF model (``local_model.LocalModel``, shared with the translator): the prompt is rendered with
+    the model's own chat template, evaluated once, and the logits of the next token read for the first token of
+    “是” and of “否”. About 1.3 s for a 1.5B model on 2 cores; a busy or broken model is a VerifierError."""
 
-    def __init__(self, model_path: str, n_threads: int = 2, n_ctx: int = 1024):
-        if not model_path or not os.path.isfile(model_path):
-            raise VerifierError(f"llm.model_path must name a .gguf file, got {model_path!r} (scripts/get_llm.py makes one)")
-        self.model_path = model_path
-        self.identity = os.path.basename(model_path)
-        self.n_threads = n_threads
-        self.n_ctx = n_ctx
-        self._lock = threading.Lock()
-        self._llama = None
-
-    def _load(self):
-        if self._llama is None:
-            try:
-                from llama_cpp import Llama
-                from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-            except ImportError as exc:
-                raise VerifierError("the local verifier needs llama-cpp-python: pip install llama-cpp-python") from exc
-            try:
-                llama = Llama(model_path=self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads, verbose=False)
-            except Exception as exc:  # a file that is no model: llama.cpp says ValueError, with no detail
-                raise VerifierError(f"{self.identity} cannot be loaded: {type(exc).__name__}: {exc}") from exc
-            template = llama.metadata.get("tokenizer.chat_template")
-            if not template:
-                raise VerifierError(f"{self.identity} carries no chat template")
-            text = llama._model.token_get_text
-            bos = text(llama.token_bos()) if llama.token_bos() >= 0 else ""
-            self._format = Jinja2ChatFormatter(template=template, eos_token=text(llama.token_eos()), bos_token=bos)
-            self._answers = [llama.tokenize(word.encode("utf-8"), add_bos=False, special=False)[0] for word in (YES, NO)]
-            self._llama = llama
-        return self._llama
+    def __init__(self, model_path: str, n_threads: int = 2):
+        try:
+            self.model = local_model(model_path, n_threads)
+        except LocalModelError as exc:
+            raise VerifierError(str(exc)) from exc
+        self.identity = self.model.identity
+        self._answers: list[int] | None = None
 
     def judge(self, question: str, passage: str) -> float:
-        # one context, one judgement at a time: a question that would wait behind several others is better
-        # decided by the gate alone than held up
-        if not self._lock.acquire(timeout=BUSY_S):
-            raise VerifierError(f"{self.identity} is busy with other questions")
         try:
-            llama = self._load()
-            try:
-                prompt = self._format(messages=messages(question, passage)).prompt
-                tokens = llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)[-self.n_ctx + 1 :]
-                llama.reset()
-                llama.eval(tokens)
-                # without logits_all, llama-cpp-python keeps no scores: the context holds the last token's logits
-                logits = llama._ctx.get_logits_ith(-1)
-                yes, no = self._answers
-                return float(logits[yes] - logits[no])
-            except Exception as exc:  # a decode failure must cost this judgement, not the question
-                raise VerifierError(f"{self.identity} gave no judgement: {type(exc).__name__}: {exc}") from exc
-        finally:
-            self._lock.release()
+            if self._answers is None:
+                self._answers = [self.model.first_token(word) for word in (YES, NO)]
+            logits = self.model.next_logits(messages(question, passage))
+        except LocalModelError as exc:
+            raise VerifierError(f"no judgement: {exc}") from exc
+        yes, no = self._answers
+        return float(logits[yes] - logits[no])
 
 
 class ChatVerifier:
@@ -166,9 +108,8 @@ def judgement_from_top(top: list[dict]) -> float:
     return best((YES, "yes")) - best((NO, "no"))
 
 
-@functools.lru_cache(maxsize=2)
 def local_verifier(model_path: str, n_threads: int) -> LlamaCppVerifier:
-    """One verifier per model file in a process: every assistant (one per library) shares its ~1 GB model."""
+    """The verifier over the process's one copy of a local model (every library's assistant shares it)."""
     return LlamaCppVerifier(model_path, n_threads)
 
 
@@ -180,20 +121,12 @@ def make_verifier(settings: LLMSettings) -> Verifier:
     raise VerifierError(f"unknown llm backend {settings.backend!r}")
 
 
-def default_model_path() -> Path:
-    """Where scripts/get_llm.py puts the local model: $RAG_MODEL_CACHE, else ~/.cache/report-rag/models."""
-    cache = os.environ.get("RAG_MODEL_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "report-rag", "models")
-    return Path(cache) / LOCAL_MODEL
-
-
 def installed_verifier(settings: LLMSettings, fitted_for: str | None) -> Verifier | None:
     """``answer.verifier = "auto"``: the local model when it is installed — a GGUF file at ``llm.model_path`` (or
     where scripts/get_llm.py puts it), llama-cpp-python importable — and ``fitted_for`` (the identity the reader
     model's verifier weights were fitted for) is that model; else None: the gate decides alone. Nothing is
     loaded until the first judgement."""
-    path = settings.model_path or str(default_model_path())
-    if not fitted_for or os.path.basename(path) != fitted_for or not os.path.isfile(path):
+    model = installed_model(settings.model_path, settings.n_threads)
+    if model is None or model.identity != fitted_for:
         return None
-    if importlib.util.find_spec("llama_cpp") is None:
-        return None
-    return local_verifier(path, settings.n_threads)
+    return local_verifier(model.model_path, settings.n_threads)

@@ -1,0 +1,130 @@
+"""An English question written in Chinese by a language model, to search and read beside the dictionary.
+
+The dictionary (``crosslingual``) translates word by word and keeps the words the passages use; a model
+translates the question whole, into the phrases Chinese reports use for it (“off-farm employment” →
+转移就业, “ten livelihood projects” → 十件民生实事). Its translation is added to the English question's keyword
+search and focus (``QueryPlan.translation``), never used instead of the question: a 1.5B model misspells
+places (a wrong report) and words a measure its own way (a refusal), and on the train split the question read
+as its translation alone was answered less often than with the dictionary alone (EVALUATION.md, session 15).
+
+In: an English question. Out: its Chinese translation, or "" — no model, the model busy or failing, or a reply
+that fails ``checked`` (no Chinese, or a number the question does not hold: a model that answers instead of
+translating). Backends: the local GGUF model (``LocalTranslator``, sharing ``local_model.LocalModel`` with the
+verifier) or any OpenAI-compatible server (``ChatTranslator``).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from typing import Protocol
+
+from . import lexicon
+from .config import LLMSettings
+from .local_model import LocalModel, crowded, installed_model, local_model
+
+log = logging.getLogger(__name__)
+
+SYSTEM = (
+    "You translate questions about Chinese government work reports into Chinese. Keep every year, number and "
+    "name; write place names in Chinese characters; use the wording such reports use. Reply with the Chinese "
+    "question only; never answer it."
+)
+# worked examples (written for the prompt, not taken from any question set): a question stays a question
+EXAMPLES = (
+    ("How many new jobs did the city create in 2023, according to its 2024 work report?", "该市2024年政府工作报告中，2023年新增就业岗位多少个？"),
+    ("Which three projects does Hunan's report say it will carry out next year?", "湖南省政府工作报告提出明年实施哪三项工程？"),
+    ("Who is responsible for the rural road maintenance in Lishui?", "丽水市农村公路养护由谁负责？"),
+)
+MAX_TOKENS = 100
+QUESTION_CHARS = 400  # a longer English question is cut: the model's cost grows with it
+CACHED = 1024  # translations kept per translator (the same question asked again costs nothing)
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+MONTHS = 12  # a number a translation may add: a month's (“September” is 9月)
+
+
+class Translator(Protocol):
+    identity: str
+
+    def translate(self, question: str) -> str: ...
+
+
+def messages(question: str) -> list[dict[str, str]]:
+    shots = []
+    for english, chinese in EXAMPLES:
+        shots += [{"role": "user", "content": "Translate: " + english}, {"role": "assistant", "content": chinese}]
+    return [{"role": "system", "content": SYSTEM}, *shots, {"role": "user", "content": "Translate: " + question[:QUESTION_CHARS]}]
+
+
+def checked(question: str, reply: str) -> str:
+    """The reply's first line as a translation of ``question``, or "" when it is none: no Chinese in it, a
+    statement instead of a question, or a number the question does not hold beyond a month's (“January to
+    September” is 1-9月) — the model answered, and made the answer up (“…已建成5G基站10000个。”)."""
+    text = reply.strip().splitlines()[0].strip() if reply.strip() else ""
+    if not _CJK.search(text) or not lexicon.CHINESE_QUESTION.search(text):
+        return ""
+    held = set(_NUMBER.findall(question.replace(",", "")))
+    if any(n not in held and float(n) > MONTHS for n in _NUMBER.findall(text.replace(",", ""))):
+        return ""
+    return text
+
+
+class LocalTranslator:
+    """The local GGUF model (greedy, one line): ~1 s a question on 2 cores."""
+
+    def __init__(self, model: LocalModel):
+        self.model = model
+        self.identity = model.identity
+
+    @functools.lru_cache(maxsize=CACHED)
+    def translate(self, question: str) -> str:
+        return checked(question, self.model.reply(messages(question), MAX_TOKENS, stop=("\n",)))
+
+
+class ChatTranslator:
+    """An OpenAI-compatible server (the [llm] settings), asked with the answerer's client."""
+
+    def __init__(self, settings: LLMSettings):
+        from .llm_models import make_chat_model
+
+        self.identity = f"openai:{settings.model}"
+        self._model = make_chat_model(settings)
+
+    @functools.lru_cache(maxsize=CACHED)
+    def translate(self, question: str) -> str:
+        reply = self._model.invoke([(m["role"], m["content"]) for m in messages(question)])
+        return checked(question, str(reply.content))
+
+
+def translation(translator: Translator | None, question: str, notes: list[str] | None = None) -> str:
+    """``translator``'s translation of ``question``, or "" — no translator, questions waiting for a slot (the
+    model's second would lengthen every wait), or the model busy or failing (noted in ``notes``)."""
+    if translator is None:
+        return ""
+    if crowded():
+        if notes is not None:
+            notes.append("translation skipped: questions are waiting")
+        return ""
+    try:
+        return translator.translate(question)
+    except Exception as exc:  # a server down, a model busy (LocalModelError): the dictionary still translates
+        log.info("no translation: %s", exc)
+        if notes is not None:
+            notes.append(f"translation failed: {type(exc).__name__}")
+        return ""
+
+
+def make_translator(settings: LLMSettings) -> Translator:
+    """The [llm] model as a translator: a local GGUF file (``backend = "llamacpp"``) or a server."""
+    if settings.backend == "llamacpp":
+        return LocalTranslator(local_model(settings.model_path, settings.n_threads))
+    return ChatTranslator(settings)
+
+
+def installed_translator(settings: LLMSettings) -> Translator | None:
+    """``retrieval.translator = "auto"``: the local model when it is installed (``local_model.installed_model``),
+    else None (the dictionary translates alone). Nothing is loaded until the first English question."""
+    model = installed_model(settings.model_path, settings.n_threads)
+    return LocalTranslator(model) if model is not None else None
