@@ -31,11 +31,12 @@ SYSTEM = (
     "name; write place names in Chinese characters; use the wording such reports use. Reply with the Chinese "
     "question only; never answer it."
 )
-# worked examples (written for the prompt, not taken from any question set): a question stays a question
+# worked examples, written for the prompt (not taken from any question set); they name no place and no year,
+# which a small model would otherwise copy into the questions it translates
 EXAMPLES = (
-    ("How many new jobs did the city create in 2023, according to its 2024 work report?", "该市2024年政府工作报告中，2023年新增就业岗位多少个？"),
-    ("Which three projects does Hunan's report say it will carry out next year?", "湖南省政府工作报告提出明年实施哪三项工程？"),
-    ("Who is responsible for the rural road maintenance in Lishui?", "丽水市农村公路养护由谁负责？"),
+    ("How many new jobs did the city create last year, according to its work report?", "该市政府工作报告中，去年新增就业岗位多少个？"),
+    ("Which three projects does the province's report say it will carry out next year?", "该省政府工作报告提出明年实施哪三项工程？"),
+    ("Who is responsible for the maintenance of rural roads in the county?", "该县农村公路养护由谁负责？"),
 )
 MAX_TOKENS = 100
 QUESTION_CHARS = 400  # a longer English question is cut: the model's cost grows with it

@@ -94,3 +94,67 @@ def test_with_the_translator_off_nothing_is_built(fake_assistant, monkeypatch):
     off = Assistant(fake_assistant.index_dir, load_settings(overrides={"retrieval.translator": "none"}), fake_assistant.embedder)
     assert off._translator is None
     assert not any(n.startswith("translation") for n in off.ask("How many households received subsistence allowances?").notes)
+
+
+@pytest.mark.skipif(not HAVE_LLAMA, reason="llama-cpp-python is not installed (bash scripts/install_llm.sh)")
+def test_the_verifier_and_the_translator_share_one_copy_of_the_local_model(tmp_path, monkeypatch):
+    from rag.answer.verify import installed_verifier
+    from rag.config import LLMSettings
+    from rag.local_model import LOCAL_MODEL
+    from rag.translate import installed_translator
+
+    monkeypatch.setenv("RAG_MODEL_CACHE", str(tmp_path))
+    assert installed_translator(LLMSettings()) is None  # not installed: the dictionary translates alone
+    (tmp_path / LOCAL_MODEL).write_bytes(b"GGUF")  # never loaded here
+    translator, verifier = installed_translator(LLMSettings()), installed_verifier(LLMSettings(), LOCAL_MODEL)
+    assert translator.model is verifier.model
+
+
+def needs_model(test):
+    """The real local model: skipped, saying why, without llama-cpp-python or the GGUF."""
+    for mark in (
+        pytest.mark.model,
+        pytest.mark.skipif(not HAVE_LLAMA, reason="llama-cpp-python is not installed (bash scripts/install_llm.sh)"),
+        pytest.mark.skipif(GGUF is None, reason="no test GGUF: run `python scripts/get_llm.py` (or set RAG_TEST_GGUF)"),
+    ):
+        test = mark(test)
+    return test
+
+
+@pytest.fixture(scope="module")
+def local_translator():
+    from rag.local_model import local_model
+    from rag.translate import LocalTranslator
+
+    return LocalTranslator(local_model(GGUF, 2))
+
+
+@needs_model
+@pytest.mark.parametrize("question", ["How many kilometres of roads were hardened in the town?", "What is the town's plan for the river chief system?"])
+def test_the_local_model_writes_an_english_question_as_a_chinese_question(local_translator, question):
+    out = local_translator.translate(question)
+    assert out and checked(question, out) == out and "镇" in out
+
+
+@needs_model
+def test_the_translation_brings_the_passage_an_english_question_asks_about_up(sample_index_dir, e5_embedder):
+    """Real model, real index: the passage holding the asked thing ranks higher with the model's translation in
+    the keyword search than with the dictionary's words alone, and never lower."""
+    from rag.pipeline import Assistant
+
+    assistant = Assistant(sample_index_dir, load_settings(overrides={"llm.model_path": GGUF}), e5_embedder)
+    assert assistant._translator is not None
+
+    def rank(result, word):
+        return next((i for i, h in enumerate(result.hits) if word in h.chunk.text), len(result.hits))
+
+    gains = 0
+    for question, word in (("What did the town do about garbage sorting?", "垃圾分类"), ("What is the town's plan for the river chief system?", "河长制"),
+                           ("How many kilometres of roads were hardened in the town?", "硬化")):
+        translation = assistant._translation(question, [])
+        assert translation
+        alone = rank(assistant.retriever.search(question, top_k=10), word)
+        both = rank(assistant.retriever.search(question, top_k=10, translation=translation), word)
+        assert both <= alone
+        gains += both < alone
+    assert gains >= 1
