@@ -15,13 +15,16 @@ verifier) or any OpenAI-compatible server (``ChatTranslator``).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import re
+import time
 from typing import Protocol
 
 from . import lexicon
 from .config import LLMSettings
+from .errors import RagError
 from .local_model import LocalModel, crowded, installed_model, local_model
 
 log = logging.getLogger(__name__)
@@ -40,10 +43,16 @@ EXAMPLES = (
 )
 MAX_TOKENS = 100
 QUESTION_CHARS = 400  # a longer English question is cut: the model's cost grows with it
+TIMEOUT_S = 10.0  # a server slower than this for one short reply is not worth the question's wait
+PAUSE_S = 60.0
 CACHED = 1024  # translations kept per translator (the same question asked again costs nothing)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 MONTHS = 12  # a number a translation may add: a month's (“September” is 9月)
+
+
+class TranslationError(RagError):
+    """The translator's server is not asked (it failed a moment ago)."""
 
 
 class Translator(Protocol):
@@ -85,17 +94,28 @@ class LocalTranslator:
 
 
 class ChatTranslator:
-    """An OpenAI-compatible server (the [llm] settings), asked with the answerer's client."""
+    """An OpenAI-compatible server (the [llm] settings), asked with the answerer's client for one short reply
+    within ``TIMEOUT_S``. A server that fails is not asked again for ``PAUSE_S`` seconds: every English question
+    would otherwise wait on it."""
 
-    def __init__(self, settings: LLMSettings):
+    def __init__(self, settings: LLMSettings, clock=time.monotonic):
         from .llm_models import make_chat_model
 
         self.identity = f"openai:{settings.model}"
-        self._model = make_chat_model(settings)
+        self._clock = clock
+        self._down_until = 0.0
+        short = dataclasses.replace(settings, backend="openai", max_tokens=MAX_TOKENS, temperature=0.0, timeout=min(settings.timeout, TIMEOUT_S))
+        self._model = make_chat_model(short)
 
     @functools.lru_cache(maxsize=CACHED)
     def translate(self, question: str) -> str:
-        reply = self._model.invoke([(m["role"], m["content"]) for m in messages(question)])
+        if self._clock() < self._down_until:
+            raise TranslationError("the translator's server failed a moment ago; not asked")
+        try:
+            reply = self._model.invoke([(m["role"], m["content"]) for m in messages(question)])
+        except Exception:
+            self._down_until = self._clock() + PAUSE_S
+            raise
         return checked(question, str(reply.content))
 
 

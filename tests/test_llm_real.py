@@ -139,6 +139,14 @@ def test_openai_compatible_server(llama_server, sample_index_dir, e5_embedder):
     check_guarantees(a)
 
 
+def test_an_english_question_translated_by_an_openai_compatible_server(llama_server):
+    from rag.translate import ChatTranslator, checked
+
+    question = "How many kilometres of roads were hardened in the town?"
+    out = ChatTranslator(settings_for(backend="openai", base_url=llama_server, model="local", timeout=120).llm).translate(question)
+    assert out and checked(question, out) == out
+
+
 def test_follow_up_condensed_by_the_model(local_assistant):
     first = local_assistant.ask("永北圩所在的镇2022年一共保障了多少户城乡低保？")
     second = local_assistant.ask("它开展志愿服务活动多少次？", history=[first])

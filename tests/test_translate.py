@@ -67,6 +67,28 @@ def test_a_failing_or_crowded_translator_costs_only_the_translation(monkeypatch)
     assert notes == ["translation skipped: questions are waiting"]
 
 
+def test_a_translator_server_that_fails_is_not_asked_again_for_a_while():
+    from rag.config import LLMSettings
+    from rag.translate import PAUSE_S, ChatTranslator
+
+    now = [100.0]
+    translator = ChatTranslator(LLMSettings(base_url="http://127.0.0.1:9/v1", timeout=60), clock=lambda: now[0])
+    calls = []
+
+    class Down:
+        def invoke(self, messages):
+            calls.append(messages)
+            raise ConnectionError("refused")
+
+    translator._model = Down()
+    for n in range(3):
+        assert translation(translator, f"How many households, question {n}?") == ""
+    assert len(calls) == 1
+    now[0] += PAUSE_S + 1
+    assert translation(translator, "How many households, once more?") == ""
+    assert len(calls) == 2
+
+
 def test_the_translator_setting_is_checked():
     assert load_settings().retrieval.translator == "auto"
     with pytest.raises(ConfigError, match="retrieval.translator"):
@@ -158,3 +180,20 @@ def test_the_translation_brings_the_passage_an_english_question_asks_about_up(sa
         assert both <= alone
         gains += both < alone
     assert gains >= 1
+
+
+@needs_model
+def test_a_question_is_translated_the_same_whatever_the_model_did_before(local_translator):
+    """Each reply starts from the same saved state (the prompt's instructions and examples): reusing whatever
+    the last call left in the context gave the same question another translation (河长制 → 河流首席系统)."""
+    from rag.answer.verify import messages as judge_messages
+    from rag.translate import MAX_TOKENS
+
+    model = local_translator.model
+    question = "What is the town's plan for the river chief system?"
+    model.reply(messages("How many kilometres of roads were hardened in the town?"), MAX_TOKENS, stop=("\n",))
+    first = model.reply(messages(question), MAX_TOKENS, stop=("\n",))
+    model.reply(messages("What did the town do about garbage sorting?"), MAX_TOKENS, stop=("\n",))
+    assert model.reply(messages(question), MAX_TOKENS, stop=("\n",)) == first
+    model.next_logits(judge_messages("问题", "文段" * 50))
+    assert model.reply(messages(question), MAX_TOKENS, stop=("\n",)) == first
