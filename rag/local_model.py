@@ -12,6 +12,7 @@ In: chat messages (``[{"role": …, "content": …}]``). Out: logits or a reply.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import importlib.util
 import os
@@ -78,6 +79,8 @@ class LocalModel:
             self._format = Jinja2ChatFormatter(template=template, eos_token=text(llama.token_eos()), bos_token=bos)
             self._format_head = Jinja2ChatFormatter(template=template, eos_token=text(llama.token_eos()), bos_token=bos, add_generation_prompt=False)
             self._heads: dict[tuple[int, ...], object] = {}
+            # freed before the interpreter tears its modules down (llama.cpp's own finaliser then finds them gone)
+            atexit.register(llama.close)
             self._llama = llama
         return self._llama
 
