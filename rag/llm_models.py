@@ -9,13 +9,42 @@
 from __future__ import annotations
 
 import os
+import time
+from typing import Callable, TypeVar
 
 from .config import LLMSettings
 from .errors import RagError
 
+T = TypeVar("T")
+PAUSE_S = 60.0  # how long a server that failed is left alone
+
 
 class LLMError(RagError):
     """The chat model cannot be built (missing package, missing model file)."""
+
+
+class ServerPaused(RagError):
+    """The server failed a moment ago and is not asked until its pause ends."""
+
+
+class ServerPause:
+    """Calls to a server that failed are refused for ``seconds`` (``ServerPaused``): a helper model asked on every
+    question (the verifier, the translator) would otherwise make each of them wait out the server's timeout."""
+
+    def __init__(self, seconds: float = PAUSE_S, clock: Callable[[], float] = time.monotonic):
+        self.seconds = seconds
+        self._clock = clock
+        self._until = 0.0
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """``fn()``, unless the server is paused; any exception it raises starts a pause and propagates."""
+        if self._clock() < self._until:
+            raise ServerPaused("the server failed a moment ago; not asked")
+        try:
+            return fn()
+        except Exception:
+            self._until = self._clock() + self.seconds
+            raise
 
 
 def make_chat_model(settings: LLMSettings):

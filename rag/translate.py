@@ -24,7 +24,6 @@ from typing import Protocol
 
 from . import lexicon
 from .config import LLMSettings
-from .errors import RagError
 from .local_model import LocalModel, crowded, installed_model, local_model
 
 log = logging.getLogger(__name__)
@@ -44,15 +43,10 @@ EXAMPLES = (
 MAX_TOKENS = 100
 QUESTION_CHARS = 400  # a longer English question is cut: the model's cost grows with it
 TIMEOUT_S = 10.0  # a server slower than this for one short reply is not worth the question's wait
-PAUSE_S = 60.0
 CACHED = 1024  # translations kept per translator (the same question asked again costs nothing)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 MONTHS = 12  # a number a translation may add: a month's (“September” is 9月)
-
-
-class TranslationError(RagError):
-    """The translator's server is not asked (it failed a moment ago)."""
 
 
 class Translator(Protocol):
@@ -95,27 +89,19 @@ class LocalTranslator:
 
 class ChatTranslator:
     """An OpenAI-compatible server (the [llm] settings), asked with the answerer's client for one short reply
-    within ``TIMEOUT_S``. A server that fails is not asked again for ``PAUSE_S`` seconds: every English question
-    would otherwise wait on it."""
+    within ``TIMEOUT_S``. A server that fails is not asked again for a while (``llm_models.ServerPause``)."""
 
     def __init__(self, settings: LLMSettings, clock=time.monotonic):
-        from .llm_models import make_chat_model
+        from .llm_models import ServerPause, make_chat_model
 
         self.identity = f"openai:{settings.model}"
-        self._clock = clock
-        self._down_until = 0.0
+        self._pause = ServerPause(clock=clock)
         short = dataclasses.replace(settings, backend="openai", max_tokens=MAX_TOKENS, temperature=0.0, timeout=min(settings.timeout, TIMEOUT_S))
         self._model = make_chat_model(short)
 
     @functools.lru_cache(maxsize=CACHED)
     def translate(self, question: str) -> str:
-        if self._clock() < self._down_until:
-            raise TranslationError("the translator's server failed a moment ago; not asked")
-        try:
-            reply = self._model.invoke([(m["role"], m["content"]) for m in messages(question)])
-        except Exception:
-            self._down_until = self._clock() + PAUSE_S
-            raise
+        reply = self._pause.call(lambda: self._model.invoke([(m["role"], m["content"]) for m in messages(question)]))
         return checked(question, str(reply.content))
 
 
@@ -137,10 +123,17 @@ def translation(translator: Translator | None, question: str, notes: list[str] |
         return ""
 
 
+@functools.lru_cache(maxsize=None)
+def local_translator(model: LocalModel) -> LocalTranslator:
+    """The one translator over a process's copy of a local model: every library's assistant shares it (and the
+    translations it keeps)."""
+    return LocalTranslator(model)
+
+
 def make_translator(settings: LLMSettings) -> Translator:
     """The [llm] model as a translator: a local GGUF file (``backend = "llamacpp"``) or a server."""
     if settings.backend == "llamacpp":
-        return LocalTranslator(local_model(settings.model_path, settings.n_threads))
+        return local_translator(local_model(settings.model_path, settings.n_threads))
     return ChatTranslator(settings)
 
 
@@ -148,4 +141,4 @@ def installed_translator(settings: LLMSettings) -> Translator | None:
     """``retrieval.translator = "auto"``: the local model when it is installed (``local_model.installed_model``),
     else None (the dictionary translates alone). Nothing is loaded until the first English question."""
     model = installed_model(settings.model_path, settings.n_threads)
-    return LocalTranslator(model) if model is not None else None
+    return local_translator(model) if model is not None else None

@@ -67,28 +67,6 @@ def test_a_failing_or_crowded_translator_costs_only_the_translation(monkeypatch)
     assert notes == ["translation skipped: questions are waiting"]
 
 
-def test_a_translator_server_that_fails_is_not_asked_again_for_a_while():
-    from rag.config import LLMSettings
-    from rag.translate import PAUSE_S, ChatTranslator
-
-    now = [100.0]
-    translator = ChatTranslator(LLMSettings(base_url="http://127.0.0.1:9/v1", timeout=60), clock=lambda: now[0])
-    calls = []
-
-    class Down:
-        def invoke(self, messages):
-            calls.append(messages)
-            raise ConnectionError("refused")
-
-    translator._model = Down()
-    for n in range(3):
-        assert translation(translator, f"How many households, question {n}?") == ""
-    assert len(calls) == 1
-    now[0] += PAUSE_S + 1
-    assert translation(translator, "How many households, once more?") == ""
-    assert len(calls) == 2
-
-
 def test_the_translator_setting_is_checked():
     assert load_settings().retrieval.translator == "auto"
     with pytest.raises(ConfigError, match="retrieval.translator"):
@@ -146,9 +124,21 @@ def needs_model(test):
 @pytest.fixture(scope="module")
 def local_translator():
     from rag.local_model import local_model
-    from rag.translate import LocalTranslator
+    from rag.translate import local_translator
 
-    return LocalTranslator(local_model(GGUF, 2))
+    return local_translator(local_model(GGUF, 2))
+
+
+def test_every_library_shares_one_translator_per_local_model(tmp_path):
+    """Two libraries' assistants build their translators from the same settings: one translator over the one
+    copy of the model, so a question translated for one library is not translated again for the other."""
+    from rag.config import LLMSettings
+    from rag.translate import make_translator
+
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"")  # nothing is loaded until the first translation
+    settings = LLMSettings(backend="llamacpp", model_path=str(gguf))
+    assert make_translator(settings) is make_translator(settings)
 
 
 @needs_model

@@ -256,30 +256,6 @@ def test_the_assistant_consults_the_local_model_before_it_decides(sample_index_d
     assert all(a.citations == [] for a in answers if a.status == "not_found")
 
 
-def test_a_server_that_fails_is_not_asked_again_for_a_while():
-    from rag.answer.verify import PAUSE_S, ChatVerifier
-    from rag.config import LLMSettings
-
-    now = [100.0]
-    verifier = ChatVerifier(LLMSettings(base_url="http://127.0.0.1:9/v1", timeout=1), clock=lambda: now[0])
-    calls = []
-
-    class Down:
-        def invoke(self, messages):
-            calls.append(messages)
-            raise ConnectionError("refused")
-
-    verifier._model = Down()
-    for _ in range(3):
-        with pytest.raises(VerifierError):
-            verifier.judge("问题", "文段")
-    assert len(calls) == 1
-    now[0] += PAUSE_S + 1
-    with pytest.raises(VerifierError):
-        verifier.judge("问题", "文段")
-    assert len(calls) == 2
-
-
 def test_the_shipped_model_holds_weights_for_the_local_verifier():
     shipped = load_model(Path(__file__).resolve().parent.parent / "rag" / "answer" / "reader_model.json")
     assert shipped.verifier is not None and shipped.verifier.identity == "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"

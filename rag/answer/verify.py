@@ -28,7 +28,6 @@ PASSAGE_CHARS = 300  # a span longer than this is cut: the prompt's cost grows w
 QUESTION_CHARS = 300
 FLOOR = -30.0  # log-probability of an answer word the server's top list leaves out
 TIMEOUT_S = 10.0  # one token of reply: a server slower than this is not worth waiting for
-PAUSE_S = 60.0
 
 
 class VerifierError(RagError):
@@ -75,12 +74,12 @@ class LlamaCppVerifier:
 class ChatVerifier:
     """An OpenAI-compatible server: one token of reply with its top log-probabilities; the judgement is the
     best log-probability of a token starting “是” (or “yes”) minus that of one starting “否” (or “no”). A server
-    that fails is not asked again for ``PAUSE_S`` seconds: every question would otherwise wait on it."""
+    that fails is not asked again for a while (``llm_models.ServerPause``)."""
 
     def __init__(self, settings: LLMSettings, clock=time.monotonic):
-        self._clock = clock
-        self._down_until = 0.0
-        from ..llm_models import make_chat_model
+        from ..llm_models import ServerPause, make_chat_model
+
+        self._pause = ServerPause(clock=clock)
 
         self.identity = f"openai:{settings.model}"
         # the answerer's client, asked for one token and its log-probabilities, with a short wait
@@ -88,13 +87,13 @@ class ChatVerifier:
         self._model = make_chat_model(one_token).bind(logprobs=True, top_logprobs=10)
 
     def judge(self, question: str, passage: str) -> float:
-        if self._clock() < self._down_until:
-            raise VerifierError("the verifier's server failed a moment ago; not asked")
-        try:
+        def top_logprobs() -> list[dict]:
             reply = self._model.invoke([(m["role"], m["content"]) for m in messages(question, passage)])
-            top = reply.response_metadata["logprobs"]["content"][0]["top_logprobs"]
-        except Exception as exc:  # a server down or one that returns no log-probabilities
-            self._down_until = self._clock() + PAUSE_S
+            return reply.response_metadata["logprobs"]["content"][0]["top_logprobs"]
+
+        try:
+            top = self._pause.call(top_logprobs)
+        except Exception as exc:  # a server down, paused, or one that returns no log-probabilities
             raise VerifierError(f"the verifier's server gave no judgement: {type(exc).__name__}: {exc}") from exc
         return judgement_from_top(top)
 
