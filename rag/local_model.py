@@ -24,6 +24,7 @@ from .errors import RagError
 
 LOCAL_MODEL = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"  # the file scripts/get_llm.py assembles
 BUSY_S = 3.0  # a question waits at most this long for the model another question is using, then goes without
+HEADS_KEPT = 4  # prompt heads (instructions and examples) whose evaluated state is kept, one per use
 
 _crowded: Callable[[], bool] = lambda: False
 
@@ -50,7 +51,7 @@ class LocalModel:
     """A GGUF model through llama-cpp-python, loaded on first use. ``identity`` is the file name: weights
     fitted on one model's outputs do not carry to another."""
 
-    def __init__(self, model_path: str, n_threads: int = 2, n_ctx: int = 1024):
+    def __init__(self, model_path: str, n_threads: int = 2, n_ctx: int = 2048):
         if not model_path or not os.path.isfile(model_path):
             raise LocalModelError(f"llm.model_path must name a .gguf file, got {model_path!r} (scripts/get_llm.py makes one)")
         self.model_path = model_path
@@ -105,11 +106,16 @@ class LocalModel:
         return self._call(lambda llama: llama.tokenize(word.encode("utf-8"), add_bos=False, special=False)[0])
 
     def next_logits(self, messages: list[dict[str, str]]):
-        """The logits of the token the model would write first in reply (the prompt cut to the context)."""
+        """The logits of the token the model would write first in reply. As ``reply``, the evaluation starts
+        from the saved state of the prompt's head (a verifier's instructions and worked examples); a prompt too
+        long for the context is a LocalModelError."""
 
         def work(llama):
-            llama.reset()
-            llama.eval(self._prompt(llama, messages)[-self.n_ctx + 1 :])
+            prompt = self._prompt(llama, messages)
+            if len(prompt) >= self.n_ctx:  # cut, it would lose its instructions
+                raise LocalModelError(f"the prompt ({len(prompt)} tokens) does not fit the model's context")
+            self._start_from_head(llama, messages[:-1], prompt)
+            llama.eval(prompt[llama.n_tokens :])
             # without logits_all, llama-cpp-python keeps no scores: the context holds the last token's logits
             return llama._ctx.get_logits_ith(-1)
 
@@ -146,7 +152,9 @@ class LocalModel:
         if state is None:
             llama.eval(list(head))
             state = llama.save_state()
-            self._heads = {head: state}  # one head kept: the translator's (a few MB)
+            if len(self._heads) >= HEADS_KEPT:
+                self._heads.pop(next(iter(self._heads)))
+            self._heads[head] = state  # a few MB each: the translator's and the verifier's
         llama.load_state(state)
 
 

@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> None:
     banks = [Path(b) for b in args.bank] if args.bank else fit_reader.TRAIN_SETS
     examples = fit_reader.examples_for(banks, settings)
     rows = fit_reader.out_of_fold(examples, kind, c, max_false_refusal)
-    judgements = judge_all(verifier, [(r.example.focus.question, r.best_text) for r in rows], Path(args.cache))
+    judgements = judge_all(verifier, [(r.example.focus.read_question, r.best_text) for r in rows], Path(args.cache))
     curve = {share: cross_validate(rows, judgements, verifier.identity, max_false_refusal, share) for share in SHARES}
     for share, cv in curve.items():
         print(f"share {share:.1f}: {json.dumps(cv)}", file=sys.stderr)

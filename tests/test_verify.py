@@ -44,6 +44,7 @@ class StandIn:
 
     def judge(self, question, passage):
         self.asked += 1
+        self.question = question
         if self.fails:
             raise VerifierError("server down")
         return self.judgement
@@ -85,6 +86,18 @@ def test_a_failing_verifier_leaves_the_gates_decision():
     assert down.asked == 1 and d.status == "answered" and any("verifier failed" in n for n in d.notes)
 
 
+def test_an_english_question_is_read_in_its_chinese_translation():
+    """The model judges a Chinese passage against the question in Chinese when the question was translated
+    (a 1.5B model tells answering passages apart better so: EVALUATION.md, session 16); without a
+    translation, the question as asked."""
+    g = Gate(model(gate_bias=1.0), idf=lambda tok: 2.0, context_of=lambda doc: "", verifier=(asked := StandIn()))
+    translated = plan_query("How many households received subsistence allowances in the town?", translation=QUESTION)
+    g.plan(translated, hits())
+    assert asked.question == QUESTION
+    g.plan(plan_query("How many households received subsistence allowances in the town?"), hits())
+    assert asked.question.startswith("How many households")
+
+
 def test_weights_fitted_for_another_model_are_not_used():
     other = StandIn(judgement=-4.0, identity="another-model.gguf")
     d = decide(model(gate_bias=1.0), other)
@@ -104,8 +117,8 @@ def test_a_servers_top_log_probabilities_become_a_judgement():
 
 
 def test_the_prompt_cuts_long_passages_and_questions():
-    asked = messages("问" * 1000, "文" * 5000)[1]["content"]
-    bare = messages("", "")[1]["content"]
+    asked = messages("问" * 1000, "文" * 5000)[-1]["content"]
+    bare = messages("", "")[-1]["content"]
     assert asked.count("文") - bare.count("文") == 300 and asked.count("问") - bare.count("问") == 300
 
 
@@ -239,6 +252,23 @@ def test_the_local_model_reads_an_answering_passage_as_answering(local_verifier)
     answering = local_verifier.judge("华海药业所在镇1-9月自营出口额是多少？", "1-9月，全镇实现自营出口额28.01亿元，同比增长12.3%。")
     names_only = local_verifier.judge("华海药业2022年的营业收入是多少？", "华海药业新厂区项目完成投资5亿元，预计明年投产。")
     assert answering > names_only
+
+
+@pytest.mark.model
+@pytest.mark.skipif(not HAVE_LLAMA, reason="llama-cpp-python is not installed (bash scripts/install_llm.sh)")
+@pytest.mark.skipif(GGUF is None, reason="no test GGUF: run `python scripts/get_llm.py` (or set RAG_TEST_GGUF)")
+def test_a_judgement_is_the_same_whatever_the_model_did_before_and_the_longest_prompt_fits(local_verifier):
+    """The worked examples are evaluated once and their state reused: a judgement must not depend on what the
+    shared model last did (a translation, another judgement); and the longest question and passage the prompt
+    takes still fit the model's context (cut, it would lose its instructions)."""
+    from rag.translate import local_translator
+
+    question, passage = "全镇1-9月自营出口额是多少？", "1-9月，全镇实现自营出口额28.01亿元，同比增长12.3%。"
+    first = local_verifier.judge(question, passage)
+    local_translator(local_verifier.model).translate("How many roads were built in the town?")
+    local_verifier.judge("华海药业2022年的营业收入是多少？", "华海药业新厂区项目完成投资5亿元，预计明年投产。")
+    assert local_verifier.judge(question, passage) == first
+    assert isinstance(local_verifier.judge("问题很长，" * 100, "文段很长，数字123。" * 60), float)
 
 
 @pytest.mark.model

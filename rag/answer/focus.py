@@ -41,6 +41,13 @@ class Focus:
     head: frozenset[str] = frozenset()  # terms next to a question word: the measure asked (营业收入是多少, 多少名民警)
     list_count: int | None = None  # how many items a list question names (“哪五大战略”)
     report: NamedReport = NamedReport()  # the years and places by which it names its report (“2022年江西省政府工作报告”)
+    translation: str = ""  # an English question in Chinese, by a language model (``QueryPlan.translation``)
+
+    @property
+    def read_question(self) -> str:
+        """The question as a language model reading a Chinese passage is given it: in Chinese when there is a
+        translation (a small model judges a Chinese question against a Chinese passage far better)."""
+        return self.translation or self.question
 
     @property
     def total(self) -> float:
@@ -173,4 +180,5 @@ def make_focus(plan: QueryPlan, idf: Callable[[str], float], passages: str = "")
         head=head,
         list_count=None if plan.english else lexicon.list_count(normalise(plan.content)),
         report=named_report(plan.question),
+        translation=plan.translation,
     )

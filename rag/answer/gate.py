@@ -266,7 +266,7 @@ class Gate:
             notes.append("verifier skipped: questions are waiting")
             return p >= self.model.threshold, p
         try:
-            judgement = self.verifier.judge(focus.question, best.span.text)
+            judgement = self.verifier.judge(focus.read_question, best.span.text)
         except VerifierError as exc:
             notes.append(f"verifier failed: {exc}")
             return p >= self.model.threshold, p

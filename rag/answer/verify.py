@@ -2,9 +2,11 @@
 
 The gate's features see which words of the question a span holds; they cannot read whether the span says
 what is asked of those words (the revenue of the company it names, the figure of the year asked). A language
-model reads the question against the span. Asked one yes/no question, its judgement is the log-odds it gives
-“是” over “否” for the first word of its reply (``Verifier.judge``); the gate combines it with its own evidence
-by weights fitted on the train split (``model.VerifierWeights``, ``scripts/fit_verifier.py``).
+model reads the question against the span. Asked one yes/no question, after six worked examples (``EXAMPLES``),
+its judgement is the log-odds it gives “是” over “否” for the first word of its reply (``Verifier.judge``); the
+gate combines it with its own evidence by weights fitted on the train split (``model.VerifierWeights``,
+``scripts/fit_verifier.py``). An English question is asked in its Chinese translation when it has one
+(``Focus.read_question``).
 
 In: a question and a span's text. Out: a float, positive when the model reads the span as answering.
 Backends: a local GGUF file through llama-cpp-python (``LlamaCppVerifier``), or any OpenAI-compatible server
@@ -24,6 +26,19 @@ from ..local_model import LocalModelError, installed_model, local_model
 SYSTEM = "You judge whether a passage answers a question."
 ASK = "文段：{passage}\n\n问题：{question}\n\n这段文字是否明确给出了这个问题所问的内容（包括所问的时间、对象和指标）？只回答“是”或“否”。"
 YES, NO = "是", "否"
+# worked examples, written for the prompt (not taken from any question set), one of each way a passage can
+# seem to answer: the figure asked; a thing the passage names but an attribute it never states; another
+# period's figure; a masked figure (the passage does state it, as printed); the same fact in other words; an
+# English question the passage does not answer. A small model reads the question far better with them
+# (scripts/fit_verifier.py, EVALUATION.md); their state is evaluated once (``LocalModel``), so they cost no time.
+EXAMPLES = (
+    ("全镇全年新增城镇就业1200人，城镇登记失业率控制在3%以内。", "该镇全年新增城镇就业多少人？", YES),
+    ("华兴公司完成技术改造项目3个，新增智能生产线两条，带动就业300余人。", "华兴公司全年营业收入是多少？", NO),
+    ("今年全市地区生产总值预期增长6%左右，一般公共预算收入增长5%。", "去年全市地区生产总值增长了多少？", NO),
+    ("下半年，村里完成道路硬化*公里，新建文化广场一处。", "村里下半年硬化了多少公里道路？", YES),
+    ("项目评估工作由县水利局委托第三方机构承担，评估结果向社会公开。", "项目的评估工作由谁负责？", YES),
+    ("全县共有中小学45所，在校学生3.2万人，新建幼儿园6所。", "How many hospitals does the county have?", NO),
+)
 PASSAGE_CHARS = 300  # a span longer than this is cut: the prompt's cost grows with it, and answers sit early
 QUESTION_CHARS = 300
 FLOOR = -30.0  # log-probability of an answer word the server's top list leaves out
@@ -41,10 +56,15 @@ class Verifier(Protocol):
 
 
 def messages(question: str, passage: str) -> list[dict[str, str]]:
-    return [
-        {"role": "system", "content": SYSTEM},
-        {"role": "user", "content": ASK.format(passage=passage[:PASSAGE_CHARS], question=question[:QUESTION_CHARS])},
-    ]
+    """The instructions, the worked examples as earlier turns, and the question asked about the passage."""
+    shots = []
+    for example_passage, example_question, verdict in EXAMPLES:
+        shots += [
+            {"role": "user", "content": ASK.format(passage=example_passage, question=example_question)},
+            {"role": "assistant", "content": verdict},
+        ]
+    asked = {"role": "user", "content": ASK.format(passage=passage[:PASSAGE_CHARS], question=question[:QUESTION_CHARS])}
+    return [{"role": "system", "content": SYSTEM}, *shots, asked]
 
 
 class LlamaCppVerifier:
