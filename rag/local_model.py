@@ -139,23 +139,42 @@ class LocalModel:
 
         return self._call(work)
 
+    def warm(self, heads: list[list[dict[str, str]]]) -> None:
+        """Load the model and evaluate each prompt head (every message of a prompt but the last) now, so that the
+        first question does not pay for them (~4 s to load, ~5 s for the verifier's examples on 2 cores). A
+        question that comes meanwhile waits at most ``BUSY_S``, as for any other use."""
+
+        def work(llama):
+            for head_messages in heads:
+                self._head_state(llama, self._head_tokens(llama, head_messages))
+
+        self._call(work)
+
+    def _head_tokens(self, llama, head_messages: list[dict[str, str]]) -> tuple[int, ...]:
+        return tuple(llama.tokenize(self._format_head(messages=head_messages).prompt.encode("utf-8"), add_bos=False, special=True))
+
+    def _head_state(self, llama, head: tuple[int, ...]):
+        """The saved state after ``head`` (evaluated the first time, then kept)."""
+        state = self._heads.get(head)
+        if state is None:
+            llama.reset()
+            llama.eval(list(head))
+            state = llama.save_state()
+            if len(self._heads) >= HEADS_KEPT:
+                self._heads.pop(next(iter(self._heads)))
+            self._heads[head] = state  # a few MB each: the translator's and the verifier's
+        return state
+
     def _start_from_head(self, llama, head_messages: list[dict[str, str]], prompt: list[int]) -> None:
         """Put the context at the end of ``head_messages``' tokens (evaluated once, then restored), or empty it
         when the rendered head is not a prefix of ``prompt``."""
         llama.reset()
         if not head_messages:
             return
-        head = tuple(llama.tokenize(self._format_head(messages=head_messages).prompt.encode("utf-8"), add_bos=False, special=True))
+        head = self._head_tokens(llama, head_messages)
         if tuple(prompt[: len(head)]) != head or len(head) >= len(prompt):
             return
-        state = self._heads.get(head)
-        if state is None:
-            llama.eval(list(head))
-            state = llama.save_state()
-            if len(self._heads) >= HEADS_KEPT:
-                self._heads.pop(next(iter(self._heads)))
-            self._heads[head] = state  # a few MB each: the translator's and the verifier's
-        llama.load_state(state)
+        llama.load_state(self._head_state(llama, head))
 
 
 @functools.lru_cache(maxsize=2)

@@ -217,6 +217,21 @@ class Assistant:
 
         return score
 
+    def warm(self) -> None:
+        """Load the language models the assistant uses beside the reader (verifier, translator) and evaluate
+        their prompts' fixed heads, so that the first question after start does not wait for them. For a
+        background thread at server start; a model that fails here is left for the questions to find (each
+        then answers without it)."""
+        verifier = self.gate.verifier if self.gate.verifier_weights is not None else None  # one never asked: left
+        for helper in (verifier, self._translator):
+            warm = getattr(helper, "warm", None)
+            if warm is None:
+                continue
+            try:
+                warm()
+            except Exception as exc:  # a broken model costs its own use, noted on each answer: not the start
+                log.warning("could not warm %s: %s", getattr(helper, "identity", helper), exc)
+
     def ask(
         self,
         question: str,

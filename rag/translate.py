@@ -82,6 +82,10 @@ class LocalTranslator:
         self.model = model
         self.identity = model.identity
 
+    def warm(self) -> None:
+        """Load the model and evaluate the instructions and worked examples now (``LocalModel.warm``)."""
+        self.model.warm([messages("")[:-1]])
+
     @functools.lru_cache(maxsize=CACHED)
     def translate(self, question: str) -> str:
         return checked(question, self.model.reply(messages(question), MAX_TOKENS, stop=("\n",)))

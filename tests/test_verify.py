@@ -408,3 +408,41 @@ def test_a_broken_crowd_watcher_does_not_cost_the_question(monkeypatch):
     local_model.watch_crowd(broken)
     asked = StandIn(judgement=3.0)
     assert decide(model(gate_bias=-1.0), asked).status == "answered" and asked.asked == 1
+
+
+def test_warming_loads_the_helpers_the_assistant_will_ask_and_a_failing_one_costs_nothing(fake_assistant, monkeypatch, caplog):
+    """The chat server warms the models at start (``Assistant.warm``, in a background thread): the verifier the
+    gate will ask and the translator are warmed; a verifier the gate will never ask (no weights for it) is not
+    loaded; a model that fails to warm is logged, not raised."""
+
+    class Helper:
+        def __init__(self, identity, fails=False):
+            self.identity, self.fails, self.warmed = identity, fails, 0
+
+        def warm(self):
+            self.warmed += 1
+            if self.fails:
+                raise RuntimeError("no such file")
+
+    fitted = fake_assistant.gate.model.verifier.identity
+    verifier, translator = Helper(fitted), Helper("translator", fails=True)
+    monkeypatch.setattr(fake_assistant.gate, "verifier", verifier)
+    monkeypatch.setattr(fake_assistant, "_translator", translator)
+    fake_assistant.warm()
+    assert verifier.warmed == 1 and translator.warmed == 1
+    assert "could not warm translator" in caplog.text
+    unfitted = Helper("another-model.gguf")
+    monkeypatch.setattr(fake_assistant.gate, "verifier", unfitted)
+    fake_assistant.warm()
+    assert unfitted.warmed == 0
+
+
+@pytest.mark.model
+@pytest.mark.skipif(not HAVE_LLAMA, reason="llama-cpp-python is not installed (bash scripts/install_llm.sh)")
+@pytest.mark.skipif(GGUF is None, reason="no test GGUF: run `python scripts/get_llm.py` (or set RAG_TEST_GGUF)")
+def test_a_warmed_model_holds_the_state_of_the_verifiers_examples(local_verifier):
+    local_verifier.warm()
+    heads = local_verifier.model._heads
+    assert any(len(head) > 300 for head in heads)  # the instructions and six examples, evaluated
+    question, passage = "全镇1-9月自营出口额是多少？", "1-9月，全镇实现自营出口额28.01亿元，同比增长12.3%。"
+    assert local_verifier.judge(question, passage) > 0

@@ -80,6 +80,10 @@ class LlamaCppVerifier:
         self.identity = self.model.identity
         self._answers: list[int] | None = None
 
+    def warm(self) -> None:
+        """Load the model and evaluate the instructions and worked examples now (``LocalModel.warm``)."""
+        self.model.warm([messages("", "")[:-1]])
+
     def judge(self, question: str, passage: str) -> float:
         try:
             if self._answers is None:
