@@ -139,14 +139,15 @@ class LocalModel:
 
         return self._call(work)
 
-    def warm(self, heads: list[list[dict[str, str]]]) -> None:
-        """Load the model and evaluate each prompt head (every message of a prompt but the last) now, so that the
-        first question does not pay for them (~4 s to load, ~5 s for the verifier's examples on 2 cores). A
-        question that comes meanwhile waits at most ``BUSY_S``, as for any other use."""
+    def warm(self, prompts: list[list[dict[str, str]]]) -> None:
+        """Load the model and evaluate the head of each prompt (every message but the last, as ``reply`` and
+        ``next_logits`` take it) now, so that the first question does not pay for them (~4 s to load, ~5 s for
+        the verifier's examples on 2 cores). A question that comes meanwhile waits at most ``BUSY_S``, as for
+        any other use."""
 
         def work(llama):
-            for head_messages in heads:
-                self._head_state(llama, self._head_tokens(llama, head_messages))
+            for prompt in prompts:
+                self._head_state(llama, self._head_tokens(llama, prompt[:-1]))
 
         self._call(work)
 

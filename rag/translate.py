@@ -84,7 +84,7 @@ class LocalTranslator:
 
     def warm(self) -> None:
         """Load the model and evaluate the instructions and worked examples now (``LocalModel.warm``)."""
-        self.model.warm([messages("")[:-1]])
+        self.model.warm([messages("")])
 
     @functools.lru_cache(maxsize=CACHED)
     def translate(self, question: str) -> str:

@@ -82,7 +82,7 @@ class LlamaCppVerifier:
 
     def warm(self) -> None:
         """Load the model and evaluate the instructions and worked examples now (``LocalModel.warm``)."""
-        self.model.warm([messages("", "")[:-1]])
+        self.model.warm([messages("", "")])
 
     def judge(self, question: str, passage: str) -> float:
         try:
