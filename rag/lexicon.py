@@ -14,6 +14,7 @@ import unicodedata
 
 # -- text boundaries ---------------------------------------------------------------------------------
 SENTENCE_END = "。！？；!?;\n"
+FULL_STOP = "。！？!?\n"  # ends a whole sentence; a clause cut at ； still reads on what came before it
 CLAUSE_END = "，,：:。！？；!?;\n"
 TRAILING_PUNCT = "，,：:；;、"
 

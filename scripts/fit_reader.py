@@ -169,12 +169,15 @@ class HeldOut(NamedTuple):
     threshold: float  # the gate's, fitted on the other folds
     right: bool  # the best span holds the gold answer
     example: object
-    best_text: str  # the best span's text (read here: fitting the next fold rescores the examples' spans)
+    best_text: str  # the best span in its sentence, as the verifier reads it (read here: fitting the next fold
+    # rescores the examples' spans)
 
 
 def out_of_fold(examples, kind: str, c: float, max_false_refusal: float, folds: int = 5) -> list[HeldOut]:
     """Every question of ``examples``, scored by the span scorer, gate and threshold fitted on the other folds
     (folds kept whole by report, ``fold_of``)."""
+    from rag.answer.candidates import with_its_sentence
+
     fold = [fold_of(ex, folds) for ex in examples]
     rows = []
     for k in range(folds):
@@ -183,7 +186,7 @@ def out_of_fold(examples, kind: str, c: float, max_false_refusal: float, folds: 
         span, gate, threshold, _ = outcomes(fit_on, c, max_false_refusal, kind)
         for features, right, ex in gate_rows(held, span):
             best = max(ex.facts, key=lambda f: f.score)
-            rows.append(HeldOut(k, gate.probability(features), threshold, right, ex, best.span.text))
+            rows.append(HeldOut(k, gate.probability(features), threshold, right, ex, with_its_sentence(best.span)))
     return rows
 
 

@@ -44,7 +44,7 @@ class StandIn:
 
     def judge(self, question, passage):
         self.asked += 1
-        self.question = question
+        self.question, self.passage = question, passage
         if self.fails:
             raise VerifierError("server down")
         return self.judgement
@@ -96,6 +96,35 @@ def test_an_english_question_is_read_in_its_chinese_translation():
     assert asked.question == QUESTION
     g.plan(plan_query("How many households received subsistence allowances in the town?"), hits())
     assert asked.question.startswith("How many households")
+
+
+def test_the_verifier_reads_a_clause_with_what_comes_before_it_in_its_sentence():
+    """Spans are cut at ；: the clause that holds the figure leaves its period and place earlier in the sentence,
+    and the model, read the clause alone, rightly says it does not state them."""
+    text = "1-9月，全镇实现工业总产值56.2亿元；自营出口28.01亿元，同比增长12.3%。新建道路3公里。"
+    clause = text.index("自营出口")
+    one_sentence = dataclasses.replace(model(gate_bias=1.0), span=Linear(0.0, {"cov": 5.0, "extra_sents": -1.0}))
+    g = Gate(one_sentence, idf=lambda tok: 2.0, context_of=lambda doc: "", verifier=(asked := StandIn()))
+    chunk = Chunk("d1:0", "d1", "d1.txt", "2022年工作总结", "一、经济", 0, len(text), text)
+    decision = g.plan(plan_query("全镇1-9月自营出口多少亿元？"), [Hit(chunk, 1.0, 1, dense_score=0.85)]).decision
+    assert decision.best.span.start == clause  # the gate's best span is the clause …
+    assert asked.passage == text[: text.index("。") + 1]  # … the model reads it in its sentence
+
+
+def test_a_span_is_read_with_its_sentence_never_past_a_full_stop_or_a_paragraph():
+    from rag.answer.candidates import Span, with_its_sentence
+
+    def span_at(text, phrase):
+        chunk = Chunk("d1:0", "d1", "d1.txt", "t", "s", 0, len(text), text)
+        a = text.index(phrase)
+        return Span(Hit(chunk, 1.0, 1), a, a + len(phrase), 1, "sentence")
+
+    assert with_its_sentence(span_at("上年完成。今年全镇新增就业；其中返乡300人。", "其中返乡300人。")) == "今年全镇新增就业；其中返乡300人。"
+    assert with_its_sentence(span_at("二、民生\n其中返乡300人。", "其中返乡300人。")) == "其中返乡300人。"
+    assert with_its_sentence(span_at("全镇新增就业1200人。", "全镇新增就业1200人。")) == "全镇新增就业1200人。"
+    long_clauses = "，".join(["各村完成道路硬化工程"] * 30) + "；其中返乡300人。"
+    read = with_its_sentence(span_at(long_clauses, "其中返乡300人。"))
+    assert read.endswith("；其中返乡300人。") and len(read) <= 150 + 8 and read.startswith("各村")
 
 
 def test_weights_fitted_for_another_model_are_not_used():

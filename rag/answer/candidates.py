@@ -23,6 +23,7 @@ MAX_HEADING = 40  # a heading is a short line of its own
 ITEM_HEAD_CHARS = 40  # an item's head: its first sentence, cut at a clause end when longer than this
 MAX_ITEMS = 12  # items a list answer gathers at most
 ITEMS_READ_ON = 3000  # characters after the sentence that names a list within which its items are looked for
+MAX_CONTEXT_CHARS = 150  # what a span is read with from before it in its sentence, at most
 
 # Text flattened to one line (web pages, some PDFs) keeps its paragraph breaks only as whitespace between two
 # Chinese characters or marks; inside a Chinese sentence there is none.
@@ -47,6 +48,27 @@ class Span:
     def text(self) -> str:
         own = self.hit.chunk.text[self.start : self.end]
         return own + "".join(item.text for item in self.items) if self.items else own
+
+
+def with_its_sentence(span: Span) -> str:
+    """The span's text after what comes before it in its whole sentence (from the last 。！？ or paragraph break,
+    at most ``MAX_CONTEXT_CHARS`` back, then from a clause start). Spans are cut at ；, and a clause
+    (“自营出口28.01亿元”) leaves its period and place earlier in the sentence (“1-9月，全镇…；”): a reader judging
+    the clause alone cannot tell whose figure, of when, it states."""
+    text = span.hit.chunk.text
+    floor = max(0, span.start - MAX_CONTEXT_CHARS)
+    start = floor
+    for i in range(span.start - 1, floor - 1, -1):
+        if text[i] in lexicon.FULL_STOP:
+            start = i + 1
+            break
+    else:
+        if floor > 0:
+            clause = next((i + 1 for i in range(floor, span.start) if text[i] in lexicon.CLAUSE_END), span.start)
+            start = clause
+    breaks = [m.end() for m in PARAGRAPH_BREAK.finditer(text, start, span.start)]
+    start = max([start, *breaks])
+    return text[start : span.start].lstrip() + span.text
 
 
 def sentence_bounds(text: str) -> list[tuple[int, int]]:

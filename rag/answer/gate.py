@@ -27,7 +27,7 @@ from .. import lexicon
 from ..query import QueryPlan
 from ..schema import AnswerStatus, Chunk, Hit
 from ..text import cjk_bigrams, normalise
-from .candidates import candidate_spans, item_heads
+from .candidates import candidate_spans, item_heads, with_its_sentence
 from .features import SpanFacts, gate_features, names_absent, span_features
 from .focus import Focus, make_focus
 from .model import ReaderModel, VerifierWeights
@@ -266,7 +266,7 @@ class Gate:
             notes.append("verifier skipped: questions are waiting")
             return p >= self.model.threshold, p
         try:
-            judgement = self.verifier.judge(focus.read_question, best.span.text)
+            judgement = self.verifier.judge(focus.read_question, with_its_sentence(best.span))
         except VerifierError as exc:
             notes.append(f"verifier failed: {exc}")
             return p >= self.model.threshold, p
