@@ -13,7 +13,8 @@ Nothing here reads the test split.
 1. Out-of-fold gate rows: with folds kept whole by report (``fit_reader.fold_of``), a span scorer and gate
    fitted on the other folds give each question its best span and gate probability, as on an unseen report
    (a gate that saw the question would be more sure of it than it will be of a new one).
-2. The model judges each best span (``verify.Verifier.judge``: about 1.5 s each for a 1.5B local model on 2
+2. The model judges each best span, read in its sentence as the gate gives it (``verify.Verifier.judge``,
+   ``candidates.with_its_sentence``: about 1.5 s each for a 1.5B local model on 2
    cores). Judgements are kept in a JSON Lines cache keyed by model, question and span, so a refit asks again
    only for what changed.
 3. Logistic regression on (logit of the gate probability, judgement clipped to the ``RANGE`` percentiles of
