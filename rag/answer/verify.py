@@ -8,7 +8,8 @@ gate combines it with its own evidence by weights fitted on the train split (``m
 ``scripts/fit_verifier.py``). An English question is asked in its Chinese translation when it has one
 (``Focus.read_question``).
 
-In: a question and a span's text (the gate gives the span after what comes before it in its sentence). Out: a float, positive when the model reads the span as answering.
+In: a question and a span's text (the gate gives the span after what comes before it in its sentence).
+Out: a float, positive when the model reads the span as answering.
 Backends: a local GGUF file through llama-cpp-python (``LlamaCppVerifier``), or any OpenAI-compatible server
 that returns log-probabilities (``ChatVerifier``). Both are built from ``LLMSettings`` by ``make_verifier``.
 """
