@@ -49,6 +49,7 @@ CORPORA = {"seed": ROOT / "data" / "reports", "gov_reports": SHARED / "corpora" 
 # The train halves fitted on by default: the question bank's, and the NCP dev set's (real policy questions;
 # evaluation data that is never shipped, so its halves are written under var/ by scripts/split_bank.py).
 TRAIN_SETS = [ROOT / "data" / "questions" / "bank_train.jsonl", ROOT / "var" / "ncp" / "ncp_train.jsonl"]
+HELD_OUT = ROOT / "var" / "held_out.jsonl"  # the chosen model's out-of-fold rows, for scripts/fit_verifier.py
 
 
 def assistants(settings, corpora: set[str]):
@@ -161,6 +162,17 @@ def right_outcome(answered: bool, answerable: bool, right: bool) -> bool:
     return (answered and answerable and right) or (not answered and not answerable)
 
 
+class Asked(NamedTuple):
+    """What the verifier's fit needs of a train question."""
+
+    qid: str
+    kind: str
+    lang: str
+    corpus: str
+    answerable: bool
+    question: str  # as the verifier reads it (``Focus.read_question``)
+
+
 class HeldOut(NamedTuple):
     """One train question scored by a span scorer and gate fitted without its fold, as on an unseen report."""
 
@@ -168,9 +180,37 @@ class HeldOut(NamedTuple):
     probability: float  # the gate's
     threshold: float  # the gate's, fitted on the other folds
     right: bool  # the best span holds the gold answer
-    example: object
+    example: Asked
     best_text: str  # the best span in its sentence, as the verifier reads it (read here: fitting the next fold
     # rescores the examples' spans)
+
+
+def model_key(model, banks: list[Path]) -> str:
+    """What held-out rows were computed for: the span scorer and gate (not the verifier weights) and the files."""
+    raw = model.to_json()
+    return hashlib.sha1(json.dumps([raw["span"], raw["gate"], sorted(b.name for b in banks)], sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def write_held_out(rows: list[HeldOut], key: str, path: Path) -> None:
+    """JSON Lines: a first line with the key of the model and files they belong to, then one row per question.
+    scripts/fit_verifier.py reads them instead of rerunning retrieval for every train question."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps({"model": key})] + [json.dumps({**r._asdict(), "example": r.example._asdict()}, ensure_ascii=False) for r in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def read_held_out(key: str, path: Path) -> list[HeldOut] | None:
+    """The rows written for that key, or None (no file, or one written for another model or other files)."""
+    if not path.exists():
+        return None
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if not lines or json.loads(lines[0]).get("model") != key:
+        return None
+    rows = []
+    for line in lines[1:]:
+        raw = json.loads(line)
+        rows.append(HeldOut(**{**raw, "example": Asked(**raw["example"])}))
+    return rows
 
 
 def out_of_fold(examples, kind: str, c: float, max_false_refusal: float, folds: int = 5) -> list[HeldOut]:
@@ -186,18 +226,21 @@ def out_of_fold(examples, kind: str, c: float, max_false_refusal: float, folds: 
         span, gate, threshold, _ = outcomes(fit_on, c, max_false_refusal, kind)
         for features, right, ex in gate_rows(held, span):
             best = max(ex.facts, key=lambda f: f.score)
-            rows.append(HeldOut(k, gate.probability(features), threshold, right, ex, with_its_sentence(best.span)))
+            asked = Asked(ex.qid, ex.kind, ex.lang, ex.corpus, ex.answerable, ex.focus.read_question)
+            rows.append(HeldOut(k, gate.probability(features), threshold, right, asked, with_its_sentence(best.span)))
     return rows
 
 
-def cross_validate(examples, candidates: list[tuple[str, float]], max_false_refusal: float, folds: int = 5) -> dict[tuple[str, float], tuple[float, float]]:
+def cross_validate(examples, candidates: list[tuple[str, float]], max_false_refusal: float, folds: int = 5, held_out: dict | None = None) -> dict[tuple[str, float], tuple[float, float]]:
     """(share of right outcomes, share of answerable questions refused) on held-out folds of the TRAIN
     questions, for each (model kinds, inverse L2 strength) candidate (the strength counts for linear models
-    only)."""
+    only). ``held_out``, when given, receives each candidate's out-of-fold rows."""
     out = {}
     for kind, c in candidates:
         right = refused = answerable = 0
         rows = out_of_fold(examples, kind, c, max_false_refusal, folds)
+        if held_out is not None:
+            held_out[(kind, c)] = rows
         for row in rows:
             answered = row.probability >= row.threshold
             ex = row.example
@@ -328,6 +371,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--bank", action="append", help="a TRAIN question file (repeatable; default: " + ", ".join(str(t.relative_to(ROOT)) for t in TRAIN_SETS) + ")")
     p.add_argument("--out", default=str(ROOT / "rag" / "answer" / "reader_model.json"))
     p.add_argument("--plot", default=str(ROOT / "docs" / "gate_train.png"))
+    p.add_argument("--held-out", default=str(HELD_OUT), help="where the chosen model's out-of-fold rows go (scripts/fit_verifier.py reads them)")
     p.add_argument("--max-false-refusal", type=float, default=0.10, help="of answerable questions whose best span is right")
     p.add_argument("--c", default="0.1,0.3,1,3", help="inverse L2 strengths of a linear model to choose from by 5-fold CV on train")
     p.add_argument("--model", choices=("auto",) + MODEL_KINDS, default="auto", help="span scorer / gate kinds (auto: chosen by 5-fold CV on train)")
@@ -343,7 +387,8 @@ def main(argv: list[str] | None = None) -> None:
     kinds = MODEL_KINDS if args.model == "auto" else (args.model,)
     cs = [float(c) for c in args.c.split(",")]
     candidates = [(k, c) for k in kinds for c in (cs if "linear" in k else [0.0])]
-    cv = cross_validate(examples, candidates, args.max_false_refusal)
+    held_out: dict = {}
+    cv = cross_validate(examples, candidates, args.max_false_refusal, held_out=held_out)
     kind, c = choose_model(cv, len(examples))
     print("5-fold CV on train, right outcomes (false refusals): " + ", ".join(f"{name(k, c)}: {r:.3f} ({fr:.3f})" for (k, c), (r, fr) in cv.items()), file=sys.stderr)
     span, gate, threshold, rows = outcomes(examples, c, args.max_false_refusal, kind)
@@ -368,6 +413,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     model = ReaderModel(span, gate, round(threshold, 4), meta)
     model.save(args.out)
+    write_held_out(held_out[(kind, c)], model_key(model, banks), Path(args.held_out))
     plot(rows, model, Path(args.plot), "gate on the train split")
     print(json.dumps(meta, ensure_ascii=False))
 

@@ -12,7 +12,9 @@ Nothing here reads the test split.
 
 1. Out-of-fold gate rows: with folds kept whole by report (``fit_reader.fold_of``), a span scorer and gate
    fitted on the other folds give each question its best span and gate probability, as on an unseen report
-   (a gate that saw the question would be more sure of it than it will be of a new one).
+   (a gate that saw the question would be more sure of it than it will be of a new one). scripts/fit_reader.py
+   writes them (``--held-out``) for the model it fits; they are computed again only when that file is missing
+   or was written for another model or other question files.
 2. The model judges each best span, read in its sentence as the gate gives it (``verify.Verifier.judge``,
    ``candidates.with_its_sentence``: about 1.5 s each for a 1.5B local model on 2
    cores). Judgements are kept in a JSON Lines cache keyed by model, question and span, so a refit asks again
@@ -231,6 +233,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--share", type=float, help="the share of questions to ask the model about (default: chosen by CV, choose_share)")
     p.add_argument("--max-share", type=float, default=MAX_SHARE, help="the largest share choose_share may pick (the latency budget)")
     p.add_argument("--cache", default=str(CACHE))
+    p.add_argument("--held-out", default=str(fit_reader.HELD_OUT), help="out-of-fold rows written by scripts/fit_reader.py for this model")
     p.add_argument("--plot", default=str(ROOT / "docs" / "verifier_train.png"))
     args = p.parse_args(argv)
     overrides = dict(item.partition("=")[::2] for item in args.set)
@@ -240,9 +243,12 @@ def main(argv: list[str] | None = None) -> None:
     max_false_refusal = float(reader.meta.get("max_false_refusal", 0.1))
     verifier = make_verifier(settings.llm)
     banks = [Path(b) for b in args.bank] if args.bank else fit_reader.TRAIN_SETS
-    examples = fit_reader.examples_for(banks, settings)
-    rows = fit_reader.out_of_fold(examples, kind, c, max_false_refusal)
-    judgements = judge_all(verifier, [(r.example.focus.read_question, r.best_text) for r in rows], Path(args.cache))
+    rows = fit_reader.read_held_out(fit_reader.model_key(reader, banks), Path(args.held_out))
+    if rows is None:  # not written by scripts/fit_reader.py for this model and these files: compute them
+        rows = fit_reader.out_of_fold(fit_reader.examples_for(banks, settings), kind, c, max_false_refusal)
+    else:
+        print(f"{len(rows)} out-of-fold rows from {args.held_out}", file=sys.stderr)
+    judgements = judge_all(verifier, [(r.example.question, r.best_text) for r in rows], Path(args.cache))
     curve = {share: cross_validate(rows, judgements, verifier.identity, max_false_refusal, share) for share in SHARES}
     for share, cv in curve.items():
         print(f"share {share:.1f}: {json.dumps(cv)}", file=sys.stderr)

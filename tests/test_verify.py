@@ -475,3 +475,18 @@ def test_a_warmed_model_holds_the_state_of_the_verifiers_examples(local_verifier
     assert any(len(head) > 300 for head in heads)  # the instructions and six examples, evaluated
     question, passage = "全镇1-9月自营出口额是多少？", "1-9月，全镇实现自营出口额28.01亿元，同比增长12.3%。"
     assert local_verifier.judge(question, passage) > 0
+
+
+def test_held_out_rows_are_read_back_only_for_the_model_and_files_they_were_written_for(tmp_path):
+    """scripts/fit_reader.py writes its out-of-fold rows; scripts/fit_verifier.py reads them instead of rerunning
+    retrieval, unless the reader model (or the question files) changed since."""
+    fit_reader, _ = fit_verifier_script()
+    asked = fit_reader.Asked("q1", "number", "zh", "bank", True, "全镇低保多少户？")
+    rows = [fit_reader.HeldOut(2, 0.61, 0.4, True, asked, "1-9月，全镇低保120户。")]
+    banks = [Path("bank_train.jsonl")]
+    key = fit_reader.model_key(model(gate_bias=0.3), banks)
+    fit_reader.write_held_out(rows, key, tmp_path / "held.jsonl")
+    assert fit_reader.read_held_out(key, tmp_path / "held.jsonl") == rows
+    assert fit_reader.read_held_out(fit_reader.model_key(model(gate_bias=0.4), banks), tmp_path / "held.jsonl") is None
+    assert fit_reader.read_held_out(fit_reader.model_key(model(gate_bias=0.3), [Path("other.jsonl")]), tmp_path / "held.jsonl") is None
+    assert fit_reader.read_held_out(key, tmp_path / "missing.jsonl") is None
