@@ -9,7 +9,9 @@ scripts/fit_verifier.py.
 
     .venv/bin/python scripts/fit_reader.py [--bank FILE] [--out FILE] [--max-false-refusal 0.03]
 
-Labelled spans and gate features are cached nowhere: a refit reruns retrieval (a few seconds per 100 questions).
+Labelled spans and gate features are cached nowhere: a refit reruns retrieval (~1 s a question on 2 cores). The
+chosen model's out-of-fold rows go to ``--held-out`` (var/held_out.jsonl), keyed by the model and question files,
+for scripts/fit_verifier.py.
 Which spans of an English question get embedded follows the current model's ranking (as at answer time), so a
 refit reproduces the shipped weights up to small differences in those questions' dense feature.
 
