@@ -410,9 +410,22 @@ def main(argv: list[str] | None = None) -> None:
         "cv_right_outcomes": {name(k, c): round(r, 3) for (k, c), (r, _) in cv.items()},
         "cv_false_refusals": {name(k, c): round(fr, 3) for (k, c), (_, fr) in cv.items()},
         "max_false_refusal": args.max_false_refusal,
+        # of the answerable questions, those with a right span among the candidates (what the span scorer can
+        # reach) and those whose best span is right (what it reaches, in sample)
+        "train_some_span_right": round(sum(ex.answerable and any(ex.labels) for ex in examples) / max(1, sum(ex.answerable for ex in examples)), 3),
         "train_best_span_right": round(best_right / max(1, n_answerable), 3),
         "train_unanswerable_refused": round(refused_neg / max(1, n_neg), 3),
     }
+    best_is_right = {id(ex): right for _, right, ex in rows}
+    by_kind: dict[str, list[int]] = {}
+    for ex in examples:
+        if ex.answerable:
+            tally = by_kind.setdefault(f"{ex.kind}/{ex.lang}", [0, 0, 0])
+            tally[0] += 1
+            tally[1] += any(ex.labels)
+            tally[2] += best_is_right.get(id(ex), False)
+    print("answerable train questions, by kind/language: questions, a right span among the candidates, the best span right (in sample): "
+          + ", ".join(f"{k} {n} {some / n:.2f} {best / n:.2f}" for k, (n, some, best) in sorted(by_kind.items())), file=sys.stderr)
     model = ReaderModel(span, gate, round(threshold, 4), meta)
     model.save(args.out)
     write_held_out(held_out[(kind, c)], model_key(model, banks), Path(args.held_out))
