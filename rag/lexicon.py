@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
 
 # -- text boundaries ---------------------------------------------------------------------------------
 SENTENCE_END = "。！？；!?;\n"
@@ -119,18 +118,17 @@ FIVE_YEAR_PLAN = re.compile(r"[“\"]?十([一二三四五六七八九])五[”\
 _CN_DIGIT = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 
 
-def periods(text: str, report_year: int | None = None, start: int = 0) -> frozenset[str]:
+def periods(text: str, report_year: int | None = None) -> frozenset[str]:
     """The periods a text speaks of, normalised: ``Y2022``, ``H1`` / ``H2`` (half years), ``M1-9`` (month
     ranges), ``Q3``, ``P14`` (the 14th five-year plan). Relative years (今年 / 去年 / 明年) become ``Y…`` when the
-    report's own year is known, else ``R0`` / ``R-1`` / ``R1``. Only what is said from ``start`` on counts (the
-    text before it is read as context: “2021年…全年” is 2021); ``start`` is an offset into the NFKC-normal text."""
+    report's own year is known, else ``R0`` / ``R-1`` / ``R1``."""
     text = unicodedata.normalize("NFKC", text)
-    out: set[str] = {f"Y{y}" for y in YEAR.findall(text, start)}
-    out |= {"H1" if h == "上" else "H2" for h in HALF_YEAR.findall(text, start)}
-    out |= {f"M{int(a)}-{int(b)}" for a, b in MONTH_RANGE.findall(text, start) if 1 <= int(a) < int(b) <= 12}
-    out |= {f"Q{_CN_DIGIT.get(q, q)}" for q in QUARTER.findall(text, start)}
-    out |= {f"P1{_CN_DIGIT[d]}" for d in FIVE_YEAR_PLAN.findall(text, start)}
-    for m in RELATIVE_YEAR_RE.finditer(text, start):
+    out: set[str] = {f"Y{y}" for y in YEAR.findall(text)}
+    out |= {"H1" if h == "上" else "H2" for h in HALF_YEAR.findall(text)}
+    out |= {f"M{int(a)}-{int(b)}" for a, b in MONTH_RANGE.findall(text) if 1 <= int(a) < int(b) <= 12}
+    out |= {f"Q{_CN_DIGIT.get(q, q)}" for q in QUARTER.findall(text)}
+    out |= {f"P1{_CN_DIGIT[d]}" for d in FIVE_YEAR_PLAN.findall(text)}
+    for m in RELATIVE_YEAR_RE.finditer(text):
         if text[max(0, m.start() - 1) : m.start()] in COMPARED_WITH or text.startswith("同期", m.end()):
             continue  # “比上年增长9%”, “与去年同期相比”: the base of a comparison, not the period spoken of
         if m.group(0) in SAME_YEAR and YEAR_BEFORE.search(text, 0, m.start()):
@@ -200,37 +198,16 @@ def period_kind(period: str) -> str:
     return period[:1]
 
 
-def period_family(period: str) -> str:
-    """Periods of one family answer the same “when”: a year, a part of a year (half, months, quarter), a plan."""
-    kind = period_kind(period)
-    return "part" if kind in "HMQ" else kind
-
-
-def nearest_periods(layers: Sequence[str], report_year: int | None = None) -> frozenset[str]:
-    """The periods that govern the innermost of nested texts, outermost first (a section heading, the sentence
-    before a clause, the clause): of each family, those the innermost layer that speaks of it states. A clause
-    cut at ； (“自营出口28.01亿元”) is of the period its sentence opened with (“1-9月，…”), and a clause that
-    names its own year (“2026年预期目标…”) is of that year, not of its section's (“2025年工作回顾”). The layers
-    are read as one text, each the context of the next (end a heading with a line break)."""
-    layers = [unicodedata.normalize("NFKC", layer) for layer in layers]
-    starts = [sum(len(layer) for layer in layers[:i]) for i in range(len(layers))]
-    joined = "".join(layers)
-    out: set[str] = set()
-    spoken: set[str] = set()
-    for layer, start in reversed(list(zip(layers, starts))):
-        found = periods(joined[: start + len(layer)], report_year, start)
-        out |= {p for p in found if period_family(p) not in spoken}
-        spoken |= {period_family(p) for p in found}
-    return frozenset(out)
-
-
 def conflicting_periods(asked: frozenset[str], stated: frozenset[str]) -> bool:
     """True when, for a kind of period the question asks about, ``stated`` speaks of that kind but of none of
     the periods asked (asked 2021, the text says 2022; asked 上半年, the text says 1-9月: both parts of a year)."""
-    family = period_family
-    for fam in {family(p) for p in asked}:
-        wanted = {p for p in asked if family(p) == fam}
-        said = {q for q in stated if family(q) == fam}
+
+    def family(kind: str) -> str:
+        return "part" if kind in "HMQ" else kind
+
+    for fam in {family(period_kind(p)) for p in asked}:
+        wanted = {p for p in asked if family(period_kind(p)) == fam}
+        said = {q for q in stated if family(period_kind(q)) == fam}
         if said and not (wanted & said):
             return True
     return False

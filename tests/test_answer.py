@@ -407,35 +407,6 @@ def test_a_relative_year_after_a_comparison_word_is_not_a_period():
     assert lexicon.periods("全年共关闭非法生产经营单位12家", 2022) == {"Y2022"}
 
 
-def test_a_clause_is_of_its_own_period_else_its_sentences_else_its_sections():
-    from rag import lexicon
-
-    # a clause cut at ； is of the months its sentence opened with, and of its section's year
-    assert lexicon.nearest_periods(("2025年工作回顾\n", "1-9月，全镇完成工业产值10亿元；", "自营出口28.01亿元"), 2025) == {"M1-9", "Y2025"}
-    # a clause that names its own year is of that year, not of its section's
-    assert lexicon.nearest_periods(("2025年工作回顾\n", "", "2026年预期目标增长5%左右"), 2026) == {"Y2026"}
-    # a year stated in the sentence before is read as context: “全年” right after it is that year
-    assert lexicon.nearest_periods(("", "2021年", "全年关闭12家"), 2022) == {"Y2021"}
-    assert lexicon.nearest_periods(("", "", "去年关闭12家"), 2022) == {"Y2021"}
-
-
-def test_a_clause_answers_for_the_period_its_sentence_opened_with():
-    """The gate's period features read a clause in its sentence: asked 1-9月, the clause after ； states it."""
-    from rag.answer.candidates import Span
-    from rag.answer.features import span_features
-    from rag.schema import Chunk, Hit
-
-    text = "1-9月，全镇完成工业总产值12亿元；自营出口28.01亿元，增长5%。"
-    chunk = Chunk("d1:0", "d1", "d1.txt", "某镇2025年工作总结", "一、经济运行", 0, len(text), text)
-    a = text.index("自营出口")
-    span = Span(Hit(chunk, 1.0, 1), a, len(text), 1, "sentence")
-    asked = make_focus(plan_query("1-9月全镇自营出口多少亿元？"), lambda w: 2.0)
-    f = span_features(asked, span, "", 1.0).features
-    assert f["period_match"] == 1.0 and f["period_unstated"] == 0.0 and f["period_conflict"] == 0.0
-    other = make_focus(plan_query("上半年全镇自营出口多少亿元？"), lambda w: 2.0)
-    assert span_features(other, span, "", 1.0).features["period_conflict"] == 1.0
-
-
 @pytest.mark.parametrize(
     "question, places",
     [

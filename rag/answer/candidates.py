@@ -51,15 +51,10 @@ class Span:
 
 
 def with_its_sentence(span: Span) -> str:
-    """The span's text after what comes before it in its whole sentence (``sentence_before``). Spans are cut at
-    ；, and a clause (“自营出口28.01亿元”) leaves its period and place earlier in the sentence (“1-9月，全镇…；”):
-    a reader judging the clause alone cannot tell whose figure, of when, it states."""
-    return sentence_before(span) + span.text
-
-
-def sentence_before(span: Span) -> str:
-    """What comes before the span in its whole sentence: from the last 。！？ or paragraph break, at most
-    ``MAX_CONTEXT_CHARS`` back, then from a clause start; "" when the span starts its sentence."""
+    """The span's text after what comes before it in its whole sentence (from the last 。！？ or paragraph break,
+    at most ``MAX_CONTEXT_CHARS`` back, then from a clause start). Spans are cut at ；, and a clause
+    (“自营出口28.01亿元”) leaves its period and place earlier in the sentence (“1-9月，全镇…；”): a reader judging
+    the clause alone cannot tell whose figure, of when, it states."""
     text = span.hit.chunk.text
     floor = max(0, span.start - MAX_CONTEXT_CHARS)
     start = floor
@@ -73,7 +68,7 @@ def sentence_before(span: Span) -> str:
             start = clause
     breaks = [m.end() for m in PARAGRAPH_BREAK.finditer(text, start, span.start)]
     start = max([start, *breaks])
-    return text[start : span.start].lstrip()
+    return text[start : span.start].lstrip() + span.text
 
 
 def sentence_bounds(text: str) -> list[tuple[int, int]]:

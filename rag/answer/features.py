@@ -15,7 +15,7 @@ from functools import lru_cache
 from .. import lexicon
 from ..report_identity import place_line, report_year, report_years, year_mismatch
 from ..text import normalise
-from .candidates import Span, sentence_before
+from .candidates import Span
 from .focus import Focus
 
 _CLAUSE_BREAK = re.compile(r"[，,；;。]")
@@ -238,9 +238,7 @@ def span_features(
     mask_fit = any(lexicon.unit_fits(u, focus.units) for u in masked)
     items = max(text.count(lexicon.ENUMERATION_MARK) + 1 if lexicon.ENUMERATION_MARK in text else 0, len(lexicon.LIST_ITEM.findall(span.text)))
     year = report_year(chunk.title, chunk.source, report_names)
-    # the period of a clause is its own, else that of its sentence, else its section's (a clause cut at ；
-    # leaves the period its sentence opened with behind it)
-    stated = lexicon.nearest_periods((section + "\n", normalise(sentence_before(span)), text), year)
+    stated = lexicon.periods(section + " " + text, year)
     asked_periods = lexicon.resolve_relative(focus.periods, year)
     # a report of the place the question names names it in its title or context line; a report that only
     # mentions the place somewhere (a neighbour, the province of a city) is not that report
