@@ -18,12 +18,14 @@ refit reproduces the shipped weights up to small differences in those questions'
 1. Every question is retrieved as ``ask`` does; every candidate span gets its features and a label (it holds
    the gold answer, and is not much longer than the shortest span that does).
 2. Span scorer: on the spans of answerable questions, either L2-regularised logistic regression (standardised
-   features) or gradient-boosted trees (``TREES``: shallow trees learn that a feature counts differently for
-   a figure, a list or a name question, which a linear model can only learn from hand-made copies).
+   features), the same linear form fitted to pick each question's right span among its own candidates
+   (``fit_listwise``, a conditional logit), or gradient-boosted trees (``TREES``: shallow trees learn that a
+   feature counts differently for a figure, a list or a name question, which a linear model can only learn
+   from hand-made copies).
 3. Gate: the same kind of model over question-level features of the best span, answerable questions whose best
    span is right (1) against unanswerable questions (0), on the corpora that have both (the NCP questions are
    all answerable: they train the span scorer and bound the threshold's refusals, not the gate).
-   The kinds (``MODEL_KINDS``: linear/linear, trees/linear, trees/trees) and a linear model's regularisation
+   The kinds (``MODEL_KINDS``: linear/linear, listwise/linear, trees/linear, trees/trees) and a linear model's regularisation
    strength are chosen by 5-fold cross-validation on the train questions, folds kept whole by report
    (``fold_of``): the simplest candidate within one standard error of the most right outcomes, among those
    that refuse no more answerable questions than the best all-linear one (``choose_model``).
@@ -117,12 +119,61 @@ def fit_trees(rows: list[dict[str, float]], labels: list[int], names: tuple[str,
     return Trees(tuple(names), float(np.ravel(model._baseline_prediction)[0]), tuple(trees))
 
 
-MODEL_KINDS = ("linear/linear", "trees/linear", "trees/trees")  # span scorer / gate
+def fit_listwise(groups: list[tuple[list[dict[str, float]], list[int]]], names: tuple[str, ...], c: float):
+    """A linear span scorer fitted to pick each question's right span among its own candidates: the conditional
+    logit (a softmax over one question's spans, the likelihood of its right ones), with inverse L2 strength ``c``
+    on standardised features. A logistic regression over all spans pooled learns what a right span looks like
+    in general; this learns what makes it beat its rivals, which is what the reader does with it. In:
+    (feature rows, 0/1 labels) per question, each with a right span. Out: ``Linear`` on the raw features (no
+    bias: a softmax cannot tell one)."""
+    import numpy as np
+    from scipy.optimize import minimize
+
+    from rag.answer.model import Linear
+
+    x = np.array([[r.get(n, 0.0) for n in names] for rows, _ in groups for r in rows], dtype=np.float64)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std[std == 0] = 1.0
+    x = (x - mean) / std
+    right = np.array([y for _, labels in groups for y in labels], dtype=bool)
+    starts = np.cumsum([0] + [len(rows) for rows, _ in groups])
+    group = np.repeat(np.arange(len(groups)), np.diff(starts))
+
+    firsts = starts[:-1]
+
+    def group_logsumexp(s):
+        top = np.maximum.reduceat(s, firsts)
+        return top + np.log(np.add.reduceat(np.exp(s - top[group]), firsts))
+
+    def loss(w):
+        s = x @ w
+        all_ = group_logsumexp(s)
+        good = group_logsumexp(np.where(right, s, -np.inf))
+        p_all = np.exp(s - all_[group])
+        p_good = np.where(right, np.exp(s - good[group]), 0.0)
+        grad = x.T @ (p_all - p_good)
+        return c * float((all_ - good).sum()) + 0.5 * float(w @ w), c * grad + w
+
+    w = minimize(loss, np.zeros(len(names)), jac=True, method="L-BFGS-B").x / std
+    return Linear(round(float(-(w * mean).sum()), 4), {n: round(float(v), 4) for n, v in zip(names, w)})
+
+
+# span scorer / gate; "listwise": the span scorer picks a question's span among its rivals (``fit_listwise``)
+MODEL_KINDS = ("linear/linear", "listwise/linear", "trees/linear", "trees/trees")
 
 
 def fit_scorer(rows, labels, names, kind: str, c: float):
     """``kind`` "linear" (logistic regression with inverse L2 strength ``c``) or "trees"."""
     return fit_trees(rows, labels, names) if kind == "trees" else fit_logistic(rows, labels, names, c)
+
+
+def fit_span_scorer(examples, names, kind: str, c: float):
+    """The span scorer of ``kind`` ("linear", "listwise" or "trees"), on the answerable questions with a right
+    span among their candidates."""
+    if kind == "listwise":
+        groups = [([f.features for f in ex.facts], list(ex.labels)) for ex in examples if ex.answerable and any(ex.labels)]
+        return fit_listwise(groups, names, c)
+    return fit_scorer(*span_rows(examples), names, kind, c)
 
 
 def span_rows(examples):
@@ -137,11 +188,11 @@ def span_rows(examples):
 
 def outcomes(examples, c: float, max_false_refusal: float, kind: str = "linear/linear"):
     """Fit span scorer, gate and threshold on ``examples``: (span, gate, threshold, gate rows). ``kind``: the
-    span scorer's kind and the gate's, "linear/linear", "trees/linear" or "trees/trees"."""
+    span scorer's kind and the gate's (``MODEL_KINDS``)."""
     from rag.answer.features import GATE_FEATURES, SPAN_FEATURES
 
     span_kind, gate_kind = kind.split("/")
-    span = fit_scorer(*span_rows(examples), SPAN_FEATURES, span_kind, c)
+    span = fit_span_scorer(examples, SPAN_FEATURES, span_kind, c)
     rows = gate_rows(examples, span)
     # the gate learns from corpora whose questions include unanswerable ones: a corpus of answerable questions
     # only would teach it what that corpus looks like, not whether a passage answers
@@ -376,7 +427,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--held-out", default=str(HELD_OUT), help="where the chosen model's out-of-fold rows go (scripts/fit_verifier.py reads them)")
     p.add_argument("--max-false-refusal", type=float, default=0.10, help="of answerable questions whose best span is right")
     p.add_argument("--c", default="0.1,0.3,1,3", help="inverse L2 strengths of a linear model to choose from by 5-fold CV on train")
-    p.add_argument("--model", choices=("auto",) + MODEL_KINDS, default="auto", help="span scorer / gate kinds (auto: chosen by 5-fold CV on train)")
+    p.add_argument("--model", default="auto", help="span scorer / gate kinds to choose from by 5-fold CV on train, comma-separated (auto: " + ", ".join(MODEL_KINDS) + ")")
     args = p.parse_args(argv)
     settings = load_settings()
     banks = [Path(b) for b in args.bank] if args.bank else TRAIN_SETS
@@ -386,13 +437,19 @@ def main(argv: list[str] | None = None) -> None:
                  "--out var/ncp --name ncp --corpus ncp ../shared/eval/ncp/dev.jsonl)")
     examples = examples_for(banks, settings)
 
-    kinds = MODEL_KINDS if args.model == "auto" else (args.model,)
+    kinds = MODEL_KINDS if args.model == "auto" else tuple(args.model.split(","))
+    unknown = [k for k in kinds if k not in MODEL_KINDS]
+    if unknown:
+        sys.exit(f"unknown model kind(s): {', '.join(unknown)} (choose from {', '.join(MODEL_KINDS)})")
     cs = [float(c) for c in args.c.split(",")]
     candidates = [(k, c) for k in kinds for c in (cs if "linear" in k else [0.0])]
     held_out: dict = {}
     cv = cross_validate(examples, candidates, args.max_false_refusal, held_out=held_out)
     kind, c = choose_model(cv, len(examples))
     print("5-fold CV on train, right outcomes (false refusals): " + ", ".join(f"{name(k, c)}: {r:.3f} ({fr:.3f})" for (k, c), (r, fr) in cv.items()), file=sys.stderr)
+    print("5-fold CV on train, answerable questions whose best span is right: " + ", ".join(
+        f"{name(k, c)}: {sum(r.right for r in rows if r.example.answerable) / max(1, sum(r.example.answerable for r in rows)):.3f}"
+        for (k, c), rows in held_out.items()), file=sys.stderr)
     span, gate, threshold, rows = outcomes(examples, c, args.max_false_refusal, kind)
     n_spans = len(span_rows(examples)[0])
     best_right = sum(right for _, right, ex in rows if ex.answerable)

@@ -221,6 +221,29 @@ def test_fitted_trees_score_as_the_library_that_fitted_them_and_survive_the_json
         load_model(path)
 
 
+def test_a_listwise_span_scorer_learns_what_makes_a_span_beat_its_rivals():
+    """Each question's right span is the one best on ``a`` and ``b``; ``q`` is the same for every span of a
+    question (it says which question, not which span). A pooled logistic regression reads ``q`` as evidence when
+    questions with a high ``q`` have fewer candidates; the listwise scorer gives it no weight, picks the right
+    span, and its weights survive the model file."""
+    import numpy as np
+
+    fit_reader = _fit_reader()
+    rng = np.random.default_rng(0)
+    groups = []
+    for g in range(400):
+        q = float(g % 5)
+        rows = [{"a": float(rng.normal()), "b": float(rng.normal()), "q": q} for _ in range(10 + 10 * int(q))]
+        best = int(np.argmax([r["a"] * 2 - r["b"] for r in rows]))
+        groups.append((rows, [int(i == best) for i in range(len(rows))]))
+    scorer = fit_reader.fit_listwise(groups, ("a", "b", "q"), 1.0)
+    assert scorer.weights["a"] > 0 > scorer.weights["b"] and abs(scorer.weights["q"]) < 0.01 * scorer.weights["a"]
+    picked = [int(np.argmax(scorer.logits(rows))) == labels.index(1) for rows, labels in groups]
+    assert np.mean(picked) > 0.95
+    pooled = fit_reader.fit_logistic([r for rows, _ in groups for r in rows], [y for _, labels in groups for y in labels], ("a", "b", "q"), 1.0)
+    assert abs(pooled.weights["q"]) > 0.1  # pooled, the share of right spans per question leaks into q
+
+
 def test_a_model_that_buys_right_outcomes_with_false_refusals_is_not_chosen():
     choose = _fit_reader().choose_model
     cv = {("linear/linear", 0.1): (0.630, 0.16), ("linear/linear", 3.0): (0.636, 0.15),
