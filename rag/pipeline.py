@@ -135,6 +135,13 @@ class Assistant:
             return found
         return translate.make_translator(self.settings.llm)
 
+    @functools.cached_property
+    def _translation_memory(self):
+        """The translations already made for this library's questions (``rag.translation_memory``)."""
+        from .translation_memory import TranslationMemory
+
+        return TranslationMemory.beside(self.index_dir)
+
     def _following(self, chunk, limit: int = 8) -> list:
         """Up to ``limit`` passages after ``chunk`` in its report, in order (the gate's ``following``)."""
         passages = self.store.passages
@@ -330,7 +337,7 @@ class Assistant:
             return ""
         from .translate import translation
 
-        out = translation(self._translator, question, notes)
+        out = translation(self._translator, question, notes, self._translation_memory)
         if out:
             notes.append(f"translation: {out}")
         return out

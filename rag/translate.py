@@ -9,7 +9,8 @@ as its translation alone was answered less often than with the dictionary alone 
 
 In: an English question. Out: its Chinese translation, or "" — no model, the model busy or failing, or a reply
 that fails ``checked`` (no Chinese, or a number the question does not hold: a model that answers instead of
-translating). Backends: the local GGUF model (``LocalTranslator``, sharing ``local_model.LocalModel`` with the
+translating). What the model gave is kept beside the index (``translation_memory``): it is asked once a
+question, across restarts. Backends: the local GGUF model (``LocalTranslator``, sharing ``local_model.LocalModel`` with the
 verifier) or any OpenAI-compatible server (``ChatTranslator``).
 """
 
@@ -25,6 +26,7 @@ from typing import Protocol
 from . import lexicon
 from .config import LLMSettings
 from .local_model import LocalModel, crowded, installed_model, local_model
+from .translation_memory import TranslationMemory
 
 log = logging.getLogger(__name__)
 
@@ -109,22 +111,31 @@ class ChatTranslator:
         return checked(question, str(reply.content))
 
 
-def translation(translator: Translator | None, question: str, notes: list[str] | None = None) -> str:
+def translation(translator: Translator | None, question: str, notes: list[str] | None = None, memory: TranslationMemory | None = None) -> str:
     """``translator``'s translation of ``question``, or "" — no translator, questions waiting for a slot (the
-    model's second would lengthen every wait), or the model busy or failing (noted in ``notes``)."""
+    model's second would lengthen every wait), or the model busy or failing (noted in ``notes``). With a
+    ``memory``, a question the model already translated is not asked again, and a new translation is kept."""
     if translator is None:
         return ""
+    key = memory.key(translator.identity, messages(question)) if memory is not None else None
+    if key is not None:
+        remembered = memory.recall(key)
+        if remembered is not None:
+            return remembered
     if crowded():
         if notes is not None:
             notes.append("translation skipped: questions are waiting")
         return ""
     try:
-        return translator.translate(question)
+        out = translator.translate(question)
     except Exception as exc:  # a server down, a model busy (LocalModelError): the dictionary still translates
         log.info("no translation: %s", exc)
         if notes is not None:
             notes.append(f"translation failed: {type(exc).__name__}")
         return ""
+    if key is not None:
+        memory.keep(key, out)
+    return out
 
 
 @functools.lru_cache(maxsize=None)

@@ -17,10 +17,8 @@ from test_llm_real import GGUF, HAVE_LLAMA
 
 
 class StandIn:
-    identity = "stand-in"
-
-    def __init__(self, reply: str = "", error: Exception | None = None):
-        self.reply, self.error, self.asked = reply, error, []
+    def __init__(self, reply: str = "", error: Exception | None = None, identity: str = "stand-in"):
+        self.reply, self.error, self.asked, self.identity = reply, error, [], identity
 
     def translate(self, question: str) -> str:
         self.asked.append(question)
@@ -82,10 +80,58 @@ def test_an_english_question_is_searched_with_its_translation_and_a_chinese_one_
     assert "translate" in english.timings
     fake_assistant.ask("全镇共保障城乡低保多少户？")
     assert len(stand_in.asked) == 1  # a Chinese question is not translated
-    broken = StandIn(error=RuntimeError("model gone"))
+    broken = StandIn(error=RuntimeError("model gone"), identity="another-model")
     monkeypatch.setitem(fake_assistant.__dict__, "_translator", broken)
     answer = fake_assistant.ask("How many households did the town cover with subsistence allowances?")
     assert "translation failed: RuntimeError" in answer.notes  # answered with the dictionary alone
+
+
+def test_a_question_once_translated_is_not_asked_again_after_a_restart(fake_assistant, monkeypatch):
+    """The translation is kept beside the index: a new assistant over the same index (a restart) reads it there,
+    even with the model gone; a translation that failed is not kept."""
+    from rag.pipeline import Assistant
+
+    question = "How many rural roads did the town harden last year?"
+    first = StandIn(reply="去年全镇硬化农村道路多少条？", identity="restart-model")
+    monkeypatch.setitem(fake_assistant.__dict__, "_translator", first)
+    fake_assistant.ask(question)
+    restarted = Assistant(fake_assistant.index_dir, fake_assistant.settings, fake_assistant.embedder)
+    gone = StandIn(error=RuntimeError("model gone"), identity="restart-model")
+    monkeypatch.setitem(restarted.__dict__, "_translator", gone)
+    answer = restarted.ask(question)
+    assert first.asked == [question] and gone.asked == []
+    assert "translation: 去年全镇硬化农村道路多少条？" in answer.notes
+    failing = StandIn(error=RuntimeError("busy"), identity="failing-model")
+    monkeypatch.setitem(restarted.__dict__, "_translator", failing)
+    restarted.ask(question)
+    restarted.ask(question)
+    assert len(failing.asked) == 2  # a failure is not remembered: the next ask tries the model again
+
+
+def test_the_translation_memory_keys_by_model_and_prompt_survives_a_damaged_file_and_stays_bounded(tmp_path, monkeypatch):
+    from rag import local_model, translation_memory
+    from rag.translation_memory import TranslationMemory
+
+    memory = TranslationMemory(tmp_path / "t.sqlite")
+    one = StandIn(reply="多少户？", identity="model-a")
+    assert translation(one, "How many households?", memory=memory) == "多少户？"
+    assert translation(one, "How many households?", memory=TranslationMemory(tmp_path / "t.sqlite")) == "多少户？"
+    assert one.asked == ["How many households?"]
+    other = StandIn(reply="几户？", identity="model-b")  # another model is asked for itself
+    assert translation(other, "How many households?", memory=memory) == "几户？"
+    answered = StandIn(reply="", identity="model-c")  # no translation (the model answered instead): kept too
+    assert translation(answered, "How many?", memory=memory) == "" and translation(answered, "How many?", memory=memory) == ""
+    assert answered.asked == ["How many?"]
+    monkeypatch.setattr(local_model, "_crowded", lambda: True)  # a busy model: what is remembered still serves
+    assert translation(StandIn(identity="model-a"), "How many households?", memory=memory) == "多少户？"
+    monkeypatch.setattr(local_model, "_crowded", lambda: False)
+    (tmp_path / "bad.sqlite").write_bytes(b"not a database" * 100)
+    assert translation(StandIn(reply="多少？"), "How many?", memory=TranslationMemory(tmp_path / "bad.sqlite")) == "多少？"
+    monkeypatch.setattr(translation_memory, "MAX_ROWS", 3)
+    small = TranslationMemory(tmp_path / "small.sqlite")
+    for n in range(5):
+        small.keep(small.key("m", [{"q": str(n)}]), str(n))
+    assert [small.recall(small.key("m", [{"q": str(n)}])) for n in range(5)] == [None, None, "2", "3", "4"]
 
 
 def test_with_the_translator_off_nothing_is_built(fake_assistant, monkeypatch):
