@@ -10,8 +10,8 @@ as its translation alone was answered less often than with the dictionary alone 
 In: an English question. Out: its Chinese translation, or "" — no model, the model busy or failing, or a reply
 that fails ``checked`` (no Chinese, or a number the question does not hold: a model that answers instead of
 translating). What the model gave is kept beside the index (``translation_memory``): it is asked once a
-question, across restarts. Backends: the local GGUF model (``LocalTranslator``, sharing ``local_model.LocalModel`` with the
-verifier) or any OpenAI-compatible server (``ChatTranslator``).
+question, across restarts. Backends: the local GGUF model (``LocalTranslator``, sharing
+``local_model.LocalModel`` with the verifier) or any OpenAI-compatible server (``ChatTranslator``).
 """
 
 from __future__ import annotations
