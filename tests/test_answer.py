@@ -186,19 +186,29 @@ def _fit_reader():
     return fit_reader
 
 
+def _scorers():
+    """scripts/scorers.py, the kinds of model the fitting scripts fit."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import scorers
+
+    return scorers
+
+
 def test_fitted_trees_score_as_the_library_that_fitted_them_and_survive_the_json_file(tmp_path):
     import numpy as np
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    fit_reader = _fit_reader()
+    scorers = _scorers()
     rng = np.random.default_rng(0)
     names = ("cov", "num_fit", "length")
     x = rng.random((600, 3))
     # an interaction no single weight can express: a figure counts only when the words are covered
     y = ((x[:, 0] > 0.5) & (x[:, 1] > 0.3) | (x[:, 2] < 0.1)).astype(int)
     rows = [dict(zip(names, r)) for r in x.tolist()]
-    trees = fit_reader.fit_trees(rows, list(y), names)
-    reference = HistGradientBoostingClassifier(**fit_reader.TREES, class_weight="balanced", random_state=0).fit(x, y)
+    trees = scorers.fit_trees(rows, list(y), names)
+    reference = HistGradientBoostingClassifier(**scorers.TREES, class_weight="balanced", random_state=0).fit(x, y)
     assert np.allclose(trees.logits(rows), reference.decision_function(x), atol=1e-9)
     assert np.mean((np.array(trees.logits(rows)) > 0) == y) > 0.95
     model = ReaderModel(trees, trees, 0.5, {"model": "trees"})
@@ -225,10 +235,10 @@ def test_a_listwise_span_scorer_learns_what_makes_a_span_beat_its_rivals():
     """Each question's right span is the one best on ``a`` and ``b``; ``q`` is the same for every span of a
     question (it says which question, not which span). A pooled logistic regression reads ``q`` as evidence when
     questions with a high ``q`` have fewer candidates; the listwise scorer gives it no weight, picks the right
-    span, and its weights survive the model file."""
+    span."""
     import numpy as np
 
-    fit_reader = _fit_reader()
+    scorers = _scorers()
     rng = np.random.default_rng(0)
     groups = []
     for g in range(400):
@@ -236,11 +246,11 @@ def test_a_listwise_span_scorer_learns_what_makes_a_span_beat_its_rivals():
         rows = [{"a": float(rng.normal()), "b": float(rng.normal()), "q": q} for _ in range(10 + 10 * int(q))]
         best = int(np.argmax([r["a"] * 2 - r["b"] for r in rows]))
         groups.append((rows, [int(i == best) for i in range(len(rows))]))
-    scorer = fit_reader.fit_listwise(groups, ("a", "b", "q"), 1.0)
+    scorer = scorers.fit_listwise(groups, ("a", "b", "q"), 1.0)
     assert scorer.weights["a"] > 0 > scorer.weights["b"] and abs(scorer.weights["q"]) < 0.01 * scorer.weights["a"]
     picked = [int(np.argmax(scorer.logits(rows))) == labels.index(1) for rows, labels in groups]
     assert np.mean(picked) > 0.95
-    pooled = fit_reader.fit_logistic([r for rows, _ in groups for r in rows], [y for _, labels in groups for y in labels], ("a", "b", "q"), 1.0)
+    pooled = scorers.fit_logistic([r for rows, _ in groups for r in rows], [y for _, labels in groups for y in labels], ("a", "b", "q"), 1.0)
     assert abs(pooled.weights["q"]) > 0.1  # pooled, the share of right spans per question leaks into q
 
 
