@@ -349,6 +349,14 @@ def main(argv: list[str] | None = None) -> None:
     n_answerable = sum(ex.answerable for _, _, ex in rows)
     refused_neg = sum(gate.probability(f) < threshold for f, _, ex in rows if not ex.answerable)
     n_neg = sum(not ex.answerable for _, _, ex in rows)
+    best_is_right = {id(ex): right for _, right, ex in rows}
+    by_kind: dict[str, list[int]] = {}  # kind/language: answerable questions, a right span among them, best right
+    for ex in examples:
+        if ex.answerable:
+            tally = by_kind.setdefault(f"{ex.kind}/{ex.lang}", [0, 0, 0])
+            tally[0] += 1
+            tally[1] += any(ex.labels)
+            tally[2] += best_is_right.get(id(ex), False)
     meta = {
         "fitted_on": [b.name for b in banks],
         "date": dt.date.today().isoformat(),
@@ -362,18 +370,10 @@ def main(argv: list[str] | None = None) -> None:
         "max_false_refusal": args.max_false_refusal,
         # of the answerable questions, those with a right span among the candidates (what the span scorer can
         # reach) and those whose best span is right (what it reaches, in sample)
-        "train_some_span_right": round(sum(ex.answerable and any(ex.labels) for ex in examples) / max(1, sum(ex.answerable for ex in examples)), 3),
+        "train_some_span_right": round(sum(some for _, some, _ in by_kind.values()) / max(1, sum(n for n, _, _ in by_kind.values())), 3),
         "train_best_span_right": round(best_right / max(1, n_answerable), 3),
         "train_unanswerable_refused": round(refused_neg / max(1, n_neg), 3),
     }
-    best_is_right = {id(ex): right for _, right, ex in rows}
-    by_kind: dict[str, list[int]] = {}
-    for ex in examples:
-        if ex.answerable:
-            tally = by_kind.setdefault(f"{ex.kind}/{ex.lang}", [0, 0, 0])
-            tally[0] += 1
-            tally[1] += any(ex.labels)
-            tally[2] += best_is_right.get(id(ex), False)
     print("answerable train questions, by kind/language: questions, a right span among the candidates, the best span right (in sample): "
           + ", ".join(f"{k} {n} {some / n:.2f} {best / n:.2f}" for k, (n, some, best) in sorted(by_kind.items())), file=sys.stderr)
     model = ReaderModel(span, gate, round(threshold, 4), meta)

@@ -9,6 +9,17 @@ cross-validation.
 from __future__ import annotations
 
 
+def standardised(rows: list[dict[str, float]], names: tuple[str, ...]):
+    """(rows as a matrix of standardised features, their means, their standard deviations — 1 where a feature
+    never varies), so a penalty treats every feature alike, whatever its scale."""
+    import numpy as np
+
+    x = np.array([[r.get(n, 0.0) for n in names] for r in rows], dtype=np.float64)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std[std == 0] = 1.0
+    return (x - mean) / std, mean, std
+
+
 def fit_logistic(rows: list[dict[str, float]], labels: list[int], names: tuple[str, ...], c: float, balanced: bool = True):
     """L2 logistic regression on standardised features, returned as weights on the raw features (so the
     penalty treats every feature alike, whatever its scale)."""
@@ -17,12 +28,9 @@ def fit_logistic(rows: list[dict[str, float]], labels: list[int], names: tuple[s
 
     from rag.answer.model import Linear
 
-    x = np.array([[r.get(n, 0.0) for n in names] for r in rows], dtype=np.float64)
-    y = np.array(labels)
-    mean, std = x.mean(axis=0), x.std(axis=0)
-    std[std == 0] = 1.0
+    x, mean, std = standardised(rows, names)
     model = LogisticRegression(C=c, class_weight="balanced" if balanced else None, max_iter=5000)
-    model.fit((x - mean) / std, y)
+    model.fit(x, np.array(labels))
     w = model.coef_[0] / std
     bias = float(model.intercept_[0] - (w * mean).sum())
     return Linear(round(bias, 4), {n: round(float(v), 4) for n, v in zip(names, w)})
@@ -58,21 +66,17 @@ def fit_listwise(groups: list[tuple[list[dict[str, float]], list[int]]], names: 
     logit (a softmax over one question's spans, the likelihood of its right ones), with inverse L2 strength ``c``
     on standardised features. A logistic regression over all spans pooled learns what a right span looks like
     in general; this learns what makes it beat its rivals, which is what the reader does with it. In:
-    (feature rows, 0/1 labels) per question, each with a right span. Out: ``Linear`` on the raw features (no
-    bias: a softmax cannot tell one)."""
+    (feature rows, 0/1 labels) per question, each with a right span. Out: ``Linear`` on the raw features,
+    its bias only centring the scores (a softmax over one question's spans cannot tell a bias)."""
     import numpy as np
     from scipy.optimize import minimize
 
     from rag.answer.model import Linear
 
-    x = np.array([[r.get(n, 0.0) for n in names] for rows, _ in groups for r in rows], dtype=np.float64)
-    mean, std = x.mean(axis=0), x.std(axis=0)
-    std[std == 0] = 1.0
-    x = (x - mean) / std
+    x, mean, std = standardised([r for rows, _ in groups for r in rows], names)
     right = np.array([y for _, labels in groups for y in labels], dtype=bool)
     starts = np.cumsum([0] + [len(rows) for rows, _ in groups])
     group = np.repeat(np.arange(len(groups)), np.diff(starts))
-
     firsts = starts[:-1]
 
     def group_logsumexp(s):
