@@ -51,6 +51,16 @@ FIGURE = re.compile(r"\d+(?:[,，]\d{3})*(?:\.\d+)?(?:余|多)?(?:万|亿|千)?"
 MASK = re.compile(r"[*＊]+(?:[.．][*＊]+)?")
 UNIT_AFTER_FIGURE = re.compile(rf"^\s*(?:余|多)?(?:[万亿千百]?(?:{UNITS}))")
 MASKED_WITH_UNIT = re.compile(rf"[*＊]+(?:[.．][*＊]+)?\s*(?:{UNITS})")
+# A figure written in Chinese numerals (older reports: 七百六十六亿四千万元, 百分之二十五点五, 三百五十五元): a run of
+# two or more numeral characters holding a magnitude (十 百 千 万 亿), so that 一些, 三大, 一九八二 stay words or
+# years; it counts as a figure only with a unit after it (or as 百分之…, a percentage).
+CN_FIGURE_DIGITS = "零〇○一二两三四五六七八九"
+CN_MAGNITUDES = "十百千万亿"
+CN_PERCENT = re.compile(rf"百分之[{CN_FIGURE_DIGITS}{CN_MAGNITUDES}]+(?:点[{CN_FIGURE_DIGITS}]+)?")
+CN_FIGURE = re.compile(
+    rf"(?<![{CN_FIGURE_DIGITS}{CN_MAGNITUDES}第])(?=[{CN_FIGURE_DIGITS}{CN_MAGNITUDES}]{{2}})"
+    rf"[{CN_FIGURE_DIGITS}{CN_MAGNITUDES}]*[{CN_MAGNITUDES}][{CN_FIGURE_DIGITS}{CN_MAGNITUDES}]*(?:点[{CN_FIGURE_DIGITS}]+)?(?:余|多)?"
+)
 CHINESE_ORDINAL = re.compile(r"第[一二三四五六七八九十百\d]+(?:名|位)?")
 
 # -- structure: headings, lists ------------------------------------------------------------------------
@@ -74,7 +84,7 @@ LIST_INTRO = re.compile(rf"(?:[{CN_NUM}\d]+(?:大|项|个|条|种|类|方面|件
 ENUMERATION_MARK = "、"
 # How many items a list question expects: “哪五大战略”, “哪3位”, “分别是哪三项”, “‘五个到位’分别是什么”, “六个方面”.
 LIST_COUNT = re.compile(rf"(?:哪|[“\"「]|以下)?([{CN_NUM}]{{1,3}}|\d{{1,2}})(?:个|项|条|大|类|种|件|位|样|方面|句|点|批|家|所)")
-_DIGIT = {ch: i for i, ch in enumerate("〇一二三四五六七八九")} | {"零": 0, "两": 2}
+_DIGIT = {ch: i for i, ch in enumerate("〇一二三四五六七八九")} | {"零": 0, "○": 0, "两": 2}
 
 
 def small_number(text: str) -> int | None:
@@ -106,6 +116,7 @@ QUOTED_TERM = re.compile(r"[“\"「『]([^”\"」』\n]{1,20})[”\"」』]")
 
 # -- periods ---------------------------------------------------------------------------------------------
 YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})年")
+CN_YEAR = re.compile(r"(?<![〇○零一二三四五六七八九])((?:一九|二[〇○零])[〇○零一二三四五六七八九]{2})年")  # 一九八二年 in older reports
 HALF_YEAR = re.compile(r"([上下])半年")
 MONTH_RANGE = re.compile(r"(?<!\d)(\d{1,2})\s*[-—–～~至到－]\s*(\d{1,2})\s*月")
 QUARTER = re.compile(r"(?:第)?([一二三四1-4])季度")
@@ -124,6 +135,7 @@ def periods(text: str, report_year: int | None = None) -> frozenset[str]:
     report's own year is known, else ``R0`` / ``R-1`` / ``R1``."""
     text = unicodedata.normalize("NFKC", text)
     out: set[str] = {f"Y{y}" for y in YEAR.findall(text)}
+    out |= {f"Y{''.join(str(_DIGIT[ch]) for ch in y)}" for y in CN_YEAR.findall(text)}
     out |= {"H1" if h == "上" else "H2" for h in HALF_YEAR.findall(text)}
     out |= {f"M{int(a)}-{int(b)}" for a, b in MONTH_RANGE.findall(text) if 1 <= int(a) < int(b) <= 12}
     out |= {f"Q{_CN_DIGIT.get(q, q)}" for q in QUARTER.findall(text)}
@@ -307,12 +319,20 @@ def unit_fits(unit: str, wanted: tuple[str, ...]) -> bool:
 
 def figures_with_units(text: str, masked: bool = False) -> list[tuple[int, int, str]]:
     """(start, end, unit) of each figure — or each `*` mask when ``masked`` — in ``text`` (NFKC offsets,
-    which equal the input's for the Chinese text of reports); the unit is "" when none follows."""
+    which equal the input's for the Chinese text of reports); the unit is "" when none follows. Figures written
+    in Chinese numerals (``CN_FIGURE``, ``CN_PERCENT``) count when a unit follows them."""
     norm = unicodedata.normalize("NFKC", text)
     out = []
     for m in (MASK if masked else FIGURE).finditer(norm):
         tail = UNIT_AFTER_FIGURE.match(norm[m.end():])
         out.append((m.start(), m.end() + (tail.end() if tail else 0), tail.group(0).strip() if tail else ""))
+    if not masked:
+        out += [(m.start(), m.end(), "%") for m in CN_PERCENT.finditer(norm)]
+        for m in CN_FIGURE.finditer(norm):
+            tail = UNIT_AFTER_FIGURE.match(norm[m.end():])
+            if tail and not CN_PERCENT.match(norm, max(0, m.start() - 3)):
+                out.append((m.start(), m.end() + tail.end(), tail.group(0).strip()))
+        out.sort()
     return out
 
 # People every report cites: the national leadership never answers “who in this town / province …”.

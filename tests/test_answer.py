@@ -575,3 +575,16 @@ def test_the_span_the_embedding_model_puts_first_is_marked():
     marked = [f.span.text for f in ranked if f.features["dense_top"] == 1.0]
     assert marked and all("低保" in t for t in marked)
     assert all(f.features["dense_top"] == 0.0 for f in gate().score_spans(focus, hits(*texts), None))
+
+
+def test_figures_and_years_written_in_chinese_numerals_are_figures_and_periods():
+    """Older reports write 一百九十一元, 百分之二十五点五, 一九八二年: a figure in a unit, a percentage, a year —
+    as 191元, 25.5%, 1982年 would be. Words made of numerals (一些, 三大工程, 十四五规划, 第十二个, 千方百计) are not."""
+    from rag import lexicon
+
+    text = "农民纯收入由一九八○年的一百九十一元增加到一九八五年的二百五十五元，比重下降到百分之二十五点五，支出七百六十六亿四千万元。"
+    found = [(text[a:b], unit) for a, b, unit in lexicon.figures_with_units(text)]
+    assert found == [("一百九十一元", "元"), ("二百五十五元", "元"), ("百分之二十五点五", "%"), ("七百六十六亿四千万元", "元")]
+    assert {"Y1980", "Y1985"} <= lexicon.periods(text)
+    assert lexicon.figures_with_units("一些地方实施三大工程，十四五规划第十二个，千方百计。") == []
+
