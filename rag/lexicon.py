@@ -54,7 +54,8 @@ MASKED_WITH_UNIT = re.compile(rf"[*＊]+(?:[.．][*＊]+)?\s*(?:{UNITS})")
 # A figure written in Chinese numerals (older reports: 七百六十六亿四千万元, 百分之二十五点五, 三百五十五元): a run of
 # two or more numeral characters holding a magnitude (十 百 千 万 亿), so that 一些, 三大, 一九八二 stay words or
 # years; it counts as a figure only with a unit after it (or as 百分之…, a percentage).
-CN_FIGURE_DIGITS = "零〇○一二两三四五六七八九"
+CN_DIGITS = "零〇○一二三四五六七八九"  # as years are written (一九八○年)
+CN_FIGURE_DIGITS = CN_DIGITS + "两"
 CN_MAGNITUDES = "十百千万亿"
 CN_PERCENT = re.compile(rf"百分之[{CN_FIGURE_DIGITS}{CN_MAGNITUDES}]+(?:点[{CN_FIGURE_DIGITS}]+)?")
 CN_FIGURE = re.compile(
@@ -116,7 +117,7 @@ QUOTED_TERM = re.compile(r"[“\"「『]([^”\"」』\n]{1,20})[”\"」』]")
 
 # -- periods ---------------------------------------------------------------------------------------------
 YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})年")
-CN_YEAR = re.compile(r"(?<![〇○零一二三四五六七八九])((?:一九|二[〇○零])[〇○零一二三四五六七八九]{2})年")  # 一九八二年 in older reports
+CN_YEAR = re.compile(rf"(?<![{CN_DIGITS}])((?:一九|二[〇○零])[{CN_DIGITS}]{{2}})年")  # 一九八二年 in older reports
 HALF_YEAR = re.compile(r"([上下])半年")
 MONTH_RANGE = re.compile(r"(?<!\d)(\d{1,2})\s*[-—–～~至到－]\s*(\d{1,2})\s*月")
 QUARTER = re.compile(r"(?:第)?([一二三四1-4])季度")
@@ -327,10 +328,11 @@ def figures_with_units(text: str, masked: bool = False) -> list[tuple[int, int, 
         tail = UNIT_AFTER_FIGURE.match(norm[m.end():])
         out.append((m.start(), m.end() + (tail.end() if tail else 0), tail.group(0).strip() if tail else ""))
     if not masked:
-        out += [(m.start(), m.end(), "%") for m in CN_PERCENT.finditer(norm)]
+        percents = [(m.start(), m.end(), "%") for m in CN_PERCENT.finditer(norm)]
+        out += percents
         for m in CN_FIGURE.finditer(norm):
             tail = UNIT_AFTER_FIGURE.match(norm[m.end():])
-            if tail and not CN_PERCENT.match(norm, max(0, m.start() - 3)):
+            if tail and not any(a <= m.start() < b for a, b, _ in percents):  # the number of a 百分之…
                 out.append((m.start(), m.end() + tail.end(), tail.group(0).strip()))
         out.sort()
     return out
