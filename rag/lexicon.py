@@ -62,7 +62,10 @@ CN_FIGURE = re.compile(
     rf"(?<![{CN_FIGURE_DIGITS}{CN_MAGNITUDES}第])(?=[{CN_FIGURE_DIGITS}{CN_MAGNITUDES}]{{2}})"
     rf"[{CN_FIGURE_DIGITS}{CN_MAGNITUDES}]*[{CN_MAGNITUDES}][{CN_FIGURE_DIGITS}{CN_MAGNITUDES}]*(?:点[{CN_FIGURE_DIGITS}]+)?(?:余|多)?"
 )
-CHINESE_ORDINAL = re.compile(r"第[一二三四五六七八九十百\d]+(?:名|位)?")
+# An ordinal (第五, 第3位, 第三十三次, 第*): the answer to 排第几 / 第几批. It is a figure only for a question that
+# asks for one (``ORDINAL_UNIT`` among its units): elsewhere 第一 is a word (第一批, 第三产业), not a figure.
+ORDINAL_UNIT = "第"
+CHINESE_ORDINAL = re.compile(rf"第(?:[{CN_FIGURE_DIGITS}{CN_MAGNITUDES}\d]+|[*＊]+)(?:名|位|个|次|批|届|条)?")
 
 # -- structure: headings, lists ------------------------------------------------------------------------
 CN_NUM = "一二三四五六七八九十百零〇两"
@@ -100,6 +103,15 @@ def small_number(text: str) -> int | None:
     if len(tens) > 1 or len(ones) > 1:
         return None
     return (_DIGIT[tens] if tens else 1) * 10 + (_DIGIT[ones] if ones else 0)
+
+
+def english_ordinal(ordinal: str) -> str:
+    """第五 / 第3位 / 第十二名 in English (5th, 3rd, 12th); "" when it is not a small ordinal."""
+    n = small_number(ordinal.lstrip("第").rstrip("名位个次批届条"))
+    if n is None or n <= 0:
+        return ""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def list_count(question: str) -> int | None:
@@ -223,7 +235,20 @@ def conflicting_periods(asked: frozenset[str], stated: frozenset[str]) -> bool:
         said = {q for q in stated if family(period_kind(q)) == fam}
         if said and not (wanted & said):
             return True
+    # a year asked, and the text speaks of no year but of five-year plans that do not hold it (2025 asked,
+    # the text gives the 十五五 targets)
+    years = [int(p[1:]) for p in asked if period_kind(p) == "Y"]
+    plans = [plan_years(int(q[1:])) for q in stated if period_kind(q) == "P"]
+    if years and plans and not any(period_kind(q) == "Y" for q in stated):
+        return not any(y in span for y in years for span in plans)
     return False
+
+
+def plan_years(n: int) -> range:
+    """The years of the ``n``-th Five-Year Plan (14 → 2021–2025; the 3rd began in 1966 after three years of
+    adjustment)."""
+    start = 1953 + 5 * (n - 1) if n <= 2 else 1966 + 5 * (n - 3)
+    return range(start, start + 5)
 
 
 # “2026年江西省政府工作报告”, “1997年政府工作报告”: a year that names the report, not the period asked about
@@ -282,7 +307,9 @@ WHEN_QUESTION = re.compile(r"哪一年|哪年|何年|何时|什么时候|哪个�
 WHO_QUESTION = re.compile(r"是谁|谁是|哪位|哪个人|哪些人|叫什么名字的人|由谁|谁来|\bwho\b", re.I)
 PERCENT_QUESTION = re.compile(r"百分之|百分比|比例|比重|率|增幅|增长(?!了?多少[万亿]?[元吨户人个])|下降|同比|占比|\bpercent|\bpercentage\b|\brate\b|\bgrowth\b", re.I)
 MONEY_QUESTION = re.compile(r"外资|资本|投资|资金|金额|产值|收入|出口|进口|总额|营收|税收|销售额|钱|value|revenue|investment|funds?\b|yuan|gdp|output", re.I)
-UNIT_IN_QUESTION = re.compile(r"(?:多少|几)(?:万|亿|千|百)?(?P<unit>平方米|平方公里|亩|公顷|吨|万元|亿元|元|户|人次|人|名|位|家|个|项|次|件|起|条|座|所|处|场|期|批|支|天|钱|倍|公里|米)")
+UNIT_IN_QUESTION = re.compile(r"(?<!第)(?:多少|几)(?:万|亿|千|百)?(?P<unit>平方米|平方公里|亩|公顷|吨|万元|亿元|元|户|人次|人|名|位|家|个|项|次|件|起|条|座|所|处|场|期|批|支|天|钱|倍|公里|米)")
+# a question that asks for a rank or an ordinal (居全省第几, 第几批, where did … rank)
+ORDINAL_QUESTION = re.compile(r"第几|\bwhere did\b.*\brank|\brank(?:ed|s)? (?:where|what)|\bwhat (?:rank|place|position)\b|\bwhich (?:rank|place|position)\b", re.I)
 # measure words a question can ask in that no figure carries (几名 asks for people; 多少钱 for 元)
 UNIT_ALIASES = {"钱": "元"}
 
@@ -334,6 +361,17 @@ def figures_with_units(text: str, masked: bool = False) -> list[tuple[int, int, 
             tail = UNIT_AFTER_FIGURE.match(norm[m.end():])
             if tail and not any(a <= m.start() < b for a, b, _ in percents):  # the number of a 百分之…
                 out.append((m.start(), m.end() + tail.end(), tail.group(0).strip()))
+        out.sort()
+    return out
+
+
+def answer_figures(text: str, units: tuple[str, ...], masked: bool = False) -> list[tuple[int, int, str]]:
+    """``figures_with_units``, plus the ordinals (unit ``ORDINAL_UNIT``) when ``units`` asks for one: the
+    figures that can answer a question asking in ``units``, in order."""
+    out = figures_with_units(text, masked)
+    if ORDINAL_UNIT in units:
+        norm = unicodedata.normalize("NFKC", text)
+        out += [(m.start(), m.end(), ORDINAL_UNIT) for m in CHINESE_ORDINAL.finditer(norm) if bool(MASK.search(m.group(0))) == masked]
         out.sort()
     return out
 

@@ -66,7 +66,7 @@ def plan_query(question: str, translation: str = "") -> QueryPlan:
     english = lexicon.is_english(q)
     if lexicon.WHICH_REPORTS_QUESTION.search(q):
         kind = "which_reports"
-    elif lexicon.NUMBER_QUESTION.search(q) and not lexicon.OPEN_QUESTION.search(q):
+    elif (lexicon.NUMBER_QUESTION.search(q) or lexicon.ORDINAL_QUESTION.search(q)) and not lexicon.OPEN_QUESTION.search(q):
         kind = "number"
     elif lexicon.OPEN_QUESTION.search(q):
         kind = "open"
@@ -80,8 +80,14 @@ def plan_query(question: str, translation: str = "") -> QueryPlan:
         units.append(lexicon.UNIT_ALIASES.get(unit, unit))
     if english:
         units.extend(unit for pattern, unit in lexicon.ENGLISH_UNITS if pattern.search(q))
-    # what is asked decides the unit, not the scene the question sets (“产值突破100亿元，这家企业有多少名员工”)
-    asked = "".join(q[a:b] for a, b, _ in lexicon.asked_clauses(q)) or q
+    # what is asked decides the unit, not the scene the question sets (“产值突破100亿元，这家企业有多少名员工”);
+    # a clause asking a rank (生产总值在全省排第几) asks for an ordinal, not for the measure it ranks; a question
+    # that also asks a figure (是多少？居全省第几？) keeps the figure's units, whose sentence states the rank too
+    clauses = [q[a:b] for a, b, _ in lexicon.asked_clauses(q)] or [q]
+    ordinal = [bool(lexicon.ORDINAL_QUESTION.search(c)) for c in clauses]
+    if kind == "number" and all(ordinal):
+        units.append(lexicon.ORDINAL_UNIT)
+    asked = "".join(c for c in clauses if not lexicon.ORDINAL_QUESTION.search(c))
     if kind == "number" and lexicon.PERCENT_QUESTION.search(asked):
         units.append("%")
     if kind == "number" and lexicon.MONEY_QUESTION.search(asked):

@@ -83,6 +83,38 @@ def test_the_masked_check_looks_at_the_figure_that_answers_wherever_it_sits():
     assert not asked_figure_is_masked("在*市综治民调中，我镇排*市第一。", focus, focus.terms)
 
 
+def test_an_ordinal_answers_a_question_asking_a_rank():
+    """排第几 / 第几批 / where did … rank ask for an ordinal: 第一, 第5位, 第三十三次 answer it, a masked count
+    beside it does not stand in for it, and an English answer states it in English too."""
+    from rag import lexicon
+
+    plan = plan_query("竹峰村朝阳湾在市里的验收中排第几名？")
+    assert plan.kind == "number" and plan.units == (lexicon.ORDINAL_UNIT,)
+    assert plan_query("Where did the city rank among 294 cities?").units == (lexicon.ORDINAL_UNIT,)
+    assert lexicon.ORDINAL_UNIT not in plan_query("全市生产总值是多少？居全省第几位？").units  # a figure is asked too
+    text = "2022年，我镇创建*市美丽宜居村庄*个，*村*、竹峰村朝阳湾两个美丽屋场在*市验收中分别排名*市第一和第二。"
+    focus = make_focus(plan, lambda w: 2.0)
+    assert not asked_figure_is_masked(text, focus, focus.terms)
+    assert [text[a:b] for a, b, u in lexicon.answer_figures(text, plan.units) if lexicon.unit_fits(u, plan.units)] == ["第一", "第二"]
+    assert lexicon.answer_figures("居全省第*位", plan.units, masked=True)[0][2] == lexicon.ORDINAL_UNIT
+    assert asked_figure_is_masked("该镇验收排名居全市第*位，创建村庄12个。", focus, focus.terms)
+    # elsewhere an ordinal is a word, not a figure
+    assert lexicon.answer_figures("第一批项目开工12个", ("个",)) == lexicon.figures_with_units("第一批项目开工12个")
+    assert [lexicon.english_ordinal(o) for o in ("第五", "第3位", "第十二名", "第二十一", "第*位")] == ["5th", "3rd", "12th", "21st", ""]
+
+
+def test_a_year_outside_the_five_year_plan_a_text_speaks_of_conflicts_with_it():
+    """2025 asked; a text giving the 十五五 (2026–2030) targets and no year speaks of another period; one giving
+    the 十四五 results (2021–2025) does not."""
+    from rag import lexicon
+
+    asked = frozenset({"Y2025"})
+    assert lexicon.conflicting_periods(asked, lexicon.periods("“十五五”时期地区生产总值年均增长5%左右"))
+    assert not lexicon.conflicting_periods(asked, lexicon.periods("“十四五”时期地区生产总值年均增长5.9%"))
+    assert not lexicon.conflicting_periods(asked, lexicon.periods("2025年和“十五五”时期"))
+    assert list(lexicon.plan_years(14)) == [2021, 2022, 2023, 2024, 2025] and lexicon.plan_years(1)[0] == 1953
+
+
 def test_no_hits_or_no_content_words_is_not_found():
     assert read("随便问问？", [], ALWAYS)[1].status == "not_found"
     assert read("？？？", hits("一年来全镇共保障城乡低保1120户1774人。"), ALWAYS)[1].status == "not_found"

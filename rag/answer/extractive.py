@@ -70,7 +70,7 @@ def trim(facts: SpanFacts, plan: AnswerPlan) -> tuple[int, int]:
         return normalise(text[clauses[i][0] : clauses[j][1]])
 
     def has_figure(i: int) -> bool:
-        found = lexicon.figures_with_units(piece(i, i)) + lexicon.figures_with_units(piece(i, i), masked=True)
+        found = lexicon.answer_figures(piece(i, i), focus.units) + lexicon.answer_figures(piece(i, i), focus.units, masked=True)
         return any(u and lexicon.unit_fits(u, focus.units) for _, _, u in found)
 
     need_figure = focus.answer_type == "number" and any(has_figure(k) for k in range(len(clauses)))
@@ -112,12 +112,15 @@ def cite(facts: SpanFacts, n: int, bounds: tuple[int, int]) -> Citation:
 
 
 def asked_figure(quote: str, plan: AnswerPlan) -> str:
-    """The first figure with a fitting unit in the quote, as printed (for the English answer sentence). Digits
-    glued to a Latin letter are part of a name (PM2.5, G316, 5G), not a figure."""
+    """The first figure with a fitting unit in the quote, as printed (for the English answer sentence); an
+    ordinal with its English form (第五 (5th)). Digits glued to a Latin letter are part of a name (PM2.5, G316,
+    5G), not a figure."""
     text = normalise(quote)
-    for a, b, unit in lexicon.figures_with_units(quote):
+    for a, b, unit in lexicon.answer_figures(quote, plan.focus.units):
         if (a > 0 and text[a - 1].isascii() and text[a - 1].isalpha()) or (b < len(text) and text[b].isascii() and text[b].isalpha()):
             continue
+        if unit == lexicon.ORDINAL_UNIT and lexicon.english_ordinal(text[a:b]):
+            return f"{text[a:b]} ({lexicon.english_ordinal(text[a:b])})"
         if unit and lexicon.unit_fits(unit, plan.focus.units):
             return text[a:b]
     return ""

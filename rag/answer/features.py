@@ -120,9 +120,9 @@ def clause_coverage(terms: dict[str, float], text: str) -> float:
 Figure = tuple[int, int, str]  # (start, end, unit) of a figure or `*` mask, as ``lexicon.figures_with_units`` gives it
 
 
-def all_figures(text: str) -> list[Figure]:
-    """Every figure and every `*` mask of ``text``, in order."""
-    return sorted(lexicon.figures_with_units(text) + lexicon.figures_with_units(text, masked=True))
+def all_figures(text: str, units: tuple[str, ...] = ()) -> list[Figure]:
+    """Every figure and every `*` mask of ``text`` that could answer a question asking in ``units``, in order."""
+    return sorted(lexicon.answer_figures(text, units) + lexicon.answer_figures(text, units, masked=True))
 
 
 def unit_answers(unit: str, units: tuple[str, ...]) -> bool:
@@ -134,7 +134,7 @@ def unit_answers(unit: str, units: tuple[str, ...]) -> bool:
 def figure_near(terms: dict[str, float], text: str, units: tuple[str, ...], figures: list[Figure] | None = None) -> bool:
     """Is a figure (or `*` mask) in a fitting unit at most ``NEAR`` characters after an asked-about word,
     in the same clause (…保障城乡低保1120户; 新兵5名)? ``figures``: ``all_figures(text)`` when already known."""
-    starts = [a for a, _, u in (all_figures(text) if figures is None else figures) if unit_answers(u, units)]
+    starts = [a for a, _, u in (all_figures(text, units) if figures is None else figures) if unit_answers(u, units)]
     if not starts:
         return False
     for t in terms:
@@ -153,7 +153,7 @@ def first_figure_fit(terms: dict[str, float], text: str, units: tuple[str, ...],
     unit when it asks none); -1 when such figures exist after asked words but none fits (a growth rate where a sum
     is asked); 0 when no asked word is followed by a figure in its clause. ``figures``: ``all_figures(text)``
     when already known."""
-    figures = all_figures(text) if figures is None else figures
+    figures = all_figures(text, units) if figures is None else figures
     if not figures:
         return 0.0
     seen = False
@@ -230,7 +230,7 @@ def span_features(
     head = {t: w for t, w in asked.items() if t in focus.head} or ask
     kind = focus.answer_type
     number = kind == "number"
-    shown_figures, masked_figures = lexicon.figures_with_units(text), lexicon.figures_with_units(text, masked=True)
+    shown_figures, masked_figures = lexicon.answer_figures(text, focus.units), lexicon.answer_figures(text, focus.units, masked=True)
     figures = sorted(shown_figures + masked_figures)
     shown = [u for _, _, u in shown_figures]
     masked = [u for _, _, u in masked_figures if u]

@@ -78,8 +78,8 @@ def asked_figure_is_masked(span_text: str, focus: Focus, asked: Mapping[str, flo
     of its sentence; without such a word before it, the nearest one to an asked-about word; with no asked
     word at all, the span's first fitting figure."""
     text = normalise(span_text)
-    figures = [(a, b, u, False) for a, b, u in lexicon.figures_with_units(text)] + [
-        (a, b, u, True) for a, b, u in lexicon.figures_with_units(text, masked=True)
+    figures = [(a, b, u, False) for a, b, u in lexicon.answer_figures(text, focus.units)] + [
+        (a, b, u, True) for a, b, u in lexicon.answer_figures(text, focus.units, masked=True)
     ]
     figures = [f for f in figures if f[2] and lexicon.unit_fits(f[2], focus.units)]
     if not figures:
