@@ -44,21 +44,22 @@ def cache_key(fingerprint: str, text: str) -> bytes:
     return h.digest()
 
 
-def connect_cache(path: Path, schema: str, table: str) -> sqlite3.Connection:
+def connect_cache(path: Path, schema: str, table: str, shared: bool = False) -> sqlite3.Connection:
     """A cache's SQLite file opened for use: WAL, ``schema`` created, ``table`` readable. A damaged file is
-    set aside (deleted with its WAL) and started afresh once; a second failure raises ``sqlite3.DatabaseError``."""
+    set aside (deleted with its WAL) and started afresh once; a second failure raises ``sqlite3.DatabaseError``.
+    ``shared``: the connection may be used from other threads (the caller serialises its use)."""
     try:
-        return _connect_once(path, schema, table)
+        return _connect_once(path, schema, table, shared)
     except sqlite3.DatabaseError as exc:  # damaged file: a cache is only a saving, start again
         log.warning("cache %s is unreadable (%s); starting a new one", path, exc)
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return _connect_once(path, schema, table)
+        return _connect_once(path, schema, table, shared)
 
 
-def _connect_once(path: Path, schema: str, table: str) -> sqlite3.Connection:
+def _connect_once(path: Path, schema: str, table: str, shared: bool = False) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path, isolation_level=None)  # explicit transactions only
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=not shared)  # explicit transactions only
     try:
         # WAL + NORMAL: a committed batch survives a killed process; only a power cut may lose the last few
         db.execute("PRAGMA journal_mode=WAL")

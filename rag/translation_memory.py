@@ -15,7 +15,7 @@ import json
 import logging
 import sqlite3
 import threading
-from contextlib import closing
+from contextlib import suppress
 from pathlib import Path
 
 from .embed_cache import cache_key, connect_cache
@@ -28,12 +28,31 @@ _SCHEMA = "CREATE TABLE IF NOT EXISTS translations (key BLOB PRIMARY KEY, text T
 
 
 class TranslationMemory:
-    """The memory of one index folder; safe to share between the threads that answer questions (each call opens
-    its own connection: a translation is asked for at most once a question)."""
+    """The memory of one index folder; safe to share between the threads that answer questions: one connection,
+    opened on first use and used under a lock (a lookup is a primary-key read, microseconds); after an error it
+    is closed and the next call opens it afresh (``connect_cache`` sets a damaged file aside)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+
+    def _connection(self) -> sqlite3.Connection:
+        """The open connection (call under ``_lock``)."""
+        if self._db is None:
+            self._db = connect_cache(self.path, _SCHEMA, "translations", shared=True)
+        return self._db
+
+    def _drop(self) -> None:
+        """Close the connection after an error (call under ``_lock``)."""
+        if self._db is not None:
+            with suppress(sqlite3.Error):
+                self._db.close()
+            self._db = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
 
     @classmethod
     def beside(cls, index_dir: str | Path) -> TranslationMemory:
@@ -44,21 +63,28 @@ class TranslationMemory:
         return cache_key(identity, json.dumps(prompt, ensure_ascii=False))
 
     def recall(self, key: bytes) -> str | None:
-        try:
-            with self._lock, closing(connect_cache(self.path, _SCHEMA, "translations")) as db:
-                row = db.execute("SELECT text FROM translations WHERE key = ?", (key,)).fetchone()
-        except (sqlite3.Error, OSError) as exc:
-            log.warning("translation memory %s unreadable: %s", self.path, exc)
-            return None
+        with self._lock:
+            try:
+                row = self._connection().execute("SELECT text FROM translations WHERE key = ?", (key,)).fetchone()
+            except (sqlite3.Error, OSError) as exc:
+                log.warning("translation memory %s unreadable: %s", self.path, exc)
+                self._drop()
+                return None
         return row[0] if row else None
 
     def keep(self, key: bytes, text: str) -> None:
-        try:
-            with self._lock, closing(connect_cache(self.path, _SCHEMA, "translations")) as db:
+        with self._lock:
+            try:
+                db = self._connection()
                 db.execute("BEGIN")
-                # a replaced row gets a new rowid: rowids order the rows by when they were stored
-                db.execute("INSERT OR REPLACE INTO translations (key, text) VALUES (?, ?)", (key, text))
-                db.execute("DELETE FROM translations WHERE rowid <= (SELECT max(rowid) FROM translations) - ?", (MAX_ROWS,))
-                db.execute("COMMIT")
-        except (sqlite3.Error, OSError) as exc:
-            log.warning("translation memory %s not written: %s", self.path, exc)
+                try:
+                    # a replaced row gets a new rowid: rowids order the rows by when they were stored
+                    db.execute("INSERT OR REPLACE INTO translations (key, text) VALUES (?, ?)", (key, text))
+                    db.execute("DELETE FROM translations WHERE rowid <= (SELECT max(rowid) FROM translations) - ?", (MAX_ROWS,))
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+            except (sqlite3.Error, OSError) as exc:
+                log.warning("translation memory %s not written: %s", self.path, exc)
+                self._drop()

@@ -134,6 +134,30 @@ def test_the_translation_memory_keys_by_model_and_prompt_survives_a_damaged_file
     assert [small.recall(small.key("m", [{"q": str(n)}])) for n in range(5)] == [None, None, "2", "3", "4"]
 
 
+def test_the_translation_memory_serves_the_answering_threads_from_one_connection(tmp_path, monkeypatch):
+    """Many threads recall and keep at once; the file is opened once, not on every lookup."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rag import translation_memory
+    from rag.translation_memory import TranslationMemory
+
+    opened = []
+    real = translation_memory.connect_cache
+    monkeypatch.setattr(translation_memory, "connect_cache", lambda *a, **k: opened.append(a) or real(*a, **k))
+    memory = TranslationMemory(tmp_path / "t.sqlite")
+
+    def work(n: int) -> str | None:
+        key = memory.key("m", [{"q": str(n)}])
+        memory.keep(key, f"问题{n}")
+        return memory.recall(key)
+
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(work, range(64))) == [f"问题{n}" for n in range(64)]
+    assert len(opened) == 1
+    memory.close()
+    assert TranslationMemory(tmp_path / "t.sqlite").recall(memory.key("m", [{"q": "5"}])) == "问题5"
+
+
 def test_with_the_translator_off_nothing_is_built(fake_assistant, monkeypatch):
     from rag.pipeline import Assistant
 
