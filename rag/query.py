@@ -80,6 +80,8 @@ def plan_query(question: str, translation: str = "") -> QueryPlan:
         units.append(lexicon.UNIT_ALIASES.get(unit, unit))
     if english:
         units.extend(unit for pattern, unit in lexicon.ENGLISH_UNITS if pattern.search(q))
+        # the translation names the measure word a figure carries (多少家公司 → 家) where English has none
+        units.extend(lexicon.UNIT_ALIASES.get(m.group("unit"), m.group("unit")) for m in lexicon.UNIT_IN_QUESTION.finditer(translation))
     # what is asked decides the unit, not the scene the question sets (“产值突破100亿元，这家企业有多少名员工”);
     # a clause asking a rank (生产总值在全省排第几) asks for an ordinal, not for the measure it ranks; a question
     # that also asks a figure (是多少？居全省第几？) keeps the figure's units, whose sentence states the rank too

@@ -332,6 +332,22 @@ def test_english_words_are_translated_into_the_words_the_passages_use():
     assert "hospital" not in translate("How many hospitals are there?", passages, len)
 
 
+def test_an_english_question_with_a_translation_is_read_in_the_translations_words():
+    """With a language model's translation, the focus holds the words the translation asks in (粮食产量, 家) and
+    what it asks (its asked clauses, the measure next to the question word), not the dictionary's single
+    characters; without one, the dictionary's words alone, as before."""
+    passages = "经济结构有新的优化，粮食产量达到6.07亿吨。今年粮食产量要稳定在5.5亿吨以上。共有81家公司上市。"
+    question = "How much grain did China harvest in 2014, per the 2015 report?"
+    plan = plan_query(question, "根据2015年报告，2014年中国粮食产量是多少？")
+    focus = make_focus(plan, lambda w: 2.0, passages)
+    assert "粮食产量" in focus.terms and "粮食产量" in focus.head and "粮食产量" in focus.asked
+    assert not [t for t in focus.terms if len(t) == 1]
+    assert focus.periods == frozenset({"Y2014"})
+    assert plan_query("How many were listed?", "北京证券交易所共有多少家公司上市？").units == ("家",)
+    alone = make_focus(plan_query(question), lambda w: 2.0, passages)
+    assert alone.terms and not alone.asked and not alone.head
+
+
 def test_a_word_the_english_wholly_defines_is_preferred_to_one_it_only_heads():
     """“education” is the whole definition of 教育 but only the head of “sex education” (性教育), which a passage
     holds inside 财政性教育经费; plural definitions (fixed assets) match singular question words."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .. import lexicon
-from ..query import QueryPlan
+from ..query import QueryPlan, find_locator
 from ..report_identity import NamedReport, named_report
 from ..text import content_words, normalise
 
@@ -145,27 +145,41 @@ def name_terms(text: str, terms: list[str]) -> frozenset[str]:
     return frozenset(out)
 
 
+def _asked_words(content: str) -> list[str]:
+    """The content words of a question's content that can say what it asks: not periods, framing or pointers."""
+    return [
+        w for w in content_words(content)
+        if not _PERIOD_WORD.match(w) and w not in lexicon.QUESTION_FRAMING and not lexicon.DEMONSTRATIVE.match(w)
+    ]
+
+
 def make_focus(plan: QueryPlan, idf: Callable[[str], float], passages: str = "") -> Focus:
     """The focus of a planned question; ``idf`` weighs each word by its rarity in the index. An English
     question's words are translated with CC-CEDICT into the Chinese words ``passages`` use (``crosslingual``)."""
-    words = [
-        w for w in content_words(plan.content)
-        if not _PERIOD_WORD.match(w) and w not in lexicon.QUESTION_FRAMING and not lexicon.DEMONSTRATIVE.match(w)
-    ]
+    words = _asked_words(plan.content)
+    # an English question with a language model's translation is read in the translation's words, as a
+    # Chinese question is (粮食产量, where the dictionary gives 粮 and 中 for “grain” and “China”)
+    translated = find_locator(plan.translation)[1] if plan.english and plan.translation else ""
     if plan.english:
         from ..crosslingual import translate
 
         # English words cannot match a Chinese report: keep the Chinese names and numbers it quotes (G316,
-        # 1143), and add the dictionary translations the passages use
+        # 1143), and add the translation's words and the dictionary translations the passages use (of those,
+        # single characters only without a translation: alone they match anywhere)
         words = [w for w in words if not w.isascii() or w.isdigit()]
-        words += [zh for zh in translate(plan.content, normalise(passages), idf).values() if zh not in words]
+        words += [w for w in _asked_words(translated) if w not in words and not (w.isascii() and not w.isdigit())]
+        dictionary = translate(plan.content, normalise(passages), idf).values()
+        words += [zh for zh in dictionary if zh not in words and (len(zh) >= 2 or not translated)]
     terms: dict[str, float] = {}
     for w in words:
         # a word already inside a longer word of the question is not counted twice (永北圩 ⊃ 永北)
         if not any(w != other and w in other for other in words):
             terms[w] = idf(w)
     quoted = tuple(normalise(q) for q in lexicon.QUOTED_TERM.findall(plan.content))
-    asked, head = (frozenset(), frozenset()) if plan.english else asked_and_head(normalise(plan.content), list(terms))
+    if plan.english:
+        asked, head = asked_and_head(normalise(translated), list(terms)) if translated else (frozenset(), frozenset())
+    else:
+        asked, head = asked_and_head(normalise(plan.content), list(terms))
     return Focus(
         question=plan.question,
         terms=terms,
