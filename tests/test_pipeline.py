@@ -33,7 +33,7 @@ DEV = SHARED / "eval" / "dev.jsonl"
 
 # measured floors, see EVALUATION.md: the share of right outcomes (answerable questions answered right plus
 # unanswerable ones refused). One figure, because the gate's threshold trades one kind of error for the other.
-FLOORS = {"bank-test-seed": 0.62, "shared-dev": 0.85}
+FLOORS = {"bank-test-seed": 0.62, "shared-dev": 0.81}
 
 
 def read_questions(path: Path, corpus: str | None = None) -> list[dict]:
