@@ -155,7 +155,8 @@ def _asked_words(content: str) -> list[str]:
 
 def make_focus(plan: QueryPlan, idf: Callable[[str], float], passages: str = "") -> Focus:
     """The focus of a planned question; ``idf`` weighs each word by its rarity in the index. An English
-    question's words are translated with CC-CEDICT into the Chinese words ``passages`` use (``crosslingual``)."""
+    question is read in the words of its language-model translation (``QueryPlan.translation``) when it has one,
+    and its words are translated with CC-CEDICT into the Chinese words ``passages`` use (``crosslingual``)."""
     words = _asked_words(plan.content)
     # an English question with a language model's translation is read in the translation's words, as a
     # Chinese question is (粮食产量, where the dictionary gives 粮 and 中 for “grain” and “China”)
