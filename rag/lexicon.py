@@ -65,7 +65,8 @@ CN_FIGURE = re.compile(
 # An ordinal (第五, 第3位, 第三十三次, 第*): the answer to 排第几 / 第几批. It is a figure only for a question that
 # asks for one (``ORDINAL_UNIT`` among its units): elsewhere 第一 is a word (第一批, 第三产业), not a figure.
 ORDINAL_UNIT = "第"
-CHINESE_ORDINAL = re.compile(rf"第(?:[{CN_FIGURE_DIGITS}{CN_MAGNITUDES}\d]+|[*＊]+)(?:名|位|个|次|批|届|条)?")
+ORDINAL_SUFFIXES = "名位个次批届条"
+CHINESE_ORDINAL = re.compile(rf"第(?:[{CN_FIGURE_DIGITS}{CN_MAGNITUDES}\d]+|[*＊]+)[{ORDINAL_SUFFIXES}]?")
 
 # -- structure: headings, lists ------------------------------------------------------------------------
 CN_NUM = "一二三四五六七八九十百零〇两"
@@ -107,7 +108,7 @@ def small_number(text: str) -> int | None:
 
 def english_ordinal(ordinal: str) -> str:
     """第五 / 第3位 / 第十二名 in English (5th, 3rd, 12th); "" when it is not a small ordinal."""
-    n = small_number(ordinal.lstrip("第").rstrip("名位个次批届条"))
+    n = small_number(ordinal.lstrip(ORDINAL_UNIT).rstrip(ORDINAL_SUFFIXES))
     if n is None or n <= 0:
         return ""
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")

@@ -89,7 +89,7 @@ def plan_query(question: str, translation: str = "") -> QueryPlan:
     ordinal = [bool(lexicon.ORDINAL_QUESTION.search(c)) for c in clauses]
     if kind == "number" and all(ordinal):
         units.append(lexicon.ORDINAL_UNIT)
-    asked = "".join(c for c in clauses if not lexicon.ORDINAL_QUESTION.search(c))
+    asked = "".join(c for c, rank in zip(clauses, ordinal) if not rank)
     if kind == "number" and lexicon.PERCENT_QUESTION.search(asked):
         units.append("%")
     if kind == "number" and lexicon.MONEY_QUESTION.search(asked):

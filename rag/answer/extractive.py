@@ -119,8 +119,8 @@ def asked_figure(quote: str, plan: AnswerPlan) -> str:
     for a, b, unit in lexicon.answer_figures(quote, plan.focus.units):
         if (a > 0 and text[a - 1].isascii() and text[a - 1].isalpha()) or (b < len(text) and text[b].isascii() and text[b].isalpha()):
             continue
-        if unit == lexicon.ORDINAL_UNIT and lexicon.english_ordinal(text[a:b]):
-            return f"{text[a:b]} ({lexicon.english_ordinal(text[a:b])})"
+        if unit == lexicon.ORDINAL_UNIT and (english := lexicon.english_ordinal(text[a:b])):
+            return f"{text[a:b]} ({english})"
         if unit and lexicon.unit_fits(unit, plan.focus.units):
             return text[a:b]
     return ""

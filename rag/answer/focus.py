@@ -167,8 +167,11 @@ def make_focus(plan: QueryPlan, idf: Callable[[str], float], passages: str = "")
         # English words cannot match a Chinese report: keep the Chinese names and numbers it quotes (G316,
         # 1143), and add the translation's words and the dictionary translations the passages use (of those,
         # single characters only without a translation: alone they match anywhere)
-        words = [w for w in words if not w.isascii() or w.isdigit()]
-        words += [w for w in _asked_words(translated) if w not in words and not (w.isascii() and not w.isdigit())]
+        def chinese_or_number(w: str) -> bool:
+            return not w.isascii() or w.isdigit()
+
+        words = [w for w in words if chinese_or_number(w)]
+        words += [w for w in _asked_words(translated) if w not in words and chinese_or_number(w)]
         dictionary = translate(plan.content, normalise(passages), idf).values()
         words += [zh for zh in dictionary if zh not in words and (len(zh) >= 2 or not translated)]
     terms: dict[str, float] = {}
